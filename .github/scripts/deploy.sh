@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# Deploy an image that is already in ECR to the ECS service, and prove it runs.
+#
+# ONE script for .github/workflows/deploy.yml and `make deploy` (mk/deploy.mk),
+# so the two cannot diverge. Needs only the aws CLI (v2), jq and curl.
+#
+#   deploy.sh preflight     live task definition's CPU == CPU_ARCHITECTURE; prints platform=linux/...
+#   deploy.sh image-exists  prints exists=true|false for ECR_REPOSITORY_URI:IMAGE_TAG
+#   deploy.sh image-arch    fails unless that image in ECR is built for CPU_ARCHITECTURE
+#   deploy.sh deploy        image-arch, then: new task definition revision with the image,
+#                           update the service, wait until stable, verify that the
+#                           PRIMARY deployment (COMPLETED) and every running task use
+#                           the new revision, then smoke
+#   deploy.sh smoke         /health and /snippets (list; create, read, delete) at API_URL
+#
+# Environment (all from Terraform outputs; see docs/workflows.md):
+#   ECS_CLUSTER           ecs_cluster_name
+#   ECS_SERVICE           ecs_service_name
+#   CPU_ARCHITECTURE      cpu_architecture (X86_64 | ARM64)
+#   ECR_REPOSITORY_URI    api_repo_uri (ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME)
+#   IMAGE_TAG             the 40-hex commit SHA the image was built from
+#   API_URL               api_url (https://....cloudfront.net), for smoke
+#   CONTAINER_NAME        container_name (optional: found from the image otherwise)
+#   AWS_REGION            optional: taken from ECR_REPOSITORY_URI when unset
+#   DEPLOY_TIMEOUT        seconds to wait for the service to be stable (default 1800)
+#   SMOKE_ATTEMPTS        tries per smoke request (default 12), SMOKE_DELAY seconds between (default 5)
+#
+# Logs go to stderr; stdout carries only key=value results (for $GITHUB_OUTPUT).
+set -euo pipefail
+
+log() { printf '%s deploy: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+need_env() {
+	local name
+	for name in "$@"; do
+		[[ -n "${!name:-}" ]] || die "$name is not set (see docs/workflows.md)"
+	done
+}
+
+need_tools() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" > /dev/null || die "$tool is not installed"
+	done
+}
+
+TMP="$(mktemp -d)"
+CLEANUP_SNIPPET=""
+cleanup() {
+	if [[ -n "$CLEANUP_SNIPPET" ]]; then
+		log "removing smoke-test snippet $CLEANUP_SNIPPET"
+		curl --silent --output /dev/null --max-time 15 -X DELETE "${API_URL%/}/snippets/$CLEANUP_SNIPPET" || true
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# --- ECR ------------------------------------------------------------------
+
+# Splits ECR_REPOSITORY_URI into REGISTRY_ID, ECR_REGION, REPOSITORY_NAME. A URI
+# of any other shape (guide 4.6: "..amazonaws.com", no region) is refused.
+parse_repository_uri() {
+	need_env ECR_REPOSITORY_URI
+	local re='^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([a-z0-9]+([._/-][a-z0-9]+)*)$'
+	[[ "$ECR_REPOSITORY_URI" =~ $re ]] \
+		|| die "ECR_REPOSITORY_URI '$ECR_REPOSITORY_URI' is not ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME: use terraform output -raw api_repo_uri"
+	REGISTRY_ID="${BASH_REMATCH[1]}"
+	ECR_REGION="${BASH_REMATCH[2]}"
+	REPOSITORY_NAME="${BASH_REMATCH[4]}"
+	if [[ -z "${AWS_REGION:-}" ]]; then
+		export AWS_REGION="$ECR_REGION"
+	elif [[ "$AWS_REGION" != "$ECR_REGION" ]]; then
+		die "AWS_REGION is $AWS_REGION but the ECR repository is in $ECR_REGION"
+	fi
+	export AWS_DEFAULT_REGION="$AWS_REGION"
+}
+
+check_tag() {
+	need_env IMAGE_TAG
+	[[ "$IMAGE_TAG" =~ ^[0-9a-f]{40}$ ]] \
+		|| die "IMAGE_TAG '$IMAGE_TAG' is not a full commit SHA: images are tagged with the commit they were built from"
+	IMAGE="$ECR_REPOSITORY_URI:$IMAGE_TAG"
+}
+
+cmd_image_exists() {
+	need_tools aws
+	parse_repository_uri
+	check_tag
+	local out
+	if out="$(aws ecr describe-images --registry-id "$REGISTRY_ID" --repository-name "$REPOSITORY_NAME" \
+		--image-ids "imageTag=$IMAGE_TAG" --query 'imageDetails[0].imageDigest' --output text 2> "$TMP/err")"; then
+		log "$IMAGE is in ECR ($out)"
+		echo "exists=true"
+	elif grep -q 'ImageNotFoundException' "$TMP/err"; then
+		log "$IMAGE is not in ECR yet"
+		echo "exists=false"
+	else
+		cat "$TMP/err" >&2
+		die "cannot look up $IMAGE in ECR"
+	fi
+}
+
+# X86_64 <-> amd64, ARM64 <-> arm64
+expected_arch() {
+	case "$CPU_ARCHITECTURE" in
+	X86_64) echo amd64 ;;
+	ARM64) echo arm64 ;;
+	*) die "CPU_ARCHITECTURE '$CPU_ARCHITECTURE' is neither X86_64 nor ARM64" ;;
+	esac
+}
+
+# The CPU an image in ECR was built for: from the image index's platforms, or
+# from a single manifest's config blob.
+cmd_image_arch() {
+	need_env CPU_ARCHITECTURE
+	need_tools aws jq curl
+	parse_repository_uri
+	check_tag
+	local want manifest archs config_digest url
+	want="$(expected_arch)"
+	aws ecr batch-get-image --registry-id "$REGISTRY_ID" --repository-name "$REPOSITORY_NAME" \
+		--image-ids "imageTag=$IMAGE_TAG" \
+		--accepted-media-types \
+		application/vnd.oci.image.index.v1+json \
+		application/vnd.docker.distribution.manifest.list.v2+json \
+		application/vnd.oci.image.manifest.v1+json \
+		application/vnd.docker.distribution.manifest.v2+json \
+		--output json > "$TMP/batch.json"
+	if [[ "$(jq '.images | length' "$TMP/batch.json")" -ne 1 ]]; then
+		jq -c '.failures' "$TMP/batch.json" >&2
+		die "$IMAGE is not in ECR: build and push it first (make push, or the deploy workflow)"
+	fi
+	manifest="$(jq -r '.images[0].imageManifest' "$TMP/batch.json")"
+	if jq -e 'has("manifests")' <<< "$manifest" > /dev/null; then
+		archs="$(jq -r '[.manifests[] | select(.platform.os == "linux") | .platform.architecture] | unique | join(" ")' <<< "$manifest")"
+	else
+		config_digest="$(jq -r '.config.digest' <<< "$manifest")"
+		url="$(aws ecr get-download-url-for-layer --registry-id "$REGISTRY_ID" --repository-name "$REPOSITORY_NAME" \
+			--layer-digest "$config_digest" --query downloadUrl --output text)"
+		curl --fail --silent --show-error --location --max-time 60 --retry 3 --output "$TMP/config.json" "$url"
+		archs="$(jq -r '.architecture' "$TMP/config.json")"
+	fi
+	[[ " $archs " == *" $want "* ]] \
+		|| die "$IMAGE is built for '$archs', the task runs on $CPU_ARCHITECTURE ($want): rebuild it for linux/$want"
+	log "$IMAGE is built for linux/$want, as the task ($CPU_ARCHITECTURE)"
+}
+
+# --- ECS ------------------------------------------------------------------
+
+describe_service() {
+	aws ecs describe-services --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE" --output json > "$TMP/service.json"
+	jq -e '(.failures | length) == 0 and (.services | length) == 1 and .services[0].status == "ACTIVE"' \
+		"$TMP/service.json" > /dev/null \
+		|| { jq -c '.failures' "$TMP/service.json" >&2; die "service $ECS_SERVICE is not ACTIVE in cluster $ECS_CLUSTER"; }
+}
+
+cmd_preflight() {
+	need_env ECS_CLUSTER ECS_SERVICE CPU_ARCHITECTURE
+	need_tools aws jq
+	local want current live
+	want="$(expected_arch)"
+	[[ -n "${ECR_REPOSITORY_URI:-}" ]] && parse_repository_uri
+	describe_service
+	current="$(jq -r '.services[0].taskDefinition' "$TMP/service.json")"
+	aws ecs describe-task-definition --task-definition "$current" --query taskDefinition --output json > "$TMP/current-td.json"
+	# Fargate runs X86_64 when a task definition names no runtimePlatform.
+	live="$(jq -r '.runtimePlatform.cpuArchitecture // "X86_64"' "$TMP/current-td.json")"
+	[[ "$live" == "$CPU_ARCHITECTURE" ]] \
+		|| die "CPU_ARCHITECTURE is $CPU_ARCHITECTURE but the live task definition $current runs $live: fix the repository variable (or terraform's cpu_architecture) before building"
+	log "live task definition $current runs $live: building for linux/$want"
+	echo "platform=linux/$want"
+	echo "current_task_definition=$current"
+}
+
+# The name of the container whose image is replaced.
+pick_container() {
+	local td="$1" names
+	if [[ -n "${CONTAINER_NAME:-}" ]]; then
+		jq -e --arg n "$CONTAINER_NAME" 'any(.containerDefinitions[]; .name == $n)' "$td" > /dev/null \
+			|| die "no container '$CONTAINER_NAME' in the task definition"
+		echo "$CONTAINER_NAME"
+		return
+	fi
+	names="$(jq -r --arg repo "$ECR_REPOSITORY_URI" '
+		if (.containerDefinitions | length) == 1 then .containerDefinitions[0].name
+		else [.containerDefinitions[] | select(.image | startswith($repo + ":") or startswith($repo + "@")) | .name] | join("\n")
+		end' "$td")"
+	[[ -n "$names" && "$names" != *$'\n'* ]] \
+		|| die "cannot tell which container to update (set CONTAINER_NAME, terraform output container_name)"
+	echo "$names"
+}
+
+primary_summary() {
+	jq -r '.services[0] as $s | ($s.deployments[] | select(.status == "PRIMARY")) as $p
+		| "\($p.taskDefinition | split("/") | last) rollout=\($p.rolloutState // "?") running=\($p.runningCount)/\($p.desiredCount) failed=\($p.failedTasks) deployments=\($s.deployments | length)"' \
+		"$TMP/service.json"
+}
+
+# Fails unless the new revision is the one running, alone, with every task on it.
+verify_running() {
+	local new_td="$1" desired task_arns
+	describe_service
+	jq -e --arg td "$new_td" '
+		.services[0] as $s
+		| ([$s.deployments[] | select(.status == "PRIMARY")] | length) == 1
+		and ($s.deployments[] | select(.status == "PRIMARY") | .taskDefinition == $td and .rolloutState == "COMPLETED"
+			and .runningCount == .desiredCount and .desiredCount >= 1)
+		and ($s.deployments | length) == 1' "$TMP/service.json" > /dev/null \
+		|| die "the service does not run $new_td as its only, COMPLETED, PRIMARY deployment: $(primary_summary)"
+	desired="$(jq -r '.services[0].desiredCount' "$TMP/service.json")"
+	aws ecs list-tasks --cluster "$ECS_CLUSTER" --service-name "$ECS_SERVICE" --desired-status RUNNING \
+		--query taskArns --output json > "$TMP/task-arns.json"
+	[[ "$(jq length "$TMP/task-arns.json")" -ge "$desired" ]] \
+		|| die "only $(jq length "$TMP/task-arns.json") running tasks, $desired desired"
+	mapfile -t task_arns < <(jq -r '.[]' "$TMP/task-arns.json")
+	aws ecs describe-tasks --cluster "$ECS_CLUSTER" --tasks "${task_arns[@]}" --output json > "$TMP/tasks.json"
+	jq -r '.tasks[] | "  task \(.taskArn | split("/") | last): \(.taskDefinitionArn | split("/") | last) \(.lastStatus) health=\(.healthStatus) \([.containers[] | "\(.name)=\(.imageDigest // "?")"] | join(" "))"' \
+		"$TMP/tasks.json" >&2
+	jq -e --arg td "$new_td" '(.failures | length) == 0 and (.tasks | length) >= 1
+		and all(.tasks[]; .taskDefinitionArn == $td and .lastStatus == "RUNNING" and .healthStatus != "UNHEALTHY")' \
+		"$TMP/tasks.json" > /dev/null \
+		|| die "not every running task uses $new_td (or one is not RUNNING / is UNHEALTHY)"
+	log "verified: $(primary_summary); all ${#task_arns[@]} running tasks use it"
+}
+
+cmd_deploy() {
+	need_env ECS_CLUSTER ECS_SERVICE CPU_ARCHITECTURE ECR_REPOSITORY_URI IMAGE_TAG API_URL
+	need_tools aws jq curl
+	local timeout="${DEPLOY_TIMEOUT:-1800}" current container new_td deadline
+	cmd_preflight > /dev/null
+	cmd_image_arch
+
+	current="$(jq -r '.services[0].taskDefinition' "$TMP/service.json")"
+	container="$(pick_container "$TMP/current-td.json")"
+	log "current task definition: $current; container '$container': $(jq -r --arg n "$container" '.containerDefinitions[] | select(.name == $n) | .image' "$TMP/current-td.json") -> $IMAGE"
+
+	# The current revision with the new image, minus the fields that
+	# describe-task-definition returns but register-task-definition refuses.
+	jq --arg n "$container" --arg image "$IMAGE" '
+		.containerDefinitions |= map(if .name == $n then .image = $image else . end)
+		| del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities,
+			.registeredAt, .registeredBy, .deregisteredAt)' "$TMP/current-td.json" > "$TMP/new-td.json"
+	new_td="$(aws ecs register-task-definition --cli-input-json "file://$TMP/new-td.json" \
+		--query taskDefinition.taskDefinitionArn --output text)"
+	log "registered $new_td"
+	echo "task_definition=$new_td"
+
+	# shellcheck disable=SC2016 # backquotes are JMESPath literals, not shell
+	aws ecs update-service --cluster "$ECS_CLUSTER" --service "$ECS_SERVICE" --task-definition "$new_td" \
+		--query 'service.deployments[?status==`PRIMARY`].id | [0]' --output text > "$TMP/deployment-id"
+	log "service $ECS_SERVICE: deployment $(cat "$TMP/deployment-id") of $(basename "$new_td") started; waiting (up to ${timeout}s)"
+
+	# `services-stable` gives up after 10 minutes, and it also succeeds when the
+	# circuit breaker has rolled back to the old revision: wait again while the
+	# new deployment is in progress, then check what is actually running.
+	deadline=$((SECONDS + timeout))
+	until aws ecs wait services-stable --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE"; do
+		describe_service
+		log "not stable yet: $(primary_summary)"
+		jq -e --arg td "$new_td" '.services[0].deployments[] | select(.status == "PRIMARY") | .taskDefinition == $td' \
+			"$TMP/service.json" > /dev/null \
+			|| die "the deployment of $new_td was rolled back (circuit breaker): see the stopped tasks and the log group"
+		jq -e '.services[0].deployments[] | select(.status == "PRIMARY") | .rolloutState != "FAILED"' \
+			"$TMP/service.json" > /dev/null \
+			|| die "the deployment of $new_td FAILED: $(jq -r '.services[0].deployments[] | select(.status == "PRIMARY") | .rolloutStateReason' "$TMP/service.json")"
+		((SECONDS < deadline)) || die "the service was not stable after ${timeout}s"
+	done
+	verify_running "$new_td"
+	cmd_smoke
+	log "deployed $IMAGE as $new_td"
+}
+
+# --- smoke test through CloudFront --------------------------------------------
+
+# request METHOD PATH [BODY]: sets STATUS, leaves the body in $TMP/body and the
+# headers in $TMP/headers. Retries network errors and 502/503/504 (CloudFront
+# and the ALB answer those while targets change); a POST is retried only when
+# it never reached the API (no HTTP answer, or 502/503/504 from the edge).
+request() {
+	local method="$1" path="$2" body="${3:-}" attempt=1 attempts="${SMOKE_ATTEMPTS:-12}" delay="${SMOKE_DELAY:-5}"
+	local -a args=(--silent --show-error --connect-timeout 10 --max-time 20
+		--output "$TMP/body" --dump-header "$TMP/headers" --write-out '%{http_code}'
+		-X "$method" -H 'Accept: application/json' -H "X-Request-Id: deploy-smoke-${IMAGE_TAG:0:12}-$RANDOM")
+	if [[ -n "$body" ]]; then
+		args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	fi
+	while :; do
+		STATUS="$(curl "${args[@]}" "${API_URL%/}$path" 2> "$TMP/curl-err")" || STATUS="000"
+		case "$STATUS" in
+		000 | 502 | 503 | 504)
+			((attempt < attempts)) || { cat "$TMP/curl-err" >&2; return 0; }
+			log "$method $path: $STATUS $(tr -d '\n' < "$TMP/curl-err"); retrying in ${delay}s ($attempt/$attempts)"
+			attempt=$((attempt + 1))
+			sleep "$delay"
+			;;
+		*) return 0 ;;
+		esac
+	done
+}
+
+expect() {
+	local want="$1" what="$2"
+	if [[ "$STATUS" != "$want" ]]; then
+		if [[ -s "$TMP/body" ]]; then
+			head -c 2000 "$TMP/body" >&2
+			echo >&2
+		fi
+		die "smoke: $what answered $STATUS, expected $want"
+	fi
+	grep -qi '^x-request-id:' "$TMP/headers" || die "smoke: $what: no X-Request-Id header (is this answer from snippetd?)"
+	log "smoke: $what -> $STATUS"
+}
+
+cmd_smoke() {
+	need_env API_URL
+	need_tools curl jq
+	[[ "$API_URL" =~ ^https?://[^/]+/?$ ]] || die "API_URL '$API_URL' is not a base URL like https://d123.cloudfront.net"
+	IMAGE_TAG="${IMAGE_TAG:-manual}"
+	local id code
+	request GET /health
+	expect 200 "GET /health"
+	jq -e '.status == "ok"' "$TMP/body" > /dev/null || die "smoke: /health body is not {\"status\":\"ok\"}"
+
+	request GET '/snippets?limit=5'
+	expect 200 "GET /snippets"
+	jq -e 'type == "array"' "$TMP/body" > /dev/null || die "smoke: GET /snippets is not a JSON array"
+
+	code="// deploy smoke test $IMAGE_TAG $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	request POST /snippets "$(jq -cn --arg code "$code" --arg t "deploy smoke test ${IMAGE_TAG:0:12}" \
+		'{title: $t, language: "text", code: $code, description: "created and deleted by deploy.sh smoke", tags: ["deploy-smoke"]}')"
+	expect 201 "POST /snippets"
+	id="$(jq -r '.id // empty' "$TMP/body")"
+	[[ "$id" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] || die "smoke: POST /snippets returned no UUID id"
+	CLEANUP_SNIPPET="$id"
+
+	request GET "/snippets/$id"
+	expect 200 "GET /snippets/$id"
+	jq -e --arg id "$id" --arg code "$code" '.id == $id and .code == $code' "$TMP/body" > /dev/null \
+		|| die "smoke: GET /snippets/$id is not the snippet just created"
+
+	request DELETE "/snippets/$id"
+	expect 204 "DELETE /snippets/$id"
+	CLEANUP_SNIPPET=""
+
+	request GET "/snippets/$id"
+	expect 404 "GET /snippets/$id after DELETE"
+	log "smoke test passed at $API_URL"
+}
+
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+	exit 2
+}
+
+main() {
+	case "${1:-}" in
+	preflight) cmd_preflight ;;
+	image-exists) cmd_image_exists ;;
+	image-arch) cmd_image_arch ;;
+	deploy) cmd_deploy ;;
+	smoke) cmd_smoke ;;
+	*) usage ;;
+	esac
+}
+
+main "$@"

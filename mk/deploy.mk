@@ -1,0 +1,130 @@
+# Image, push and deploy without CI, and the GitHub workflow checks (issue 7).
+# Included by the top Makefile (`include mk/*.mk`); also works alone:
+#   make -f mk/deploy.mk workflows-lint
+#
+#   make image             build Dockerfile.scratch for terraform's cpu_architecture, tag REPO:<HEAD sha>
+#   make push              build and push REPO:<HEAD sha> to ECR (skipped when that tag is already there)
+#   make deploy            preflight, push, then .github/scripts/deploy.sh deploy (what deploy.yml runs)
+#   make deploy TAG=<sha>  deploy an image already in ECR, without building: rollback
+#   make deploy-smoke      only the smoke test against terraform's api_url
+#
+# Every value comes from `terraform -chdir=terraform output` (never assembled by
+# hand, guide 4.6): api_repo_uri, cpu_architecture, ecs_cluster_name,
+# ecs_service_name, container_name, api_url. Needs docker with buildx (image,
+# push), the aws CLI v2, jq and curl, and AWS credentials for the stack's account.
+
+VENV ?= .venv
+ZIZMOR ?= $(VENV)/bin/zizmor
+CHECK_JSONSCHEMA ?= $(VENV)/bin/check-jsonschema
+SHELLCHECK ?= shellcheck
+TF ?= terraform
+TF_DIR ?= terraform
+DOCKER ?= docker
+AWS ?= aws
+DEPLOY_SCRIPT ?= .github/scripts/deploy.sh
+IMAGE_DOCKERFILE ?= Dockerfile.scratch
+# Empty: the HEAD commit. `make deploy TAG=<sha>` deploys that existing image.
+TAG ?=
+
+DEPLOY_MK_TARGETS := image push deploy deploy-preflight deploy-smoke workflows-lint
+$(DEPLOY_MK_TARGETS): SHELL := /bin/bash
+$(DEPLOY_MK_TARGETS): .SHELLFLAGS := -euo pipefail -c
+
+.PHONY: $(DEPLOY_MK_TARGETS)
+
+# Shell snippets (recipes run in bash -euo pipefail, so a missing output stops them).
+tf_output = $(TF) -chdir=$(TF_DIR) output -raw
+# Sets repo, arch, platform from terraform.
+define tf_image_vars
+repo="$$($(tf_output) api_repo_uri)"; \
+arch="$$($(tf_output) cpu_architecture)"; \
+case "$$arch" in X86_64) platform=linux/amd64 ;; ARM64) platform=linux/arm64 ;; \
+  *) echo "terraform output cpu_architecture is '$$arch', not X86_64 or ARM64" >&2; exit 1 ;; esac
+endef
+# Sets the environment deploy.sh reads.
+define tf_deploy_env
+export ECR_REPOSITORY_URI="$$($(tf_output) api_repo_uri)" \
+  CPU_ARCHITECTURE="$$($(tf_output) cpu_architecture)" \
+  ECS_CLUSTER="$$($(tf_output) ecs_cluster_name)" \
+  ECS_SERVICE="$$($(tf_output) ecs_service_name)" \
+  CONTAINER_NAME="$$($(tf_output) container_name)" \
+  API_URL="$$($(tf_output) api_url)"
+endef
+# Fails on uncommitted or untracked files: the tag must name what was built.
+define require_clean_tree
+if [ -n "$$(git status --porcelain)" ]; then \
+  git status --short >&2; \
+  echo "the work tree has uncommitted changes: commit them first (the image tag is the commit SHA)" >&2; exit 1; \
+fi
+endef
+# Refuses TAG=<other commit> for targets that build the work tree.
+define require_head_tag
+head="$$(git rev-parse HEAD)"; \
+if [ -n "$(TAG)" ] && [ "$(TAG)" != "$$head" ]; then \
+  echo "TAG=$(TAG) is not HEAD ($$head): image/push build the work tree; to deploy an existing image: make deploy TAG=<sha>" >&2; exit 1; \
+fi
+endef
+
+## image: build Dockerfile.scratch for the task's CPU (terraform cpu_architecture), tag REPO:<HEAD sha>
+image:
+	@$(require_head_tag); \
+	tag="$$head"; \
+	if [ -n "$$(git status --porcelain)" ]; then tag="$$head-dirty"; echo "uncommitted changes: tagging $$tag (push and deploy refuse a dirty tree)"; fi; \
+	$(tf_image_vars); \
+	echo "+ $(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform $$platform --load --tag $$repo:$$tag ."; \
+	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --load --tag "$$repo:$$tag" .
+
+## push: build and push REPO:<HEAD sha> (clean tree only; skipped when ECR already has the tag)
+push:
+	@$(require_clean_tree); \
+	$(require_head_tag); \
+	$(tf_image_vars); \
+	export ECR_REPOSITORY_URI="$$repo" IMAGE_TAG="$$head" CPU_ARCHITECTURE="$$arch"; \
+	if [ "$$($(DEPLOY_SCRIPT) image-exists)" = exists=true ]; then \
+	  echo "$$repo:$$head is already in ECR (tags are immutable): not rebuilt"; \
+	  $(DEPLOY_SCRIPT) image-arch; exit 0; \
+	fi; \
+	registry="$${repo%%/*}"; region="$$(cut -d. -f4 <<< "$$registry")"; \
+	$(AWS) ecr get-login-password --region "$$region" | $(DOCKER) login --username AWS --password-stdin "$$registry"; \
+	echo "+ $(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform $$platform --provenance=false --push --tag $$repo:$$head ."; \
+	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --provenance=false --push --tag "$$repo:$$head" .; \
+	$(DEPLOY_SCRIPT) image-arch
+
+## deploy-preflight: fail unless terraform's cpu_architecture is what the live task definition runs
+deploy-preflight:
+	@$(tf_deploy_env); \
+	$(DEPLOY_SCRIPT) preflight
+
+## deploy: push HEAD (if needed) and roll the ECS service to it; TAG=<sha>: deploy that existing image, no build
+deploy:
+	@$(tf_deploy_env); \
+	if [ -n "$(TAG)" ]; then \
+	  echo "deploying the existing image $$ECR_REPOSITORY_URI:$(TAG) (no build)"; \
+	  export IMAGE_TAG="$(TAG)"; \
+	else \
+	  $(require_clean_tree); \
+	  $(DEPLOY_SCRIPT) preflight; \
+	  $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) push; \
+	  export IMAGE_TAG="$$(git rev-parse HEAD)"; \
+	fi; \
+	$(DEPLOY_SCRIPT) deploy
+
+## deploy-smoke: smoke-test the API through CloudFront (terraform api_url)
+deploy-smoke:
+	@export API_URL="$$($(tf_output) api_url)"; \
+	$(DEPLOY_SCRIPT) smoke
+
+## workflows-lint: zizmor (offline), workflow JSON schema, shellcheck on .github/scripts (when installed)
+workflows-lint:
+	@test -x $(ZIZMOR) -a -x $(CHECK_JSONSCHEMA) || { echo "zizmor/check-jsonschema missing in $(VENV): pip install -r tools/requirements-ci.txt" >&2; exit 1; }
+	$(ZIZMOR) --offline --no-progress .github/
+	$(CHECK_JSONSCHEMA) --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	@if [ -f .github/dependabot.yml ]; then \
+	  echo "$(CHECK_JSONSCHEMA) --builtin-schema vendor.dependabot .github/dependabot.yml"; \
+	  $(CHECK_JSONSCHEMA) --builtin-schema vendor.dependabot .github/dependabot.yml; \
+	fi
+	@if command -v $(SHELLCHECK) > /dev/null; then \
+	  echo "$(SHELLCHECK) .github/scripts/*.sh"; $(SHELLCHECK) .github/scripts/*.sh; \
+	else \
+	  echo "workflows-lint: shellcheck not installed, .github/scripts/*.sh not checked (apt-get install shellcheck)"; \
+	fi
