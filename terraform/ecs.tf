@@ -1,0 +1,202 @@
+locals {
+  container_name = "snippetd"
+  task_family    = var.name
+  image          = "${aws_ecr_repository.api.repository_url}:${var.image_tag}"
+
+  container_environment = [
+    { name = "PORT", value = tostring(var.container_port) },
+    { name = "DB_HOST", value = aws_db_instance.main.address },
+    { name = "DB_PORT", value = tostring(aws_db_instance.main.port) },
+    { name = "DB_NAME", value = var.db_name },
+    { name = "DB_SSLMODE", value = "verify-full" },
+    { name = "DB_SSLROOTCERT", value = "/etc/ssl/certs/rds-global-bundle.pem" },
+    { name = "DB_POOL_SIZE", value = tostring(var.db_pool_size) },
+    { name = "LOG_FORMAT", value = "json" },
+    { name = "RUST_LOG", value = var.rust_log },
+    { name = "EXPOSE_ERRORS", value = "0" },
+    { name = "SHUTDOWN_GRACE_SECONDS", value = tostring(var.shutdown_grace_seconds) },
+    { name = "CORS_ALLOWED_ORIGINS", value = var.cors_allowed_origins },
+  ]
+
+  # ECS reads these JSON keys of the secret when a task starts (only then).
+  container_secrets = [
+    { name = "DB_USERNAME", valueFrom = "${aws_secretsmanager_secret.db.arn}:username::" },
+    { name = "DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.db.arn}:password::" },
+  ]
+}
+
+resource "aws_ecs_cluster" "main" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; passwords never reach the logs (the app redacts them).
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (30 by default) for cost; raise it where policy requires a year.
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_ecs_task_definition" "api" {
+  family                   = local.task_family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = tostring(var.task_cpu)
+  memory                   = tostring(var.task_memory)
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  # Revisions registered by the deploy are based on this one; keep old
+  # revisions registered so rollbacks (circuit breaker) can use them.
+  skip_destroy = true
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  container_definitions = jsonencode([{
+    name      = local.container_name
+    image     = local.image
+    essential = true
+
+    portMappings = [{
+      name          = "http"
+      containerPort = var.container_port
+      hostPort      = var.container_port
+      protocol      = "tcp"
+      appProtocol   = "http"
+    }]
+
+    environment = local.container_environment
+    secrets     = local.container_secrets
+
+    # The image's USER is 65534; repeated here so a future image cannot
+    # silently run as root.
+    user                   = "65534"
+    readonlyRootFilesystem = true
+    stopTimeout            = var.stop_timeout_seconds
+
+    healthCheck = {
+      command     = ["CMD", "/snippetd", "healthcheck"]
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 60
+    }
+
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.api.name
+        awslogs-region        = data.aws_region.current.name
+        awslogs-stream-prefix = "api"
+      }
+    }
+  }])
+
+  lifecycle {
+    precondition {
+      condition     = var.stop_timeout_seconds > var.shutdown_grace_seconds
+      error_message = "stop_timeout_seconds must exceed shutdown_grace_seconds, or ECS kills in-flight requests (SIGKILL) before the app's graceful shutdown ends."
+    }
+    precondition {
+      condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+      error_message = "cpu_architecture must be X86_64 or ARM64."
+    }
+  }
+}
+
+resource "aws_ecs_service" "api" {
+  name             = var.name
+  cluster          = aws_ecs_cluster.main.id
+  task_definition  = aws_ecs_task_definition.api.arn
+  desired_count    = var.desired_count
+  launch_type      = "FARGATE"
+  platform_version = "LATEST"
+
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = var.health_check_grace_seconds
+  enable_ecs_managed_tags            = true
+  propagate_tags                     = "SERVICE"
+  wait_for_steady_state              = var.wait_for_steady_state
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = aws_subnet.private[*].id
+    security_groups  = [aws_security_group.tasks.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.api.arn
+    container_name   = local.container_name
+    container_port   = var.container_port
+  }
+
+  # Password rotation: a new db_password_version changes the trigger, and
+  # with force_new_deployment the update starts a new deployment of the
+  # service's CURRENT task definition, so every task restarts and reads the
+  # new secret. depends_on orders it after RDS and the secret have the new
+  # password. (Note: force_new_deployment also rolls the tasks on any other
+  # in-place change to this service.)
+  force_new_deployment = true
+  triggers = {
+    db_password_version = tostring(var.db_password_version)
+  }
+
+  lifecycle {
+    # The deploy (CI) registers new task definition revisions and sets them
+    # on the service; autoscaling owns the count. Terraform must not revert
+    # either.
+    ignore_changes = [task_definition, desired_count]
+  }
+
+  depends_on = [
+    aws_lb_listener_rule.from_cloudfront,
+    aws_db_instance.main,
+    aws_secretsmanager_secret_version.db,
+    aws_iam_role_policy.execution,
+  ]
+}
+
+resource "aws_appautoscaling_target" "api" {
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.main.name}/${aws_ecs_service.api.name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = var.autoscaling_min
+  max_capacity       = var.autoscaling_max
+
+  lifecycle {
+    precondition {
+      condition     = var.autoscaling_min <= var.desired_count && var.desired_count <= var.autoscaling_max
+      error_message = "desired_count must lie between autoscaling_min and autoscaling_max."
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "cpu" {
+  name               = "${var.name}-cpu-target"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.api.service_namespace
+  resource_id        = aws_appautoscaling_target.api.resource_id
+  scalable_dimension = aws_appautoscaling_target.api.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling_cpu_target
+    scale_in_cooldown  = 120
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}

@@ -1,0 +1,137 @@
+# GitHub Actions deploy identity. Only tokens for this repository's main
+# branch, or for its deploy environment (which GitHub must restrict to main),
+# can assume the role; it may push to this ECR repository and roll this ECS
+# service, nothing else.
+
+locals {
+  github_oidc_host = "token.actions.githubusercontent.com"
+  github_oidc_provider_arn = (
+    var.github_oidc_provider_arn != ""
+    ? var.github_oidc_provider_arn
+    : aws_iam_openid_connect_provider.github[0].arn
+  )
+  github_subjects = compact([
+    "repo:${var.github_repository}:ref:refs/heads/main",
+    var.github_environment != "" ? "repo:${var.github_repository}:environment:${var.github_environment}" : "",
+  ])
+  ecs_service_arn = "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:service/${aws_ecs_cluster.main.name}/${aws_ecs_service.api.name}"
+}
+
+resource "aws_iam_openid_connect_provider" "github" {
+  count = var.github_oidc_provider_arn == "" ? 1 : 0
+
+  url            = "https://${local.github_oidc_host}"
+  client_id_list = ["sts.amazonaws.com"]
+  # IAM no longer checks thumbprints for this provider (it trusts its own CA
+  # store), but older accounts/APIs require one: GitHub's published value.
+  thumbprint_list = ["6938fd4d98bab03faadb97b34396831e3780aea1"]
+}
+
+resource "aws_iam_role" "deploy" {
+  name                 = "${var.name}-github-deploy"
+  description          = "GitHub Actions deploy of ${var.github_repository} (main branch / ${var.github_environment} environment)"
+  max_session_duration = 3600
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = local.github_oidc_provider_arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "${local.github_oidc_host}:aud" = "sts.amazonaws.com"
+          "${local.github_oidc_host}:sub" = local.github_subjects
+        }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "deploy" {
+  name = "deploy-snippetd"
+  role = aws_iam_role.deploy.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "EcrLogin"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = "*"
+      },
+      {
+        Sid    = "EcrPushThisRepository"
+        Effect = "Allow"
+        Action = [
+          "ecr:BatchCheckLayerAvailability",
+          "ecr:BatchGetImage",
+          "ecr:CompleteLayerUpload",
+          "ecr:DescribeImages",
+          "ecr:DescribeImageScanFindings",
+          "ecr:GetDownloadUrlForLayer",
+          "ecr:InitiateLayerUpload",
+          "ecr:PutImage",
+          "ecr:UploadLayerPart",
+        ]
+        Resource = aws_ecr_repository.api.arn
+      },
+      {
+        Sid      = "TaskDefinitions"
+        Effect   = "Allow"
+        Action   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+        Resource = "*"
+      },
+      {
+        Sid      = "TagNewTaskDefinitions"
+        Effect   = "Allow"
+        Action   = ["ecs:TagResource"]
+        Resource = "*"
+        Condition = {
+          StringEquals = { "ecs:CreateAction" = "RegisterTaskDefinition" }
+        }
+      },
+      {
+        Sid      = "RollThisService"
+        Effect   = "Allow"
+        Action   = ["ecs:DescribeServices", "ecs:UpdateService"]
+        Resource = local.ecs_service_arn
+      },
+      {
+        Sid      = "InspectTasks"
+        Effect   = "Allow"
+        Action   = ["ecs:DescribeTasks", "ecs:ListTasks"]
+        Resource = "*"
+        Condition = {
+          ArnEquals = { "ecs:cluster" = aws_ecs_cluster.main.arn }
+        }
+      },
+      {
+        Sid      = "PassOnlyTheTaskRoles"
+        Effect   = "Allow"
+        Action   = ["iam:PassRole"]
+        Resource = [aws_iam_role.execution.arn, aws_iam_role.task.arn]
+        Condition = {
+          StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" }
+        }
+      },
+      {
+        Sid      = "ReadDistribution"
+        Effect   = "Allow"
+        Action   = ["cloudfront:GetDistribution"]
+        Resource = aws_cloudfront_distribution.api.arn
+      },
+      {
+        Sid      = "ReadTargetHealth"
+        Effect   = "Allow"
+        Action   = ["elasticloadbalancing:DescribeTargetHealth"]
+        Resource = "*"
+      },
+      {
+        Sid      = "ReadServiceLogs"
+        Effect   = "Allow"
+        Action   = ["logs:FilterLogEvents", "logs:GetLogEvents"]
+        Resource = "${aws_cloudwatch_log_group.api.arn}:*"
+      },
+    ]
+  })
+}

@@ -1,0 +1,66 @@
+# The guide's six outputs, then what the deploy needs.
+
+output "api_repo_uri" {
+  description = "ECR repository URI (push REPO:TAG)."
+  value       = aws_ecr_repository.api.repository_url
+}
+
+output "alb_dns_name" {
+  description = "ALB DNS name (answers 403 to anything but CloudFront)."
+  value       = aws_lb.api.dns_name
+}
+
+output "api_url" {
+  description = "Public HTTPS base URL of the API (CloudFront)."
+  value       = "https://${aws_cloudfront_distribution.api.domain_name}"
+}
+
+output "ecs_cluster_name" {
+  description = "ECS cluster name."
+  value       = aws_ecs_cluster.main.name
+}
+
+output "ecs_service_name" {
+  description = "ECS service name."
+  value       = aws_ecs_service.api.name
+}
+
+output "db_secret_arn" {
+  description = "Secrets Manager secret with the database credentials (JSON keys username, password)."
+  value       = aws_secretsmanager_secret.db.arn
+}
+
+output "deploy_role_arn" {
+  description = "IAM role GitHub Actions assumes (OIDC) to push and deploy."
+  value       = aws_iam_role.deploy.arn
+}
+
+output "cpu_architecture" {
+  description = "Task CPU architecture (X86_64 | ARM64): build the image for this platform."
+  value       = var.cpu_architecture
+}
+
+output "image_platform" {
+  description = "docker build --platform value matching cpu_architecture."
+  value       = var.cpu_architecture == "ARM64" ? "linux/arm64" : "linux/amd64"
+}
+
+output "task_family" {
+  description = "Task definition family; the deploy registers new revisions in it."
+  value       = aws_ecs_task_definition.api.family
+}
+
+output "container_name" {
+  description = "Name of the app container in the task definition (the image to replace)."
+  value       = local.container_name
+}
+
+output "aws_region" {
+  description = "Region of the stack."
+  value       = data.aws_region.current.name
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the containers."
+  value       = aws_cloudwatch_log_group.api.name
+}

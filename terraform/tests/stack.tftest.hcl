@@ -1,0 +1,647 @@
+# Offline tests: the aws provider is mocked (no credentials, no network; the
+# provider binary is only needed for its schema). `command = apply` runs
+# against the mock so that computed IDs/ARNs exist and the wiring between
+# resources can be compared.
+
+mock_provider "aws" {
+  mock_data "aws_availability_zones" {
+    defaults = {
+      names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    }
+  }
+
+  mock_data "aws_ec2_managed_prefix_list" {
+    defaults = {
+      id   = "pl-4fa04526"
+      name = "com.amazonaws.global.cloudfront.origin-facing"
+    }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+
+  mock_resource "aws_ecr_repository" {
+    defaults = {
+      arn            = "arn:aws:ecr:eu-west-1:123456789012:repository/snippetd"
+      repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/snippetd"
+    }
+  }
+
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = {
+      arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:snippetd/db-master-abc-AbCdEf"
+    }
+  }
+
+  mock_resource "aws_db_instance" {
+    defaults = {
+      address = "snippetd-db.abcdefghijkl.eu-west-1.rds.amazonaws.com"
+      port    = 5432
+    }
+  }
+
+  mock_resource "aws_cloudfront_distribution" {
+    defaults = {
+      domain_name = "d111111abcdef8.cloudfront.net"
+      arn         = "arn:aws:cloudfront::123456789012:distribution/E2QWRUHEXAMPLE"
+    }
+  }
+
+  # The provider validates ARN arguments even when mocked: give every
+  # referenced ARN a well-formed value.
+  mock_resource "aws_lb" {
+    defaults = {
+      arn      = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/snippetd-alb/50dc6c495c0c9188"
+      dns_name = "snippetd-alb-123456789.eu-west-1.elb.amazonaws.com"
+    }
+  }
+
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/api-abc/73e2d6bc24d8a067"
+    }
+  }
+
+  mock_resource "aws_lb_listener" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/snippetd-alb/50dc6c495c0c9188/f2f7dc8efc522ab2"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/mock"
+    }
+  }
+
+  mock_resource "aws_ecs_cluster" {
+    defaults = {
+      arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/snippetd"
+    }
+  }
+
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/snippetd:1"
+    }
+  }
+
+  mock_resource "aws_iam_openid_connect_provider" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mock"
+    }
+  }
+}
+
+# Distinct ARNs for the roles whose wiring the tests compare.
+override_resource {
+  target = aws_iam_role.execution
+  values = { arn = "arn:aws:iam::123456789012:role/snippetd-ecs-execution" }
+}
+
+override_resource {
+  target = aws_iam_role.task
+  values = { arn = "arn:aws:iam::123456789012:role/snippetd-ecs-task" }
+}
+
+override_resource {
+  target = aws_iam_role.deploy
+  values = { arn = "arn:aws:iam::123456789012:role/snippetd-github-deploy" }
+}
+
+# Mock providers cannot serve ephemeral resources (Terraform 1.11), not even
+# validate one, so the configuration used by the ephemeral password generator
+# is a real provider here, configured to make no call at all (the tests set
+# db_password_generate = false, so it is never asked for a password).
+provider "aws" {
+  alias                       = "password_generator"
+  region                      = "eu-west-1"
+  access_key                  = "mock-access-key"
+  secret_key                  = "mock-secret-key"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+}
+
+variables {
+  github_repository    = "example-org/snippetd"
+  origin_verify_secret = "0123456789abcdef0123456789abcdef"
+  # The tests hand in the password through the ephemeral variable instead of
+  # letting ephemeral.aws_secretsmanager_random_password generate it.
+  db_password_generate = false
+  db_password          = "test-only-Password#1234"
+}
+
+run "network" {
+  command = plan
+
+  assert {
+    condition     = length(aws_subnet.public) == 2 && length(aws_subnet.private) == 2
+    error_message = "2 public and 2 private subnets expected."
+  }
+
+  assert {
+    condition     = toset(aws_subnet.private[*].availability_zone) == toset(["eu-west-1a", "eu-west-1b"])
+    error_message = "The private subnets must span two AZs."
+  }
+
+  assert {
+    condition     = length(aws_nat_gateway.main) == 1
+    error_message = "One NAT gateway by default."
+  }
+
+  assert {
+    condition     = alltrue([for s in aws_subnet.public : s.map_public_ip_on_launch == false])
+    error_message = "Nothing launched in the public subnets gets a public IP implicitly."
+  }
+}
+
+run "nat_per_az" {
+  command = plan
+
+  variables {
+    nat_gateway_per_az = true
+  }
+
+  assert {
+    condition     = length(aws_nat_gateway.main) == 2 && length(aws_eip.nat) == 2
+    error_message = "nat_gateway_per_az = true must create one NAT gateway per AZ."
+  }
+}
+
+run "database" {
+  command = plan
+
+  assert {
+    condition     = aws_db_instance.main.publicly_accessible == false
+    error_message = "RDS must not be publicly accessible."
+  }
+
+  assert {
+    condition     = aws_db_instance.main.engine == "postgres" && startswith(aws_db_instance.main.engine_version, "16")
+    error_message = "PostgreSQL 16 expected."
+  }
+
+  assert {
+    condition     = aws_db_instance.main.instance_class == "db.t4g.micro"
+    error_message = "db.t4g.micro by default."
+  }
+
+  assert {
+    condition     = aws_db_instance.main.storage_encrypted == true
+    error_message = "RDS storage must be encrypted."
+  }
+
+  assert {
+    condition     = aws_db_instance.main.backup_retention_period >= 1
+    error_message = "Automated backups must be on."
+  }
+
+  assert {
+    condition     = aws_db_instance.main.deletion_protection == true && aws_db_instance.main.multi_az == false
+    error_message = "Defaults: deletion protection on, single AZ."
+  }
+
+  assert {
+    condition     = aws_db_instance.main.password == null && aws_db_instance.main.password_wo == null
+    error_message = "The master password must not be in the plan/state (write-only argument only)."
+  }
+
+  assert {
+    condition     = aws_db_instance.main.password_wo_version == 1 && aws_secretsmanager_secret_version.db.secret_string_wo_version == 1
+    error_message = "RDS and the secret must take the password at the same version."
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret_version.db.secret_string == null || aws_secretsmanager_secret_version.db.secret_string == ""
+    error_message = "The secret's value must not be in the state (secret_string_wo only)."
+  }
+
+  assert {
+    condition     = one([for p in aws_db_parameter_group.main.parameter : p.value if p.name == "rds.force_ssl"]) == "1"
+    error_message = "The database must refuse non-TLS connections."
+  }
+}
+
+run "database_options" {
+  command = plan
+
+  variables {
+    db_multi_az            = true
+    db_deletion_protection = false
+    db_instance_class      = "db.t4g.small"
+  }
+
+  assert {
+    condition     = aws_db_instance.main.multi_az && !aws_db_instance.main.deletion_protection && aws_db_instance.main.instance_class == "db.t4g.small"
+    error_message = "multi-AZ, deletion protection and instance class follow the variables."
+  }
+}
+
+run "registry" {
+  command = plan
+
+  assert {
+    condition     = aws_ecr_repository.api.image_tag_mutability == "IMMUTABLE"
+    error_message = "Image tags must be immutable."
+  }
+
+  assert {
+    condition     = aws_ecr_repository.api.image_scanning_configuration[0].scan_on_push
+    error_message = "Scan on push expected."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecr_lifecycle_policy.api.policy).rules[0].selection.countNumber == 30
+    error_message = "The lifecycle policy must keep the last ecr_keep_images (30) images."
+  }
+}
+
+run "wiring" {
+  command = apply
+
+  # --- security-group chain: CloudFront -> ALB -> tasks -> RDS ---
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.alb_from_cloudfront.prefix_list_id == "pl-4fa04526"
+    error_message = "The ALB must admit the CloudFront origin-facing prefix list."
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.alb_from_cloudfront.cidr_ipv4 == null && aws_vpc_security_group_ingress_rule.alb_from_cloudfront.from_port == 80
+    error_message = "The ALB admits port 80 from the prefix list only, no CIDR."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.tasks_from_alb.security_group_id == aws_security_group.tasks.id &&
+      aws_vpc_security_group_ingress_rule.tasks_from_alb.referenced_security_group_id == aws_security_group.alb.id &&
+      aws_vpc_security_group_ingress_rule.tasks_from_alb.from_port == 3000
+    )
+    error_message = "The tasks must admit port 3000 from the ALB's security group only."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.db_from_tasks.security_group_id == aws_security_group.db.id &&
+      aws_vpc_security_group_ingress_rule.db_from_tasks.referenced_security_group_id == aws_security_group.tasks.id &&
+      aws_vpc_security_group_ingress_rule.db_from_tasks.from_port == 5432 &&
+      aws_vpc_security_group_ingress_rule.db_from_tasks.to_port == 5432
+    )
+    error_message = "RDS must admit 5432 from the tasks' security group only."
+  }
+
+  assert {
+    condition     = aws_db_instance.main.vpc_security_group_ids == toset([aws_security_group.db.id])
+    error_message = "RDS must be in the db security group only."
+  }
+
+  assert {
+    condition     = toset(aws_db_subnet_group.main.subnet_ids) == toset(aws_subnet.private[*].id)
+    error_message = "RDS must be in the private subnets."
+  }
+
+  # --- listener: secret header or 403 ---
+  assert {
+    condition = (
+      aws_lb_listener.http.port == 80 &&
+      aws_lb_listener.http.default_action[0].type == "fixed-response" &&
+      aws_lb_listener.http.default_action[0].fixed_response[0].status_code == "403"
+    )
+    error_message = "Requests without the origin header must get 403."
+  }
+
+  assert {
+    condition = (
+      length(aws_lb_listener_rule.from_cloudfront.condition) == 1 &&
+      one(aws_lb_listener_rule.from_cloudfront.condition).http_header[0].http_header_name == "X-Origin-Verify" &&
+      nonsensitive(toset(one(aws_lb_listener_rule.from_cloudfront.condition).http_header[0].values)) == toset(["0123456789abcdef0123456789abcdef"]) &&
+      aws_lb_listener_rule.from_cloudfront.action[0].type == "forward" &&
+      aws_lb_listener_rule.from_cloudfront.action[0].target_group_arn == aws_lb_target_group.api.arn
+    )
+    error_message = "Only requests with the secret header may be forwarded to the target group."
+  }
+
+  # --- target group ---
+  assert {
+    condition = (
+      aws_lb_target_group.api.health_check[0].path == "/health" &&
+      aws_lb_target_group.api.deregistration_delay == "10" &&
+      aws_lb_target_group.api.port == 3000 &&
+      aws_lb_target_group.api.target_type == "ip"
+    )
+    error_message = "Target group: /health, 10 s deregistration delay, IP targets on 3000."
+  }
+
+  # --- CloudFront ---
+  assert {
+    condition = (
+      length(one(aws_cloudfront_distribution.api.origin).custom_header) == 1 &&
+      one(one(aws_cloudfront_distribution.api.origin).custom_header).name == "X-Origin-Verify" &&
+      nonsensitive(one(one(aws_cloudfront_distribution.api.origin).custom_header).value) == "0123456789abcdef0123456789abcdef"
+    )
+    error_message = "CloudFront must add the secret header to origin requests."
+  }
+
+  assert {
+    condition     = one(aws_cloudfront_distribution.api.origin[*].domain_name) == aws_lb.api.dns_name
+    error_message = "CloudFront's origin must be the ALB."
+  }
+
+  assert {
+    condition = (
+      aws_cloudfront_distribution.api.default_cache_behavior[0].viewer_protocol_policy == "redirect-to-https" &&
+      length(aws_cloudfront_distribution.api.default_cache_behavior[0].allowed_methods) == 7 &&
+      aws_cloudfront_distribution.api.default_cache_behavior[0].cache_policy_id == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" &&
+      aws_cloudfront_distribution.api.default_cache_behavior[0].origin_request_policy_id == aws_cloudfront_origin_request_policy.api.id
+    )
+    error_message = "CloudFront: HTTPS redirect, all methods, caching disabled, our origin request policy."
+  }
+
+  assert {
+    condition = (
+      aws_cloudfront_origin_request_policy.api.query_strings_config[0].query_string_behavior == "all" &&
+      length(setsubtract(
+        ["If-Match", "If-None-Match", "Content-Type", "Origin", "X-Request-Id", "Access-Control-Request-Method", "Access-Control-Request-Headers"],
+        aws_cloudfront_origin_request_policy.api.headers_config[0].headers[0].items
+      )) == 0
+    )
+    error_message = "Query strings and the API's headers must reach the origin."
+  }
+
+  # --- ECS service ---
+  assert {
+    condition     = aws_ecs_service.api.deployment_circuit_breaker[0].enable && aws_ecs_service.api.deployment_circuit_breaker[0].rollback
+    error_message = "The deployment circuit breaker with rollback must be on."
+  }
+
+  assert {
+    condition = (
+      aws_ecs_service.api.network_configuration[0].assign_public_ip == false &&
+      toset(aws_ecs_service.api.network_configuration[0].subnets) == toset(aws_subnet.private[*].id) &&
+      aws_ecs_service.api.network_configuration[0].security_groups == toset([aws_security_group.tasks.id])
+    )
+    error_message = "Tasks run in the private subnets, tasks security group, no public IP."
+  }
+
+  assert {
+    condition = (
+      one(aws_ecs_service.api.load_balancer[*].target_group_arn) == aws_lb_target_group.api.arn &&
+      one(aws_ecs_service.api.load_balancer[*].container_port) == 3000 &&
+      one(aws_ecs_service.api.load_balancer[*].container_name) == output.container_name
+    )
+    error_message = "The service must register container port 3000 in the target group."
+  }
+
+  assert {
+    condition     = one([for st in aws_ecs_cluster.main.setting : st.value if st.name == "containerInsights"]) == "enabled"
+    error_message = "Container Insights must be enabled."
+  }
+
+  assert {
+    condition = (
+      aws_ecs_task_definition.api.cpu == "256" && aws_ecs_task_definition.api.memory == "512" &&
+      aws_ecs_task_definition.api.runtime_platform[0].cpu_architecture == "X86_64" &&
+      aws_ecs_task_definition.api.execution_role_arn == aws_iam_role.execution.arn &&
+      aws_ecs_task_definition.api.task_role_arn == aws_iam_role.task.arn
+    )
+    error_message = "Task: 0.25 vCPU / 512 MB, X86_64, its own execution and task roles."
+  }
+
+  # --- container definition and the secret wiring ---
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.api.container_definitions)[0].readonlyRootFilesystem == true &&
+      jsondecode(aws_ecs_task_definition.api.container_definitions)[0].healthCheck.command == ["CMD", "/snippetd", "healthcheck"] &&
+      jsondecode(aws_ecs_task_definition.api.container_definitions)[0].stopTimeout > 20 &&
+      jsondecode(aws_ecs_task_definition.api.container_definitions)[0].portMappings[0].containerPort == 3000 &&
+      jsondecode(aws_ecs_task_definition.api.container_definitions)[0].image == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/snippetd:bootstrap"
+    )
+    error_message = "Container: read-only root, healthcheck command, stop timeout above the 20 s grace, port 3000, image from our repository."
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(aws_ecs_task_definition.api.container_definitions)[0].secrets : s.name => s.valueFrom
+      } == {
+      DB_USERNAME = "${aws_secretsmanager_secret.db.arn}:username::"
+      DB_PASSWORD = "${aws_secretsmanager_secret.db.arn}:password::"
+    }
+    error_message = "DB_USERNAME and DB_PASSWORD must come from the secret's JSON keys."
+  }
+
+  assert {
+    condition = alltrue([
+      for k, v in {
+        DB_HOST        = "snippetd-db.abcdefghijkl.eu-west-1.rds.amazonaws.com"
+        DB_PORT        = "5432"
+        DB_NAME        = "snippetd"
+        DB_SSLMODE     = "verify-full"
+        DB_SSLROOTCERT = "/etc/ssl/certs/rds-global-bundle.pem"
+        PORT           = "3000"
+        EXPOSE_ERRORS  = "0"
+        LOG_FORMAT     = "json"
+      } : { for e in jsondecode(aws_ecs_task_definition.api.container_definitions)[0].environment : e.name => e.value }[k] == v
+    ])
+    error_message = "The DB connection (verify-full, RDS bundle) and production settings must be plain environment."
+  }
+
+  assert {
+    condition = alltrue([
+      for e in jsondecode(aws_ecs_task_definition.api.container_definitions)[0].environment : !contains(["DB_PASSWORD", "DB_USERNAME", "DATABASE_URL"], e.name)
+    ])
+    error_message = "No credentials in plain environment."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_iam_role_policy.execution.policy).Statement[2].Resource == aws_secretsmanager_secret.db.arn &&
+      jsondecode(aws_iam_role_policy.execution.policy).Statement[1].Resource == aws_ecr_repository.api.arn
+    )
+    error_message = "The execution role reads only this secret and pulls only from this repository."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.api.retention_in_days == 30
+    error_message = "The log group must have a retention."
+  }
+
+  # --- CI identity ---
+  assert {
+    condition = (
+      jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == [
+        "repo:example-org/snippetd:ref:refs/heads/main",
+        "repo:example-org/snippetd:environment:production",
+      ] &&
+      jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com" &&
+      jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Principal.Federated == aws_iam_openid_connect_provider.github[0].arn
+    )
+    error_message = "Only this repository's main branch (or its production environment) may assume the deploy role."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement :
+      s.Resource != "*" || contains(["ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource", "ecs:DescribeTasks", "ecs:ListTasks", "elasticloadbalancing:DescribeTargetHealth"], s.Action[0])
+    ])
+    error_message = "Only actions without resource-level permissions may use Resource = *."
+  }
+
+  assert {
+    condition = one([
+      for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s if contains(s.Action, "iam:PassRole")
+      ]).Resource == [aws_iam_role.execution.arn, aws_iam_role.task.arn] && one([
+      for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s if contains(s.Action, "iam:PassRole")
+    ]).Condition.StringEquals["iam:PassedToService"] == "ecs-tasks.amazonaws.com"
+    error_message = "iam:PassRole only for the task roles, only to ECS tasks."
+  }
+
+  assert {
+    condition = one([
+      for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s if contains(s.Action, "ecr:PutImage")
+    ]).Resource == aws_ecr_repository.api.arn
+    error_message = "The deploy role may push to this repository only."
+  }
+
+  # --- outputs ---
+  assert {
+    condition = (
+      output.api_repo_uri == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/snippetd" &&
+      output.alb_dns_name == "snippetd-alb-123456789.eu-west-1.elb.amazonaws.com" &&
+      output.api_url == "https://d111111abcdef8.cloudfront.net" &&
+      output.ecs_cluster_name == "snippetd" &&
+      output.ecs_service_name == "snippetd" &&
+      output.db_secret_arn == aws_secretsmanager_secret.db.arn &&
+      output.deploy_role_arn == aws_iam_role.deploy.arn &&
+      output.cpu_architecture == "X86_64" &&
+      output.image_platform == "linux/amd64" &&
+      output.task_family == "snippetd" &&
+      output.container_name == "snippetd"
+    )
+    error_message = "The guide's six outputs plus the deploy's must be set."
+  }
+}
+
+run "password_rotation_rolls_the_service" {
+  command = plan
+
+  variables {
+    db_password_version = 2
+  }
+
+  assert {
+    condition = (
+      aws_db_instance.main.password_wo_version == 2 &&
+      aws_secretsmanager_secret_version.db.secret_string_wo_version == 2 &&
+      aws_ecs_service.api.triggers["db_password_version"] == "2" &&
+      aws_ecs_service.api.force_new_deployment
+    )
+    error_message = "A new password version must reach RDS, the secret and force a new ECS deployment."
+  }
+}
+
+run "arm64" {
+  command = plan
+
+  variables {
+    cpu_architecture = "ARM64"
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.api.runtime_platform[0].cpu_architecture == "ARM64" && output.cpu_architecture == "ARM64" && output.image_platform == "linux/arm64"
+    error_message = "cpu_architecture must reach the task definition and the outputs."
+  }
+}
+
+run "origin_secret_rotation" {
+  command = plan
+
+  variables {
+    origin_verify_secret          = "ffffffffffffffffffffffffffffffff"
+    origin_verify_secret_previous = "0123456789abcdef0123456789abcdef"
+  }
+
+  assert {
+    condition     = nonsensitive(toset(one(aws_lb_listener_rule.from_cloudfront.condition).http_header[0].values)) == toset(["ffffffffffffffffffffffffffffffff", "0123456789abcdef0123456789abcdef"])
+    error_message = "While rotating, the ALB must accept the new and the previous origin secret."
+  }
+}
+
+run "existing_oidc_provider" {
+  command = plan
+
+  variables {
+    github_oidc_provider_arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    github_environment       = ""
+  }
+
+  assert {
+    condition = (
+      length(aws_iam_openid_connect_provider.github) == 0 &&
+      jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == ["repo:example-org/snippetd:ref:refs/heads/main"]
+    )
+    error_message = "An existing OIDC provider is reused; without an environment only main is trusted."
+  }
+}
+
+run "rejects_bad_architecture" {
+  command = plan
+
+  variables {
+    cpu_architecture = "amd64"
+  }
+
+  expect_failures = [var.cpu_architecture]
+}
+
+run "rejects_short_origin_secret" {
+  command = plan
+
+  variables {
+    origin_verify_secret = "too-short"
+  }
+
+  expect_failures = [var.origin_verify_secret]
+}
+
+run "rejects_stop_timeout_below_grace" {
+  command = plan
+
+  variables {
+    shutdown_grace_seconds = 30
+    stop_timeout_seconds   = 25
+  }
+
+  expect_failures = [aws_ecs_task_definition.api]
+}
+
+run "rejects_password_with_forbidden_characters" {
+  command = plan
+
+  variables {
+    db_password = "has/a/slash-and-long-enough"
+  }
+
+  expect_failures = [var.db_password]
+}
