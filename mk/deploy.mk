@@ -26,7 +26,7 @@ IMAGE_DOCKERFILE ?= Dockerfile.scratch
 # Empty: the HEAD commit. `make deploy TAG=<sha>` deploys that existing image.
 TAG ?=
 
-DEPLOY_MK_TARGETS := image push deploy deploy-preflight deploy-smoke workflows-lint
+DEPLOY_MK_TARGETS := image push deploy deploy-preflight deploy-smoke workflows-lint deploy-script-test
 $(DEPLOY_MK_TARGETS): SHELL := /bin/bash
 $(DEPLOY_MK_TARGETS): .SHELLFLAGS := -euo pipefail -c
 
@@ -114,8 +114,8 @@ deploy-smoke:
 	@export API_URL="$$($(tf_output) api_url)"; \
 	$(DEPLOY_SCRIPT) smoke
 
-## workflows-lint: zizmor (offline), workflow JSON schema, shellcheck on .github/scripts (when installed)
-workflows-lint:
+## workflows-lint: zizmor (offline), workflow JSON schema, shellcheck on .github/scripts (when installed), deploy.sh tests
+workflows-lint: deploy-script-test
 	@test -x $(ZIZMOR) -a -x $(CHECK_JSONSCHEMA) || { echo "zizmor/check-jsonschema missing in $(VENV): pip install -r tools/requirements-ci.txt" >&2; exit 1; }
 	$(ZIZMOR) --offline --no-progress .github/
 	$(CHECK_JSONSCHEMA) --builtin-schema vendor.github-workflows .github/workflows/*.yml
@@ -124,7 +124,11 @@ workflows-lint:
 	  $(CHECK_JSONSCHEMA) --builtin-schema vendor.dependabot .github/dependabot.yml; \
 	fi
 	@if command -v $(SHELLCHECK) > /dev/null; then \
-	  echo "$(SHELLCHECK) .github/scripts/*.sh"; $(SHELLCHECK) .github/scripts/*.sh; \
+	  echo "$(SHELLCHECK) .github/scripts/*.sh .github/scripts/tests/*.sh"; $(SHELLCHECK) .github/scripts/*.sh .github/scripts/tests/*.sh; \
 	else \
 	  echo "workflows-lint: shellcheck not installed, .github/scripts/*.sh not checked (apt-get install shellcheck)"; \
 	fi
+
+## deploy-script-test: deploy.sh against a mock aws CLI and a mock API on 127.0.0.1 (offline, ~20 s)
+deploy-script-test:
+	bash .github/scripts/tests/test-deploy.sh
