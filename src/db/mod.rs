@@ -1,0 +1,138 @@
+//! PostgreSQL: the TLS connector, the bb8 pool of diesel-async connections,
+//! the embedded migrations and the diesel schema.
+
+pub mod migrate;
+pub mod schema;
+pub mod tls;
+
+use std::sync::Arc;
+
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
+};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
+use postgres_native_tls::MakeTlsConnector;
+
+use crate::config::DbConfig;
+use crate::logging::error_chain;
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConn<'a> = PooledConnection<'a, AsyncPgConnection>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DB_SSLROOTCERT: {path}: {reason}")]
+    RootCert { path: String, reason: String },
+    /// One line that names the target, the mode and the real cause.
+    #[error("cannot connect to PostgreSQL at {target} (sslmode={mode}): {cause}")]
+    Connect {
+        target: String,
+        mode: String,
+        cause: String,
+    },
+    #[error("database query failed: {}", error_chain(.0))]
+    Query(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("{0} migration(s) pending: run `snippetd migrate` first")]
+    Pending(usize),
+}
+
+/// Everything needed to open a connection; cheap to clone.
+#[derive(Clone)]
+pub struct Connector {
+    cfg: Arc<DbConfig>,
+    tls: MakeTlsConnector,
+}
+
+impl Connector {
+    pub fn new(cfg: &DbConfig) -> Result<Connector, DbError> {
+        let (tls, pg_mode) = tls::connector(&cfg.tls)?;
+        let mut cfg = cfg.clone();
+        cfg.pg.ssl_mode(pg_mode);
+        Ok(Connector {
+            cfg: Arc::new(cfg),
+            tls,
+        })
+    }
+
+    pub fn config(&self) -> &DbConfig {
+        &self.cfg
+    }
+
+    /// Opens one connection (TLS as configured) as a diesel-async connection.
+    /// `AsyncPgConnection::establish` would always use NoTls.
+    pub async fn connect(&self) -> Result<AsyncPgConnection, DbError> {
+        let fail = |cause: String| DbError::Connect {
+            target: self.cfg.target(),
+            mode: self.cfg.tls.mode.to_string(),
+            cause,
+        };
+        let (client, connection) = self
+            .cfg
+            .pg
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| fail(error_chain(&e)))?;
+        AsyncPgConnection::try_from_client_and_connection(client, connection)
+            .await
+            .map_err(|e| fail(error_chain(&e)))
+    }
+
+    /// The request pool. Connections are opened lazily; a checkout waits at
+    /// most `DB_POOL_TIMEOUT_MS`, so a dead database turns into fast 503s.
+    pub fn pool(&self) -> DbPool {
+        let connector = self.clone();
+        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        manager_config.custom_setup = Box::new(move |_url| {
+            let connector = connector.clone();
+            async move {
+                connector.connect().await.map_err(|e| match e {
+                    DbError::Connect { .. } => ConnectionError::BadConnection(e.to_string()),
+                    other => ConnectionError::BadConnection(other.to_string()),
+                })
+            }
+            .boxed()
+        });
+        // A checkout costs no round trip: a connection whose socket closed
+        // (database restarted, fail-over) is dropped and replaced instead.
+        manager_config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| {
+            let broken = conn.is_broken();
+            async move {
+                if broken {
+                    Err(diesel::result::Error::BrokenTransactionManager)
+                } else {
+                    Ok(())
+                }
+            }
+            .boxed()
+        }));
+        let manager = AsyncDieselConnectionManager::new_with_config("", manager_config);
+        Pool::builder()
+            .max_size(self.cfg.pool_size)
+            .connection_timeout(self.cfg.pool_timeout)
+            .retry_connection(false)
+            .build_unchecked(manager)
+    }
+}
+
+/// Retries `connect` with backoff until it succeeds or `cfg.wait` is over;
+/// then returns the last error. Used by supervise before it migrates.
+pub async fn wait_for(connector: &Connector) -> Result<AsyncPgConnection, DbError> {
+    let deadline = tokio::time::Instant::now() + connector.config().wait;
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match connector.connect().await {
+            Ok(conn) => return Ok(conn),
+            Err(e) if tokio::time::Instant::now() + delay < deadline => {
+                log::warn!("database not reachable yet, retrying in {delay:?}: {e}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! RFC 9457 problem details: the one place where errors become status codes.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Response, StatusCode};
+use serde_json::json;
+
+use crate::snippets::{SnippetError, Violation};
+
+pub type Body = Full<Bytes>;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+    #[error("the snippet has changed since the version given in If-Match")]
+    PreconditionFailed,
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the request body breaks the schema")]
+    Invalid(Vec<Violation>),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<SnippetError> for ApiError {
+    fn from(e: SnippetError) -> Self {
+        match e {
+            SnippetError::NotFound => ApiError::NotFound,
+            SnippetError::PreconditionFailed => ApiError::PreconditionFailed,
+            SnippetError::Invalid(v) => ApiError::Invalid(v),
+            SnippetError::Unavailable(why) => ApiError::Unavailable(why),
+            SnippetError::Internal(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+/// Problem `type` URIs: stable identifiers, documented in docs/api.md.
+const TYPE_BASE: &str = "tag:snippetd,2026:problem:";
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::NotFound => "not-found",
+            ApiError::MethodNotAllowed(_) => "method-not-allowed",
+            ApiError::PreconditionFailed => "precondition-failed",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::Invalid(_) => "validation-failed",
+            ApiError::Unavailable(_) => "service-unavailable",
+            ApiError::Internal(_) => "internal-error",
+        }
+    }
+
+    /// Server-side failures: logged whole, detail hidden from clients unless
+    /// `EXPOSE_ERRORS=1`.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, ApiError::Unavailable(_) | ApiError::Internal(_))
+    }
+
+    fn public_detail(&self, expose: bool) -> String {
+        match self {
+            ApiError::Unavailable(why) if expose => format!("service unavailable: {why}"),
+            ApiError::Unavailable(_) => {
+                "The database is unavailable right now; retry after the time in Retry-After.".into()
+            }
+            ApiError::Internal(why) if expose => format!("internal error: {why}"),
+            ApiError::Internal(_) => {
+                "An unexpected error occurred; quote the requestId when reporting it.".into()
+            }
+            ApiError::NotFound => "No resource at this path.".into(),
+            ApiError::MethodNotAllowed(allow) => format!("Allowed methods: {allow}."),
+            ApiError::Invalid(v) => format!("{} field(s) break the schema; see errors.", v.len()),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn into_response(self, request_id: &str, expose: bool) -> Response<Body> {
+        let status = self.status();
+        let mut body = json!({
+            "type": format!("{TYPE_BASE}{}", self.slug()),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.public_detail(expose),
+            "requestId": request_id,
+        });
+        if let ApiError::Invalid(violations) = &self {
+            body["errors"] = violations
+                .iter()
+                .map(|v| json!({"pointer": v.pointer, "detail": v.detail}))
+                .collect();
+        }
+        let mut resp = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match &self {
+            ApiError::MethodNotAllowed(allow) => {
+                h.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Unavailable(_) => {
+                h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}

@@ -1,0 +1,147 @@
+//! env_logger with one JSON object per line (CloudWatch, `LOG_FORMAT=json`)
+//! or a plain line for humans (`LOG_FORMAT=text`). Structured fields travel
+//! as `log` key-values: `log::info!(target: "access", status = 200; "...")`.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use log::kv::{Key, Value, VisitSource};
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global logger. Safe to call more than once (tests).
+pub fn init(cfg: &LogConfig) {
+    let format = cfg.format;
+    let _ = env_logger::Builder::new()
+        .parse_filters(&cfg.filter)
+        .format(move |buf, record| {
+            let line = render(format, record);
+            buf.write_all(line.as_bytes())
+        })
+        .target(env_logger::Target::Stderr)
+        .try_init();
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn render(format: LogFormat, record: &log::Record<'_>) -> String {
+    let mut out = String::with_capacity(256);
+    match format {
+        LogFormat::Json => {
+            out.push_str("{\"time\":");
+            push_json_str(&mut out, &now());
+            out.push_str(",\"level\":");
+            push_json_str(&mut out, record.level().as_str());
+            out.push_str(",\"target\":");
+            push_json_str(&mut out, record.target());
+            out.push_str(",\"msg\":");
+            push_json_str(&mut out, &record.args().to_string());
+            let _ = record.key_values().visit(&mut JsonFields(&mut out));
+            out.push_str("}\n");
+        }
+        LogFormat::Text => {
+            let _ = write!(
+                out,
+                "{} {:<5} {}: {}",
+                now(),
+                record.level(),
+                record.target(),
+                record.args()
+            );
+            let _ = record.key_values().visit(&mut TextFields(&mut out));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+struct JsonFields<'a>(&'a mut String);
+
+impl<'kvs> VisitSource<'kvs> for JsonFields<'_> {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+        self.0.push(',');
+        push_json_str(self.0, key.as_str());
+        self.0.push(':');
+        if let Some(n) = value.to_u64() {
+            let _ = write!(self.0, "{n}");
+        } else if let Some(n) = value.to_i64() {
+            let _ = write!(self.0, "{n}");
+        } else if let Some(b) = value.to_bool() {
+            let _ = write!(self.0, "{b}");
+        } else if let Some(f) = value.to_f64() {
+            let _ = write!(self.0, "{f}");
+        } else {
+            push_json_str(self.0, &value.to_string());
+        }
+        Ok(())
+    }
+}
+
+struct TextFields<'a>(&'a mut String);
+
+impl<'kvs> VisitSource<'kvs> for TextFields<'_> {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+        let _ = write!(self.0, " {key}={value}");
+        Ok(())
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// An error and all its causes, joined by ": ". tokio-postgres' own Display
+/// is only "db error" or "error performing TLS handshake": the cause that
+/// matters is further down the chain.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_line_escapes_and_carries_fields() {
+        let record = log::Record::builder()
+            .args(format_args!("a \"quoted\"\nline"))
+            .level(log::Level::Info)
+            .target("access")
+            .key_values(&[("status", 200u64)])
+            .build();
+        let line = render(LogFormat::Json, &record);
+        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(v["msg"], "a \"quoted\"\nline");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["level"], "INFO");
+    }
+}

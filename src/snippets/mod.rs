@@ -1,0 +1,9 @@
+//! The snippet domain: model, validation and queries. No HTTP in here.
+
+pub mod error;
+pub mod model;
+pub mod store;
+pub mod validate;
+
+pub use error::{SnippetError, Violation};
+pub use model::{Cursor, ListQuery, Precondition, Snippet, SnippetInput};

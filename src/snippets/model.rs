@@ -1,0 +1,167 @@
+//! The snippet as stored and as clients see it.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use diesel::prelude::*;
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::schema::snippets;
+
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = snippets, check_for_backend(diesel::pg::Pg))]
+pub struct Snippet {
+    pub id: Uuid,
+    pub title: String,
+    pub language: String,
+    pub code: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// Bumped by every write; the HTTP layer turns it into the ETag.
+    pub version: i64,
+}
+
+/// Timestamps as JavaScript's `toISOString()` writes them (the guide's
+/// clients parse these): UTC, milliseconds, `Z`.
+pub fn iso_millis(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+impl Serialize for Snippet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Snippet", 8)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("title", &self.title)?;
+        st.serialize_field("language", &self.language)?;
+        st.serialize_field("code", &self.code)?;
+        st.serialize_field("description", &self.description)?;
+        st.serialize_field("tags", &self.tags)?;
+        st.serialize_field("createdAt", &iso_millis(self.created_at))?;
+        st.serialize_field("updatedAt", &iso_millis(self.updated_at))?;
+        st.end()
+    }
+}
+
+/// What a client writes: POST and PUT bodies, and a PATCH once merged.
+/// Only built from JSON that passed the input schema.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct SnippetInput {
+    pub title: String,
+    pub language: String,
+    pub code: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl From<&Snippet> for SnippetInput {
+    fn from(s: &Snippet) -> Self {
+        SnippetInput {
+            title: s.title.clone(),
+            language: s.language.clone(),
+            code: s.code.clone(),
+            description: s.description.clone(),
+            tags: s.tags.clone(),
+        }
+    }
+}
+
+/// Which versions a conditional write accepts (`If-Match`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// No condition.
+    None,
+    /// `If-Match: *`: the snippet must exist.
+    Exists,
+    /// One of these versions must be current.
+    Versions(Vec<i64>),
+}
+
+/// A position in the newest-first order: the last row of a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: OffsetDateTime,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn after(s: &Snippet) -> Cursor {
+        Cursor {
+            created_at: s.created_at,
+            id: s.id,
+        }
+    }
+
+    /// Opaque to clients: base64url of microseconds since the epoch (8 bytes)
+    /// and the id (16 bytes).
+    pub fn encode(&self) -> String {
+        let micros = (self.created_at.unix_timestamp_nanos() / 1_000) as i64;
+        let mut raw = [0u8; 24];
+        raw[..8].copy_from_slice(&micros.to_be_bytes());
+        raw[8..].copy_from_slice(self.id.as_bytes());
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let raw = URL_SAFE_NO_PAD.decode(s).ok()?;
+        let raw: [u8; 24] = raw.try_into().ok()?;
+        let micros = i64::from_be_bytes(raw[..8].try_into().ok()?);
+        let created_at =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()?;
+        let id = Uuid::from_slice(&raw[8..]).ok()?;
+        Some(Cursor { created_at, id })
+    }
+}
+
+/// `GET /snippets` parameters, already validated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListQuery {
+    pub limit: u32,
+    pub cursor: Option<Cursor>,
+    pub language: Option<String>,
+    /// Every one of these tags (AND).
+    pub tags: Vec<String>,
+    /// Text search over title, description and code.
+    pub q: Option<String>,
+}
+
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_with_microseconds() {
+        let c = Cursor {
+            created_at: OffsetDateTime::from_unix_timestamp_nanos(1_764_300_000_123_456_000)
+                .unwrap(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("not a cursor"), None);
+        assert_eq!(Cursor::decode(""), None);
+    }
+
+    #[test]
+    fn timestamps_look_like_javascript() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_764_300_000_123_456_000).unwrap();
+        assert_eq!(iso_millis(t), "2025-11-28T03:20:00.123Z");
+    }
+}

@@ -1,0 +1,204 @@
+//! Queries. Every conditional write checks its precondition in the same
+//! statement that writes (`WHERE id = $1 AND ($2 OR version = ANY($3))`),
+//! so two writers holding the same ETag cannot both win.
+
+use diesel::dsl::{exists, now, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text, Timestamptz};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::error::SnippetError;
+use super::model::{ListQuery, Precondition, Snippet, SnippetInput};
+use super::validate;
+use crate::db::schema::snippets::dsl as s;
+use crate::db::{DbConn, DbPool};
+
+async fn conn(pool: &DbPool) -> Result<DbConn<'_>, SnippetError> {
+    Ok(pool.get().await?)
+}
+
+pub async fn insert(pool: &DbPool, input: &SnippetInput) -> Result<Snippet, SnippetError> {
+    let mut c = conn(pool).await?;
+    // v7: time-ordered, so new rows land at the right edge of the index.
+    let id = Uuid::now_v7();
+    Ok(diesel::insert_into(s::snippets)
+        .values((
+            s::id.eq(id),
+            s::title.eq(&input.title),
+            s::language.eq(&input.language),
+            s::code.eq(&input.code),
+            s::description.eq(&input.description),
+            s::tags.eq(&input.tags),
+        ))
+        .returning(Snippet::as_returning())
+        .get_result(&mut c)
+        .await?)
+}
+
+pub async fn get(pool: &DbPool, id: Uuid) -> Result<Snippet, SnippetError> {
+    let mut c = conn(pool).await?;
+    s::snippets
+        .find(id)
+        .select(Snippet::as_select())
+        .first(&mut c)
+        .await
+        .optional()?
+        .ok_or(SnippetError::NotFound)
+}
+
+/// One page, newest first; `limit + 1` rows are read so the caller knows
+/// whether there is a next page.
+pub async fn list(pool: &DbPool, q: &ListQuery) -> Result<(Vec<Snippet>, bool), SnippetError> {
+    let mut query = s::snippets
+        .select(Snippet::as_select())
+        .order((s::created_at.desc(), s::id.desc()))
+        .limit(i64::from(q.limit) + 1)
+        .into_boxed();
+    if let Some(c) = &q.cursor {
+        // A row comparison, so that the (created_at, id) index serves it.
+        query = query.filter(
+            sql::<Bool>("(created_at, id) < (")
+                .bind::<Timestamptz, _>(c.created_at)
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(c.id)
+                .sql(")"),
+        );
+    }
+    if let Some(lang) = &q.language {
+        query = query.filter(s::language.eq(lang.clone()));
+    }
+    if !q.tags.is_empty() {
+        query = query.filter(s::tags.contains(q.tags.clone()));
+    }
+    if let Some(text) = &q.q {
+        query = query.filter(
+            sql::<Bool>("search @@ websearch_to_tsquery('simple', ")
+                .bind::<Text, _>(text.clone())
+                .sql(")"),
+        );
+    }
+    let mut c = conn(pool).await?;
+    let mut rows: Vec<Snippet> = query.load(&mut c).await?;
+    let more = rows.len() > q.limit as usize;
+    rows.truncate(q.limit as usize);
+    Ok((rows, more))
+}
+
+/// `(unconditional, versions)` for the `$2 OR version = ANY($3)` condition.
+fn condition(pre: &Precondition) -> (bool, Vec<i64>) {
+    match pre {
+        Precondition::None | Precondition::Exists => (true, Vec::new()),
+        Precondition::Versions(v) => (false, v.clone()),
+    }
+}
+
+/// After a conditional write matched no row: 404 or 412?
+async fn miss(c: &mut DbConn<'_>, id: Uuid) -> SnippetError {
+    match diesel::select(exists(s::snippets.find(id)))
+        .get_result::<bool>(c)
+        .await
+    {
+        Ok(true) => SnippetError::PreconditionFailed,
+        Ok(false) => SnippetError::NotFound,
+        Err(e) => e.into(),
+    }
+}
+
+pub async fn replace(
+    pool: &DbPool,
+    id: Uuid,
+    input: &SnippetInput,
+    pre: &Precondition,
+) -> Result<Snippet, SnippetError> {
+    let mut c = conn(pool).await?;
+    let (any, versions) = condition(pre);
+    let updated = diesel::update(
+        s::snippets.filter(s::id.eq(id)).filter(
+            diesel::dsl::sql::<Bool>("")
+                .bind::<Bool, _>(any)
+                .or(s::version.eq_any(versions)),
+        ),
+    )
+    .set((
+        s::title.eq(&input.title),
+        s::language.eq(&input.language),
+        s::code.eq(&input.code),
+        s::description.eq(&input.description),
+        s::tags.eq(&input.tags),
+        s::updated_at.eq(now),
+        s::version.eq(s::version + 1),
+    ))
+    .returning(Snippet::as_returning())
+    .get_result(&mut c)
+    .await
+    .optional()?;
+    match updated {
+        Some(s) => Ok(s),
+        None => Err(miss(&mut c, id).await),
+    }
+}
+
+/// Merge-patch: read, merge, validate, then write only if nobody wrote in
+/// between (the version read is the precondition). A concurrent writer
+/// makes us start over, a few times, instead of losing their update.
+pub async fn patch(
+    pool: &DbPool,
+    id: Uuid,
+    patch: &serde_json::Value,
+    pre: &Precondition,
+) -> Result<Snippet, SnippetError> {
+    for _ in 0..5 {
+        let current = get(pool, id).await?;
+        if let Precondition::Versions(v) = pre {
+            if !v.contains(&current.version) {
+                return Err(SnippetError::PreconditionFailed);
+            }
+        }
+        let merged = validate::patch(&SnippetInput::from(&current), patch)?;
+        match replace(
+            pool,
+            id,
+            &merged,
+            &Precondition::Versions(vec![current.version]),
+        )
+        .await
+        {
+            Err(SnippetError::PreconditionFailed) if !matches!(pre, Precondition::Versions(_)) => {
+                continue
+            }
+            other => return other,
+        }
+    }
+    Err(SnippetError::Unavailable(
+        "the snippet kept changing while being patched".into(),
+    ))
+}
+
+pub async fn delete(pool: &DbPool, id: Uuid, pre: &Precondition) -> Result<(), SnippetError> {
+    let mut c = conn(pool).await?;
+    let (any, versions) = condition(pre);
+    let n = diesel::delete(
+        s::snippets.filter(s::id.eq(id)).filter(
+            diesel::dsl::sql::<Bool>("")
+                .bind::<Bool, _>(any)
+                .or(s::version.eq_any(versions)),
+        ),
+    )
+    .execute(&mut c)
+    .await?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(miss(&mut c, id).await)
+    }
+}
+
+/// Readiness: a round trip through the pool.
+pub async fn ping(pool: &DbPool) -> Result<(), SnippetError> {
+    let mut c = conn(pool).await?;
+    diesel::select(sql::<Bool>("true"))
+        .get_result::<bool>(&mut c)
+        .await?;
+    Ok(())
+}
