@@ -1,7 +1,7 @@
 locals {
   container_name = "snippetd"
   task_family    = var.name
-  image          = "${aws_ecr_repository.api.repository_url}:${var.image_tag}"
+  image          = "${aws_ecr_repository.api.repository_url}:${coalesce(var.image_tag, "unset")}"
 
   container_environment = [
     { name = "PORT", value = tostring(var.container_port) },
@@ -102,6 +102,10 @@ resource "aws_ecs_task_definition" "api" {
     precondition {
       condition     = var.stop_timeout_seconds > var.shutdown_grace_seconds
       error_message = "stop_timeout_seconds must exceed shutdown_grace_seconds, or ECS kills in-flight requests (SIGKILL) before the app's graceful shutdown ends."
+    }
+    precondition {
+      condition     = var.image_tag != null
+      error_message = "Set image_tag to an image already in the repository (docs/deploy.md, steps 3-5: apply the repository alone, push, then apply everything with -var image_tag=<sha>)."
     }
     precondition {
       condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)

@@ -64,3 +64,8 @@ output "log_group_name" {
   description = "CloudWatch log group of the containers."
   value       = aws_cloudwatch_log_group.api.name
 }
+
+output "task_definition_arn" {
+  description = "The revision Terraform registered last (image var.image_tag). The service runs whatever the deploy set; see docs/deploy.md before switching the service to this one."
+  value       = aws_ecs_task_definition.api.arn
+}

@@ -217,12 +217,12 @@ variable "ecr_force_delete" {
 # ---------------------------------------------------------------------------
 
 variable "image_tag" {
-  description = "Image tag of the FIRST task definition (pushed before the first full apply). Later deploys register their own revisions; see docs/deploy.md."
+  description = "Tag of an image already pushed to the repository (the commit SHA), used by the task definition Terraform registers; required for every apply except the targeted registry-only one. Later deploys register their own revisions; see docs/deploy.md."
   type        = string
-  default     = "bootstrap"
+  default     = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"
+    condition     = var.image_tag == null || (can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest")
     error_message = "image_tag must be a valid Docker tag and not 'latest' (tags are immutable; deploy by commit SHA)."
   }
 }
@@ -314,7 +314,7 @@ variable "health_check_grace_seconds" {
 }
 
 variable "db_pool_size" {
-  description = "DB_POOL_SIZE per task. Keep tasks x pool below the instance's max_connections (about 80 on db.t4g.micro)."
+  description = "DB_POOL_SIZE per task. Keep autoscaling_max x pool below the instance's max_connections (about 100 on db.t4g.micro)."
   type        = number
   default     = 10
 }

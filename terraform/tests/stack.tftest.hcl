@@ -148,6 +148,7 @@ provider "aws" {
 variables {
   github_repository    = "example-org/snippetd"
   origin_verify_secret = "0123456789abcdef0123456789abcdef"
+  image_tag            = "3f1c2a9d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
   # The tests hand in the password through the ephemeral variable instead of
   # letting ephemeral.aws_secretsmanager_random_password generate it.
   db_password_generate = false
@@ -436,7 +437,7 @@ run "wiring" {
       jsondecode(aws_ecs_task_definition.api.container_definitions)[0].healthCheck.command == ["CMD", "/snippetd", "healthcheck"] &&
       jsondecode(aws_ecs_task_definition.api.container_definitions)[0].stopTimeout > 20 &&
       jsondecode(aws_ecs_task_definition.api.container_definitions)[0].portMappings[0].containerPort == 3000 &&
-      jsondecode(aws_ecs_task_definition.api.container_definitions)[0].image == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/snippetd:bootstrap"
+      jsondecode(aws_ecs_task_definition.api.container_definitions)[0].image == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/snippetd:3f1c2a9d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
     )
     error_message = "Container: read-only root, healthcheck command, stop timeout above the 20 s grace, port 3000, image from our repository."
   }
@@ -537,7 +538,8 @@ run "wiring" {
       output.cpu_architecture == "X86_64" &&
       output.image_platform == "linux/amd64" &&
       output.task_family == "snippetd" &&
-      output.container_name == "snippetd"
+      output.container_name == "snippetd" &&
+      output.task_definition_arn == aws_ecs_task_definition.api.arn
     )
     error_message = "The guide's six outputs plus the deploy's must be set."
   }
@@ -644,4 +646,24 @@ run "rejects_password_with_forbidden_characters" {
   }
 
   expect_failures = [var.db_password]
+}
+
+run "requires_image_tag" {
+  command = plan
+
+  variables {
+    image_tag = null
+  }
+
+  expect_failures = [aws_ecs_task_definition.api]
+}
+
+run "rejects_latest_tag" {
+  command = plan
+
+  variables {
+    image_tag = "latest"
+  }
+
+  expect_failures = [var.image_tag]
 }
