@@ -1,0 +1,60 @@
+# snippetd: `make run` serves the API on :3000, `make test` runs every test
+# and check. `make help` lists the rest.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+VENV ?= .venv
+PYTHON ?= python3
+# Fully static x86_64 binary (see docs/static.md): glibc linked in,
+# OpenSSL vendored, getrandom through the syscall (no /dev/urandom needed).
+STATIC_TARGET ?= x86_64-unknown-linux-gnu
+STATIC_RUSTFLAGS := -C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"
+STATIC_BIN := target/$(STATIC_TARGET)/release/snippetd
+
+include $(wildcard mk/*.mk)
+
+.PHONY: help run build release test lint fmt-check clippy cargo-test log-scan tools static scratch-test bench
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
+
+run: release ## serve on :3000 (starts a local PostgreSQL in .local/pg when no database is configured)
+	scripts/run-local.sh
+
+build: ## debug build
+	$(CARGO) build --locked
+
+release: ## optimized build
+	$(CARGO) build --locked --release
+
+test: fmt-check clippy cargo-test log-scan tf-test ## every test and check
+	@echo "make test: all passed"
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+cargo-test:
+	rm -rf target/test-logs
+	$(CARGO) test --locked -- --test-threads=$${TEST_THREADS:-4}
+
+# Secrets never reach logs: scan every line the servers logged in the run.
+log-scan:
+	@test -d target/test-logs || { echo "log-scan: no test logs found"; exit 1; }
+	@if grep -rlF 'p@ss:w/rd#?%&= 1' target/test-logs; then \
+	  echo "log-scan: the database password appears in the logs above"; exit 1; fi
+	@echo "log-scan: $$(cat target/test-logs/* | wc -l) log lines, no password"
+
+lint: tools docker-lint workflows-lint tf-lint ## linters: Dockerfile, compose, workflows, terraform
+	@echo "make lint: all clean"
+
+tools: $(VENV)/.installed ## install the Python lint tools into .venv
+
+$(VENV)/.installed: $(wildcard tools/requirements-*.txt)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(addprefix -r ,$(wildcard tools/requirements-*.txt))
+	touch $@

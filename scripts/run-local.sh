@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make run`: serve the API on :3000. With no database configured
+# (DATABASE_URL or DB_HOST), start a throw-away PostgreSQL in .local/pg
+# first; Ctrl-C stops the server and then that database.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${SNIPPETD_BIN:-$here/../target/release/snippetd}
+
+started_db=0
+if [ -z "${DATABASE_URL:-}" ] && [ -z "${DB_HOST:-}" ]; then
+  DATABASE_URL=$("$here/dev-db.sh")
+  export DATABASE_URL
+  started_db=1
+  echo "local PostgreSQL in .local/pg: $DATABASE_URL" >&2
+fi
+export LOG_FORMAT=${LOG_FORMAT:-text}
+
+stop_db() { [ "$started_db" = 1 ] && "$here/dev-db.sh" stop; }
+trap stop_db EXIT
+
+"$bin" migrate
+# Not exec: when the server stops (Ctrl-C reaches it too), stop the database.
+"$bin" serve &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
+status=0
+wait "$pid" || status=$?
+# `wait` returns early when a trapped signal arrives: wait for the exit.
+while kill -0 "$pid" 2>/dev/null; do wait "$pid" || status=$?; done
+exit "$status"

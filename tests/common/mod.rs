@@ -1,0 +1,217 @@
+//! Test harness: a throw-away PostgreSQL cluster per test binary (or
+//! `TEST_DATABASE_URL`), a fresh database per test, and the real snippetd
+//! binary on an ephemeral port, driven over real sockets.
+//!
+//! Every line the servers log is also appended to `target/test-logs/`, so
+//! that `make test` can scan a whole run for the database password.
+#![allow(dead_code, unused_imports)]
+
+pub mod client;
+pub mod pg;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use client::{Client, Response};
+pub use pg::{cluster, Cluster, TestDb, PASSWORD};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_snippetd");
+
+/// `snippetd` with a clean environment (nothing leaks in from the shell).
+pub fn snippetd(env: &HashMap<String, String>) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear();
+    cmd.env("LOG_FORMAT", "json").env("RUST_LOG", "info");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Where every server's log lines go, for the secrets scan.
+fn log_sink() -> &'static Mutex<std::fs::File> {
+    static SINK: std::sync::OnceLock<Mutex<std::fs::File>> = std::sync::OnceLock::new();
+    SINK.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-logs");
+        std::fs::create_dir_all(&dir).expect("create target/test-logs");
+        let exe = std::env::current_exe().unwrap();
+        let name = exe.file_name().unwrap().to_string_lossy().to_string();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("{name}-{}.log", std::process::id())))
+            .expect("open test log");
+        Mutex::new(file)
+    })
+}
+
+/// Collects a child's output lines (and tees them to the log sink).
+#[derive(Clone, Default)]
+pub struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    pub fn capture(&self, stream: impl std::io::Read + Send + 'static) {
+        let lines = self.0.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Ok(mut f) = log_sink().lock() {
+                    let _ = writeln!(f, "{line}");
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn text(&self) -> String {
+        self.all().join("\n")
+    }
+
+    /// Waits until a line satisfies `pred`; returns it.
+    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(l) = self.all().into_iter().find(|l| pred(l)) {
+                return Some(l);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// A running `snippetd serve` (or supervise) process.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub logs: Lines,
+}
+
+impl Server {
+    /// Starts `snippetd <args>` with `env` plus HOST/PORT, and waits for the
+    /// "listening on" line.
+    pub fn start(args: &[&str], env: &HashMap<String, String>) -> Server {
+        let mut env = env.clone();
+        env.entry("HOST".into()).or_insert_with(|| "127.0.0.1".into());
+        let port = env
+            .get("PORT")
+            .cloned()
+            .unwrap_or_else(|| free_port().to_string());
+        env.insert("PORT".into(), port.clone());
+        let mut child = snippetd(&env)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start snippetd");
+        let logs = Lines::default();
+        logs.capture(child.stdout.take().unwrap());
+        logs.capture(child.stderr.take().unwrap());
+        let found = logs.wait_for(Duration::from_secs(30), |l| l.contains("listening on"));
+        if found.is_none() {
+            let _ = child.kill();
+            panic!("snippetd did not start listening:\n{}", logs.text());
+        }
+        Server {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            logs,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(self.addr)
+    }
+
+    pub fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        self.signal(libc::SIGTERM);
+        self.wait(Duration::from_secs(30))
+    }
+
+    pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh database, migrated, with a server on it.
+pub struct TestApp {
+    pub db: TestDb,
+    pub server: Server,
+}
+
+impl TestApp {
+    pub fn new() -> TestApp {
+        TestApp::with_env(&[])
+    }
+
+    pub fn with_env(extra: &[(&str, &str)]) -> TestApp {
+        let db = cluster().create_db();
+        let mut env = db.env();
+        for (k, v) in extra {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let out = snippetd(&env).arg("migrate").output().expect("run migrate");
+        assert!(
+            out.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let server = Server::start(&["serve"], &env);
+        TestApp { db, server }
+    }
+
+    pub fn client(&self) -> Client {
+        self.server.client()
+    }
+}
+
+/// Runs `snippetd <args>` to completion with `env`; (exit code, stdout, stderr).
+pub fn run(args: &[&str], env: &HashMap<String, String>) -> (i32, String, String) {
+    let out = snippetd(env).args(args).output().expect("run snippetd");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if let Ok(mut f) = log_sink().lock() {
+        let _ = f.write_all(stderr.as_bytes());
+    }
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr,
+    )
+}
