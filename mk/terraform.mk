@@ -16,20 +16,20 @@ TF_INIT_FLAGS = -backend=false -input=false $(if $(strip $(TF_PLUGIN_DIR)),-plug
 
 .PHONY: tf-init tf-test tf-fmt tf-lint
 
-tf-init:
+tf-init: ## terraform init without a backend (-plugin-dir=$TF_PLUGIN_DIR when set)
 	$(TF) -chdir=$(TF_DIR) init $(TF_INIT_FLAGS)
 
 # validate + the mocked `terraform test` suite (no AWS credentials, no network).
-tf-test: tf-init
+tf-test: tf-init ## terraform validate + terraform test (mocked aws provider, offline)
 	$(TF) -chdir=$(TF_DIR) validate
 	$(TF) -chdir=$(TF_DIR) test
 
 # Rewrite the files in the canonical format.
-tf-fmt:
+tf-fmt: ## rewrite terraform/ in canonical format
 	$(TF) -chdir=$(TF_DIR) fmt -recursive
 
 # Format check + checkov (skips, each with its reason, in terraform/.checkov.yaml).
-tf-lint:
+tf-lint: ## terraform fmt -check + checkov --skip-download
 	$(TF) -chdir=$(TF_DIR) fmt -check -recursive -diff
 	@test -x $(CHECKOV) || { echo "tf-lint: $(CHECKOV) missing: $(VENV)/bin/pip install -r tools/requirements-terraform.txt" >&2; exit 1; }
-	cd $(TF_DIR) && $(abspath $(CHECKOV)) --config-file .checkov.yaml
+	cd $(TF_DIR) && $(abspath $(CHECKOV)) --config-file .checkov.yaml --skip-download
