@@ -35,7 +35,10 @@ fn create_get_list_replace_delete() {
     assert_eq!(r.status, 201, "{}", r.text());
     let created = r.json();
     let id = created["id"].as_str().unwrap().to_string();
-    assert_eq!(r.header("location"), Some(format!("/snippets/{id}").as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/snippets/{id}").as_str())
+    );
     assert!(r.header("etag").unwrap().starts_with('"'));
     assert_eq!(created["title"], "Test");
     assert_eq!(created["description"], Value::Null);
@@ -93,7 +96,14 @@ fn newest_first_and_limit() {
         .collect();
     assert_eq!(got, vec![&ids[4], &ids[3], &ids[2]]);
     assert_eq!(c.get("/snippets").json().as_array().unwrap().len(), 5);
-    for bad in ["limit=0", "limit=101", "limit=abc", "limit=-1", "cursor=bogus", "sort=asc"] {
+    for bad in [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "limit=-1",
+        "cursor=bogus",
+        "sort=asc",
+    ] {
         c.get(&format!("/snippets?{bad}")).problem(400);
     }
 }
@@ -157,7 +167,8 @@ fn unparseable_bodies_are_400() {
     let app = TestApp::new();
     let c = app.client();
     let ct = [("Content-Type", "application/json")];
-    c.send("POST", "/snippets", &ct, Some(b"{\"title\": ")).problem(400);
+    c.send("POST", "/snippets", &ct, Some(b"{\"title\": "))
+        .problem(400);
     c.send("POST", "/snippets", &ct, Some(b"")).problem(400);
     c.send("POST", "/snippets", &ct, Some(b"{\"title\":\"\xff\xfe\"}"))
         .problem(400);
@@ -171,8 +182,13 @@ fn content_type_and_size() {
     let app = TestApp::with_env(&[("MAX_BODY_BYTES", "4096")]);
     let c = app.client();
     let body = sample().to_string();
-    c.send("POST", "/snippets", &[("Content-Type", "text/plain")], Some(body.as_bytes()))
-        .problem(415);
+    c.send(
+        "POST",
+        "/snippets",
+        &[("Content-Type", "text/plain")],
+        Some(body.as_bytes()),
+    )
+    .problem(415);
     c.send("POST", "/snippets", &[], Some(body.as_bytes()))
         .problem(415);
     c.send(
@@ -227,7 +243,9 @@ fn text_round_trips_exactly_and_nul_is_422() {
     let body = json!({"title": "🦀 漢字 \"x\"", "language": "c++", "code": tricky,
                       "description": tricky, "tags": ["a-1", "z9"]});
     let created = c.create(&body);
-    let got = c.get(&format!("/snippets/{}", created["id"].as_str().unwrap())).json();
+    let got = c
+        .get(&format!("/snippets/{}", created["id"].as_str().unwrap()))
+        .json();
     for k in ["title", "language", "code", "description", "tags"] {
         assert_eq!(got[k], body[k], "{k}");
     }

@@ -100,7 +100,8 @@ impl Server {
     /// "listening on" line.
     pub fn start(args: &[&str], env: &HashMap<String, String>) -> Server {
         let mut env = env.clone();
-        env.entry("HOST".into()).or_insert_with(|| "127.0.0.1".into());
+        env.entry("HOST".into())
+            .or_insert_with(|| "127.0.0.1".into());
         let port = env
             .get("PORT")
             .cloned()

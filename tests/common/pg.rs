@@ -77,7 +77,8 @@ fn bindir() -> PathBuf {
         }
     }
     if let Some(p) = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
+        std::env::split_paths(&path)
+            .find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
     }) {
         return std::fs::canonicalize(p.join("pg_ctl"))
             .ok()
@@ -177,7 +178,12 @@ impl Cluster {
                 Command::new(bindir.join("initdb"))
                     .arg("-D")
                     .arg(&dir)
-                    .args(["-U", "admin", "--auth-local=trust", "--auth-host=scram-sha-256"])
+                    .args([
+                        "-U",
+                        "admin",
+                        "--auth-local=trust",
+                        "--auth-host=scram-sha-256",
+                    ])
                     .args(["-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
             )
             .output()
@@ -273,13 +279,27 @@ impl Cluster {
             // Swap the database of the URL.
             let (head, tail) = self.admin.split_at(self.admin.find("://").unwrap() + 3);
             let (auth_host, rest) = tail.split_once('/').unwrap_or((tail, ""));
-            let query = rest.split_once('?').map(|x| format!("?{}", x.1)).unwrap_or_default();
+            let query = rest
+                .split_once('?')
+                .map(|x| format!("?{}", x.1))
+                .unwrap_or_default();
             format!("{head}{auth_host}/{db}{query}")
         } else {
             format!("{} dbname={db}", self.admin.replace(" dbname=postgres", ""))
         };
         let out = Command::new(self.psql_program())
-            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", &conn, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &conn,
+                "-c",
+                sql,
+            ])
             .output()
             .expect("run psql");
         check(out, &format!("psql {sql:?}"))
@@ -292,7 +312,10 @@ impl Cluster {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        self.psql("postgres", &format!("CREATE DATABASE {name} OWNER {APP_USER}"));
+        self.psql(
+            "postgres",
+            &format!("CREATE DATABASE {name} OWNER {APP_USER}"),
+        );
         TestDb {
             cluster: self,
             name,
