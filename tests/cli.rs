@@ -22,24 +22,69 @@ fn config_errors_name_the_variable_and_exit_78() {
         (&[("DB_HOST", "h")], "DB_USERNAME"),
         (&[("DB_HOST", "h"), ("DB_USERNAME", "u")], "DB_PASSWORD"),
         (
-            &[("DB_HOST", "h"), ("DB_USERNAME", "u"), ("DB_PASSWORD", "p"), ("DB_PORT", "99999")],
+            &[
+                ("DB_HOST", "h"),
+                ("DB_USERNAME", "u"),
+                ("DB_PASSWORD", "p"),
+                ("DB_PORT", "99999"),
+            ],
             "DB_PORT",
         ),
-        (&[("DATABASE_URL", "mysql://u:topsecret@h/d")], "DATABASE_URL"),
-        (&[("DATABASE_URL", "postgres://u:p@h/d"), ("PORT", "x")], "PORT"),
-        (&[("DATABASE_URL", "postgres://u:p@h/d"), ("DB_SSLMODE", "sometimes")], "DB_SSLMODE"),
-        (&[("DATABASE_URL", "postgres://u:p@h/d"), ("LOG_FORMAT", "xml")], "LOG_FORMAT"),
-        (&[("DATABASE_URL", "postgres://u:p@h/d"), ("EXPOSE_ERRORS", "maybe")], "EXPOSE_ERRORS"),
         (
-            &[("DATABASE_URL", "postgres://u:p@h/d?sslmode=require"), ("DB_SSLMODE", "verify-full")],
+            &[("DATABASE_URL", "mysql://u:topsecret@h/d")],
+            "DATABASE_URL",
+        ),
+        (
+            &[("DATABASE_URL", "postgres://u:p@h/d"), ("PORT", "x")],
+            "PORT",
+        ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://u:p@h/d"),
+                ("DB_SSLMODE", "sometimes"),
+            ],
             "DB_SSLMODE",
         ),
-        (&[("DATABASE_URL", "postgres://u:p@h/d?sslmode=verify-full")], "DB_SSLROOTCERT"),
-        (&[("DATABASE_URL", "postgres://u:p@h/d"), ("MAX_BODY_BYTES", "lots")], "MAX_BODY_BYTES"),
+        (
+            &[
+                ("DATABASE_URL", "postgres://u:p@h/d"),
+                ("LOG_FORMAT", "xml"),
+            ],
+            "LOG_FORMAT",
+        ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://u:p@h/d"),
+                ("EXPOSE_ERRORS", "maybe"),
+            ],
+            "EXPOSE_ERRORS",
+        ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://u:p@h/d?sslmode=require"),
+                ("DB_SSLMODE", "verify-full"),
+            ],
+            "DB_SSLMODE",
+        ),
+        (
+            &[("DATABASE_URL", "postgres://u:p@h/d?sslmode=verify-full")],
+            "DB_SSLROOTCERT",
+        ),
+        (
+            &[
+                ("DATABASE_URL", "postgres://u:p@h/d"),
+                ("MAX_BODY_BYTES", "lots"),
+            ],
+            "MAX_BODY_BYTES",
+        ),
     ];
     for (vars, var) in cases {
         for cmd in [&["serve"][..], &["migrate"], &["supervise"], &["config"]] {
-            if *var != "DB_HOST" && cmd == ["migrate"] && !var.starts_with("DB") && *var != "DATABASE_URL" {
+            if *var != "DB_HOST"
+                && cmd == ["migrate"]
+                && !var.starts_with("DB")
+                && *var != "DATABASE_URL"
+            {
                 continue; // migrate reads only the database variables and logging
             }
             let (code, stdout, stderr) = run(cmd, &env(vars));
@@ -99,8 +144,14 @@ fn unreachable_database_is_one_clear_line() {
         ]),
     );
     assert_eq!(code, 1);
-    assert!(stderr.contains("cannot connect to PostgreSQL at 127.0.0.1"), "{stderr}");
-    assert!(stderr.to_lowercase().contains("connection refused"), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL at 127.0.0.1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("connection refused"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(PASSWORD));
 }
 
@@ -111,7 +162,10 @@ fn wrong_password_is_reported_without_the_password() {
     e.insert("DB_PASSWORD".into(), "not-the-password".into());
     let (code, _, stderr) = run(&["migrate"], &e);
     assert_eq!(code, 1);
-    assert!(stderr.contains("password authentication failed"), "{stderr}");
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("not-the-password"));
 }
 

@@ -69,7 +69,10 @@ impl Connector {
         let fail = |cause: String| DbError::Connect {
             target: self.cfg.target(),
             mode: self.cfg.tls.mode.to_string(),
-            cause,
+            cause: match tls_hint(&cause, &self.cfg) {
+                Some(hint) => format!("{cause} [{hint}]"),
+                None => cause,
+            },
         };
         let (client, connection) = self
             .cfg
@@ -116,6 +119,33 @@ impl Connector {
             .connection_timeout(self.cfg.pool_timeout)
             .retry_connection(false)
             .build_unchecked(manager)
+    }
+}
+
+/// What to do about the TLS failures people meet (OpenSSL's words are exact
+/// but not obvious).
+fn tls_hint(cause: &str, cfg: &DbConfig) -> Option<String> {
+    let roots = cfg
+        .tls
+        .root_cert
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if cause.contains("mismatch") {
+        Some(format!(
+            "the server's certificate is not issued for host {:?}: connect with a name it \
+             carries (for RDS, the instance endpoint), or use sslmode=verify-ca",
+            cfg.host()
+        ))
+    } else if cause.contains("certificate verify failed") {
+        Some(format!(
+            "the server's certificate does not chain to a CA in DB_SSLROOTCERT ({roots}): \
+             for RDS use the bundle from truststore.pki.rds.amazonaws.com"
+        ))
+    } else if cause.contains("server does not support TLS") {
+        Some("the server has ssl=off: enable TLS on it, or use sslmode=prefer".into())
+    } else {
+        None
     }
 }
 

@@ -219,6 +219,13 @@ impl Cluster {
             .open(dir.join("postgresql.conf"))
             .unwrap();
         std::io::Write::write_all(&mut f, conf.as_bytes()).unwrap();
+        // 127.0.0.2 reaches the same server under a name its certificate
+        // does not carry (host-name mismatch tests).
+        let mut hba = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("pg_hba.conf"))
+            .unwrap();
+        std::io::Write::write_all(&mut hba, b"host all all 127.0.0.2/32 scram-sha-256\n").unwrap();
         check(
             as_pg(
                 Command::new(bindir.join("pg_ctl"))
