@@ -38,9 +38,9 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-cargo-test:
+cargo-test: tools
 	rm -rf target/test-logs
-	$(CARGO) test --locked -- --test-threads=$${TEST_THREADS:-4}
+	SNIPPETD_REQUIRE_TOOLS=1 $(CARGO) test --locked -- --test-threads=$${TEST_THREADS:-4}
 
 # Secrets never reach logs: scan every line the servers logged in the run.
 log-scan:

@@ -46,3 +46,34 @@ pub fn openapi() -> Value {
     schemas["SnippetPatch"] = serde_json::from_str(validate::PATCH_SCHEMA).expect("schema is JSON");
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_and_method_is_documented() {
+        let doc = openapi();
+        for (path, allow) in router::ROUTES {
+            let item = &doc["paths"][path];
+            assert!(item.is_object(), "{path} is not in the OpenAPI document");
+            for method in allow.split(", ").filter(|m| *m != "HEAD") {
+                assert!(
+                    item[method.to_lowercase()].is_object(),
+                    "{method} {path} is not documented"
+                );
+            }
+        }
+        let documented = doc["paths"].as_object().unwrap().len();
+        assert_eq!(documented, router::ROUTES.len(), "no undocumented extras");
+    }
+
+    #[test]
+    fn request_schemas_are_the_validators_files() {
+        let doc = openapi();
+        let input: Value = serde_json::from_str(validate::INPUT_SCHEMA).unwrap();
+        let patch: Value = serde_json::from_str(validate::PATCH_SCHEMA).unwrap();
+        assert_eq!(doc["components"]["schemas"]["SnippetInput"], input);
+        assert_eq!(doc["components"]["schemas"]["SnippetPatch"], patch);
+    }
+}

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::snippets::{SnippetError, Violation};
 
@@ -43,6 +43,26 @@ impl From<SnippetError> for ApiError {
             SnippetError::Internal(why) => ApiError::Internal(why),
         }
     }
+}
+
+/// The RFC 9457 body, members in the RFC's order.
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(rename = "requestId")]
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<ProblemError<'a>>>,
+}
+
+#[derive(Serialize)]
+struct ProblemError<'a> {
+    pointer: &'a str,
+    detail: &'a str,
 }
 
 /// Problem `type` URIs: stable identifiers, documented in docs/api.md.
@@ -102,20 +122,28 @@ impl ApiError {
 
     pub fn into_response(self, request_id: &str, expose: bool) -> Response<Body> {
         let status = self.status();
-        let mut body = json!({
-            "type": format!("{TYPE_BASE}{}", self.slug()),
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.public_detail(expose),
-            "requestId": request_id,
-        });
-        if let ApiError::Invalid(violations) = &self {
-            body["errors"] = violations
-                .iter()
-                .map(|v| json!({"pointer": v.pointer, "detail": v.detail}))
-                .collect();
-        }
-        let mut resp = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
+        let errors = match &self {
+            ApiError::Invalid(v) => Some(
+                v.iter()
+                    .map(|v| ProblemError {
+                        pointer: &v.pointer,
+                        detail: &v.detail,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let body = Problem {
+            kind: format!("{TYPE_BASE}{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.public_detail(expose),
+            request_id,
+            errors,
+        };
+        let mut resp = Response::new(Body::from(
+            serde_json::to_vec(&body).expect("problem serializes"),
+        ));
         *resp.status_mut() = status;
         let h = resp.headers_mut();
         h.insert(

@@ -131,7 +131,7 @@ fn violation(path: &str, kind: &ValidationErrorKind) -> Violation {
 fn pattern_words(path: &str, pattern: &str) -> String {
     if path.starts_with("/tags/") {
         "must be 1 to 32 lower-case letters, digits or '-', not starting with '-'".into()
-    } else if pattern.contains("\\S") {
+    } else if pattern.contains("\\s]") {
         "must not be blank and must not contain the NUL character (U+0000)".into()
     } else {
         "must not contain the NUL character (U+0000)".into()

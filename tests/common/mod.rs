@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod load;
 pub mod pg;
 
 use std::collections::HashMap;

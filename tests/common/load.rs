@@ -1,0 +1,245 @@
+//! Background load for the fault tests: a few threads issuing
+//! `GET /snippets/{id}`, `GET /snippets` and `POST /snippets` in a loop, each
+//! on a new connection with a short per-request timeout (so a request that
+//! hangs shows up as a failure, not as a slow test), recording every outcome.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::client::{read_response, Response};
+
+/// One request: `path` with `method`, optional JSON body, on a new
+/// connection, with `timeout` for connecting, writing and each read.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    if let Some(b) = body {
+        bytes.extend_from_slice(b);
+    }
+    s.write_all(&bytes)?;
+    read_response(&mut s, method == "HEAD")
+}
+
+/// What one request of the load got.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// "get", "list" or "post".
+    pub op: &'static str,
+    /// 0 when the request failed at the socket level (refused, reset,
+    /// timed out): `error` says how.
+    pub status: u16,
+    pub retry_after: bool,
+    /// When the request started, since the load started.
+    pub at: Duration,
+    pub latency: Duration,
+    pub error: Option<String>,
+    /// The body when the status is 5xx (to check it leaks nothing).
+    pub body: Option<String>,
+    /// The id of the snippet a 201 created.
+    pub created: Option<String>,
+}
+
+impl Sample {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+pub struct Load {
+    pub started: Instant,
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// A valid snippet body, different each time.
+pub fn snippet_body(n: usize) -> Vec<u8> {
+    serde_json::json!({
+        "title": format!("load {n}"),
+        "language": "rust",
+        "code": format!("fn main() {{ println!(\"{n}\"); }}"),
+        "tags": ["load"],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+impl Load {
+    /// Starts `threads` threads against `addr`; `ids` are snippets that
+    /// exist (GETs pick among them and among those the load creates).
+    /// Each thread pauses `pause` between requests to keep the load moderate.
+    pub fn start(
+        addr: SocketAddr,
+        threads: usize,
+        timeout: Duration,
+        pause: Duration,
+        ids: Vec<String>,
+    ) -> Load {
+        let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let ids = Arc::new(Mutex::new(ids));
+        let counter = Arc::new(AtomicUsize::new(0));
+        let threads = (0..threads)
+            .map(|t| {
+                let (stop, samples, ids, counter) =
+                    (stop.clone(), samples.clone(), ids.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    let mut i = t;
+                    while !stop.load(Ordering::Relaxed) {
+                        let n = counter.fetch_add(1, Ordering::Relaxed);
+                        let (op, method, path, body) = match i % 3 {
+                            0 => {
+                                let list = ids.lock().unwrap();
+                                let id = list[n % list.len()].clone();
+                                ("get", "GET", format!("/snippets/{id}"), None)
+                            }
+                            1 => ("list", "GET", "/snippets?limit=5".to_string(), None),
+                            _ => (
+                                "post",
+                                "POST",
+                                "/snippets".to_string(),
+                                Some(snippet_body(n)),
+                            ),
+                        };
+                        i += 1;
+                        let at = started.elapsed();
+                        let t0 = Instant::now();
+                        let r = request(addr, method, &path, &[], body.as_deref(), timeout);
+                        let latency = t0.elapsed();
+                        let sample = match r {
+                            Ok(r) => {
+                                let created = (r.status == 201)
+                                    .then(|| r.json()["id"].as_str().map(str::to_string))
+                                    .flatten();
+                                if let Some(id) = &created {
+                                    ids.lock().unwrap().push(id.clone());
+                                }
+                                Sample {
+                                    op,
+                                    status: r.status,
+                                    retry_after: r.header("retry-after").is_some(),
+                                    at,
+                                    latency,
+                                    error: None,
+                                    body: (r.status >= 500).then(|| r.text()),
+                                    created,
+                                }
+                            }
+                            Err(e) => Sample {
+                                op,
+                                status: 0,
+                                retry_after: false,
+                                at,
+                                latency,
+                                error: Some(format!("{method} {path}: {e}")),
+                                body: None,
+                                created: None,
+                            },
+                        };
+                        samples.lock().unwrap().push(sample);
+                        std::thread::sleep(pause);
+                    }
+                })
+            })
+            .collect();
+        Load {
+            started,
+            stop,
+            samples,
+            threads,
+        }
+    }
+
+    /// The samples so far.
+    pub fn samples(&self) -> Vec<Sample> {
+        self.samples.lock().unwrap().clone()
+    }
+
+    /// Stops the threads (each finishes its request) and returns every sample.
+    pub fn finish(self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        let out = self.samples.lock().unwrap().clone();
+        out
+    }
+}
+
+/// Counts by status, for messages: `{201: 40, 503: 12, ...}`.
+pub fn status_counts(samples: &[Sample]) -> std::collections::BTreeMap<u16, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for s in samples {
+        *m.entry(s.status).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Words that must never reach a client when `EXPOSE_ERRORS` is off: SQL,
+/// driver and crate names, panics, source paths, connection details.
+pub const LEAKS: &[&str] = &[
+    "SQL",
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "snippets_",
+    "constraint",
+    "diesel",
+    "tokio_postgres",
+    "tokio-postgres",
+    "postgres",
+    "bb8",
+    "panicked",
+    "src/",
+    ".rs:",
+    "backtrace",
+    "connection refused",
+    "Connection refused",
+    "127.0.0.1",
+    "snippetd_app",
+    "db error",
+    "statement timeout",
+    "canceling statement",
+    "timed out waiting",
+    "p@ss",
+];
+
+/// The leak words found in `body` (empty when clean). A problem body's
+/// `requestId` is left out: a random UUID may well contain "bb8".
+pub fn leaks(body: &str) -> Vec<&'static str> {
+    let text = match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("requestId");
+            }
+            v.to_string()
+        }
+        Err(_) => body.to_string(),
+    };
+    LEAKS.iter().copied().filter(|w| text.contains(w)).collect()
+}

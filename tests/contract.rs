@@ -1,0 +1,446 @@
+//! The complete contract: keyset pagination and filters, tags and
+//! descriptions, conditional requests, PATCH, CORS, the OpenAPI document.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Barrier};
+
+use common::{Client, TestApp};
+use serde_json::{json, Value};
+
+fn snippet(title: &str, language: &str, code: &str, tags: &[&str]) -> Value {
+    json!({"title": title, "language": language, "code": code, "tags": tags})
+}
+
+/// Follows `Link: <…>; rel="next"` from `path`; returns every page.
+fn pages(c: &Client, path: &str) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut next = Some(path.to_string());
+    while let Some(p) = next.take() {
+        let r = c.get(&p);
+        assert_eq!(r.status, 200, "{p}: {}", r.text());
+        out.push(r.json().as_array().unwrap().clone());
+        if let Some(link) = r.header("link") {
+            assert!(link.ends_with(">; rel=\"next\""), "{link}");
+            next = Some(link[1..link.find('>').unwrap()].to_string());
+        }
+        assert!(out.len() < 100, "pagination does not end");
+    }
+    out
+}
+
+fn ids(v: &[Value]) -> Vec<String> {
+    v.iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn keyset_pagination_walks_everything_once_newest_first() {
+    let app = TestApp::new();
+    let c = app.client();
+    let created: Vec<String> = (0..7)
+        .map(|i| {
+            c.create(&snippet(&format!("s{i}"), "rust", "fn x() {}", &[]))["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let got = pages(&c, "/snippets?limit=3");
+    assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3, 1]);
+    let all: Vec<String> = got.iter().flat_map(|p| ids(p)).collect();
+    let mut expected = created.clone();
+    expected.reverse();
+    assert_eq!(all, expected);
+    // Exactly `limit` rows left: no empty last page.
+    let got = pages(&c, "/snippets?limit=7");
+    assert_eq!(got.len(), 1);
+
+    // Rows added while paging do not shift later pages.
+    let first = c.get("/snippets?limit=2");
+    let link = first.header("link").unwrap().to_string();
+    c.create(&snippet("late", "rust", "x", &[]));
+    let next = &link[1..link.find('>').unwrap()];
+    let second = ids(c.get(next).json().as_array().unwrap());
+    assert_eq!(second, expected[2..4].to_vec());
+}
+
+#[test]
+fn filters_combine_with_and_and_survive_paging() {
+    let app = TestApp::new();
+    let c = app.client();
+    c.create(&snippet(
+        "Parse JSON",
+        "rust",
+        "serde_json::from_str(input)",
+        &["json", "parsing"],
+    ));
+    c.create(&snippet(
+        "Parse YAML",
+        "rust",
+        "serde_yaml::from_str(input)",
+        &["yaml", "parsing"],
+    ));
+    c.create(&snippet(
+        "Fetch JSON",
+        "javascript",
+        "await fetch(url).then(r => r.json())",
+        &["json", "http"],
+    ));
+    let mut d = snippet("Sort", "python", "sorted(xs)", &[]);
+    d["description"] = json!("Sorts a list, stable");
+    c.create(&d);
+
+    let titles = |path: &str| -> Vec<String> {
+        let r = c.get(path);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        titles("/snippets?language=rust"),
+        vec!["Parse YAML", "Parse JSON"]
+    );
+    assert_eq!(
+        titles("/snippets?tag=json"),
+        vec!["Fetch JSON", "Parse JSON"]
+    );
+    assert_eq!(titles("/snippets?tag=json&tag=parsing"), vec!["Parse JSON"]);
+    assert_eq!(
+        titles("/snippets?language=rust&tag=json"),
+        vec!["Parse JSON"]
+    );
+    assert_eq!(titles("/snippets?q=json"), vec!["Fetch JSON", "Parse JSON"]);
+    assert_eq!(titles("/snippets?q=serde_yaml"), vec!["Parse YAML"]);
+    assert_eq!(
+        titles("/snippets?q=stable"),
+        vec!["Sort"],
+        "description is searched"
+    );
+    assert_eq!(titles("/snippets?q=json+-fetch"), vec!["Parse JSON"]);
+    assert_eq!(
+        titles("/snippets?q=json&language=javascript"),
+        vec!["Fetch JSON"]
+    );
+    assert!(titles("/snippets?q=nothing-like-this").is_empty());
+    assert!(titles("/snippets?language=cobol").is_empty());
+    // Odd search text is not an error.
+    assert!(titles("/snippets?q=%27%29%3B+DROP+TABLE+snippets%3B--+%26%7C%21").is_empty());
+
+    let got = pages(&c, "/snippets?tag=parsing&limit=1");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1][0]["title"], "Parse JSON");
+
+    for bad in [
+        "tag=Upper",
+        "tag=-x",
+        "tag=",
+        "language=",
+        "q=",
+        "q=%20%20",
+        "limit=1&limit=2",
+        "cursor=AAAA",
+        "unknown=1",
+        "q=%FF",
+    ] {
+        c.get(&format!("/snippets?{bad}")).problem(400);
+    }
+}
+
+#[test]
+fn descriptions_and_tags_are_stored_and_returned() {
+    let app = TestApp::new();
+    let c = app.client();
+    let mut s = snippet("t", "go", "fmt.Println()", &["go", "hello-world", "x1"]);
+    s["description"] = json!("Prints a line.");
+    let created = c.create(&s);
+    assert_eq!(created["description"], "Prints a line.");
+    assert_eq!(created["tags"], json!(["go", "hello-world", "x1"]));
+    let id = created["id"].as_str().unwrap();
+    let got = c.get(&format!("/snippets/{id}")).json();
+    assert_eq!(got["tags"], created["tags"]);
+    // Duplicate tags are a violation, not silently merged.
+    let dup = snippet("t", "go", "x", &["a", "a"]);
+    c.json("POST", "/snippets", &dup).problem(422);
+}
+
+#[test]
+fn etags_and_conditional_requests() {
+    let app = TestApp::new();
+    let c = app.client();
+    let r = c.json("POST", "/snippets", &snippet("t", "c", "int main;", &[]));
+    let etag = r.header("etag").unwrap().to_string();
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let path = format!("/snippets/{id}");
+
+    let r = c.get(&path);
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    let r = c.send("GET", &path, &[("If-None-Match", &etag)], None);
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    let list = format!("\"nope\", {etag}");
+    let r = c.send("GET", &path, &[("If-None-Match", &list)], None);
+    assert_eq!(r.status, 304);
+    let r = c.send("GET", &path, &[("If-None-Match", "*")], None);
+    assert_eq!(r.status, 304);
+    let r = c.send("GET", &path, &[("If-None-Match", "\"999\"")], None);
+    assert_eq!(r.status, 200);
+
+    let body = snippet("t2", "c", "int main;", &[]).to_string();
+    let put = |if_match: &str| {
+        c.send(
+            "PUT",
+            &path,
+            &[("Content-Type", "application/json"), ("If-Match", if_match)],
+            Some(body.as_bytes()),
+        )
+    };
+    put("\"999\"").problem(412);
+    put("W/\"1\"").problem(412);
+    let r = put(&etag);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let new_etag = r.header("etag").unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    put(&etag).problem(412);
+    assert_eq!(put("*").status, 200);
+
+    let patch = |if_match: &str| {
+        c.send(
+            "PATCH",
+            &path,
+            &[
+                ("Content-Type", "application/merge-patch+json"),
+                ("If-Match", if_match),
+            ],
+            Some(b"{\"title\":\"p\"}"),
+        )
+    };
+    patch(&new_etag).problem(412);
+    let current = c.get(&path).header("etag").unwrap().to_string();
+    assert_eq!(patch(&current).status, 200);
+
+    c.send("DELETE", &path, &[("If-Match", &current)], None)
+        .problem(412);
+    let current = c.get(&path).header("etag").unwrap().to_string();
+    assert_eq!(
+        c.send("DELETE", &path, &[("If-Match", &current)], None)
+            .status,
+        204
+    );
+    // If-Match on a snippet that does not exist is a 404.
+    put("*").problem(404);
+}
+
+#[test]
+fn sixteen_concurrent_puts_with_one_etag_one_wins() {
+    // A connection each, and patience: this is about atomicity, not the pool.
+    let app = TestApp::with_env(&[("DB_POOL_SIZE", "16"), ("DB_POOL_TIMEOUT_MS", "20000")]);
+    let c = app.client();
+    let r = c.json("POST", "/snippets", &snippet("race", "c", "x", &[]));
+    let etag = r.header("etag").unwrap().to_string();
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let barrier = Arc::new(Barrier::new(16));
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let (barrier, etag, id) = (barrier.clone(), etag.clone(), id.clone());
+            std::thread::spawn(move || {
+                let body = snippet(&format!("writer {i}"), "c", "x", &[]).to_string();
+                barrier.wait();
+                c.send(
+                    "PUT",
+                    &format!("/snippets/{id}"),
+                    &[("Content-Type", "application/json"), ("If-Match", &etag)],
+                    Some(body.as_bytes()),
+                )
+                .status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        15,
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn patch_is_a_merge_patch_validated_like_a_put() {
+    let app = TestApp::new();
+    let c = app.client();
+    let mut s = snippet("title", "rust", "code", &["a", "b"]);
+    s["description"] = json!("desc");
+    let created = c.create(&s);
+    let path = format!("/snippets/{}", created["id"].as_str().unwrap());
+    let send = |ct: &str, body: &str| {
+        c.send(
+            "PATCH",
+            &path,
+            &[("Content-Type", ct)],
+            Some(body.as_bytes()),
+        )
+    };
+    let r = send("application/merge-patch+json", r#"{"code":"new code"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["code"], "new code");
+    assert_eq!(v["title"], "title");
+    assert_eq!(v["tags"], json!(["a", "b"]));
+    assert_eq!(v["description"], "desc");
+    assert_ne!(v["updatedAt"], created["updatedAt"]);
+    assert_eq!(v["createdAt"], created["createdAt"]);
+
+    let r = send("application/json", r#"{"description":null,"tags":null}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["description"], Value::Null);
+    assert_eq!(v["tags"], json!([]));
+
+    send("application/merge-patch+json", r#"{"title":null}"#).problem(422);
+    send("application/merge-patch+json", r#"{"title":"   "}"#).problem(422);
+    send("application/merge-patch+json", r#"{"nope":1}"#).problem(422);
+    send("application/merge-patch+json", r#"[]"#).problem(422);
+    send("application/merge-patch+json", r#"{"#).problem(400);
+    send("text/plain", r#"{}"#).problem(415);
+    // Server-owned fields are ignored in a patch too.
+    let r = send("application/json", r#"{"id":"x","createdAt":"y"}"#);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["id"], created["id"]);
+    c.send(
+        "PATCH",
+        "/snippets/00000000-0000-0000-0000-000000000000",
+        &[("Content-Type", "application/json")],
+        Some(b"{}"),
+    )
+    .problem(404);
+}
+
+#[test]
+fn cors_for_listed_origins_only() {
+    let app = TestApp::with_env(&[(
+        "CORS_ALLOWED_ORIGINS",
+        "https://app.example.com, http://localhost:5173",
+    )]);
+    let c = app.client();
+    let pre = |origin: &str| {
+        c.send(
+            "OPTIONS",
+            "/snippets",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "PUT"),
+                ("Access-Control-Request-Headers", "content-type, if-match"),
+            ],
+            None,
+        )
+    };
+    let r = pre("https://app.example.com");
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(r
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("PUT"));
+    let allowed = r
+        .header("access-control-allow-headers")
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("if-match") && allowed.contains("content-type"));
+    let r = pre("https://evil.example.com");
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    assert_eq!(r.header("access-control-allow-methods"), None);
+
+    let r = c.send(
+        "GET",
+        "/snippets",
+        &[("Origin", "http://localhost:5173")],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    assert!(r
+        .header("access-control-expose-headers")
+        .unwrap()
+        .contains("ETag"));
+    assert_eq!(r.header("vary"), Some("Origin"));
+    let r = c.send(
+        "GET",
+        "/nope",
+        &[("Origin", "https://evil.example.com")],
+        None,
+    );
+    assert_eq!(r.header("access-control-allow-origin"), None);
+
+    let any = TestApp::with_env(&[("CORS_ALLOWED_ORIGINS", "*")]);
+    let r = any
+        .client()
+        .send("GET", "/health", &[("Origin", "https://x.example")], None);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+}
+
+#[test]
+fn openapi_document_is_served_and_valid() {
+    let app = TestApp::new();
+    let r = app.client().get("/openapi.json");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+
+    // Validate against the OpenAPI 3.1 schema (openapi-spec-validator from
+    // PyPI, installed by `make tools`).
+    let validator =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/openapi-spec-validator");
+    if !validator.exists() {
+        assert!(
+            std::env::var_os("SNIPPETD_REQUIRE_TOOLS").is_none(),
+            "openapi-spec-validator missing: run `make tools`"
+        );
+        eprintln!("skipping the OpenAPI 3.1 schema check: run `make tools`");
+        return;
+    }
+    let file = std::env::temp_dir().join(format!("snippetd-openapi-{}.json", std::process::id()));
+    std::fs::write(&file, &r.body).unwrap();
+    let out = std::process::Command::new(validator)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ops: HashSet<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "parameters")
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    assert!(ops.contains("PATCH /snippets/{id}"), "{ops:?}");
+}
