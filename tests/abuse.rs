@@ -33,15 +33,20 @@ fn raise_fd_limit() -> u64 {
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
             libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
         }
-        lim.rlim_cur as u64
+        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+        let soft = lim.rlim_cur as u64;
+        soft
     }
 }
+
+/// One probe: path, status (or the socket error), latency.
+type Probe = (String, Result<u16, String>, Duration);
 
 /// A normal client asking `paths` in turn every 100 ms on new connections,
 /// from another thread, while a test abuses the server.
 struct Prober {
     stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<(String, Result<u16, String>, Duration)>>>,
+    seen: Arc<Mutex<Vec<Probe>>>,
     thread: JoinHandle<()>,
 }
 
