@@ -72,11 +72,12 @@ pub async fn run(mut command: Command, grace: Duration) -> Result<i32, Superviso
     let mut crashes: VecDeque<Instant> = VecDeque::new();
     let mut backoff = Duration::from_millis(500);
     loop {
+        let started = Instant::now();
         let child = command.spawn().map_err(SupervisorError::Spawn)?;
         let pid = child.id() as libc::pid_t;
         // We reap with waitpid ourselves; std's handle must not wait too.
         drop(child);
-        log::info!(target: "snippetd::supervisor", pid = pid; "server process started");
+        log::info!(target: "snippetd::supervisor", pid = pid, supervisor_pid = std::process::id(); "server process started");
         let mut stopping: Option<Instant> = None;
         let status = loop {
             if let Some(status) = reap(pid) {
@@ -106,6 +107,10 @@ pub async fn run(mut command: Command, grace: Duration) -> Result<i32, Superviso
         }
         log::error!(target: "snippetd::supervisor", "server process {how}");
         let now = Instant::now();
+        if now.duration_since(started) > CRASH_WINDOW {
+            // It ran fine for a while: this is a new incident, not a loop.
+            backoff = Duration::from_millis(500);
+        }
         crashes.push_back(now);
         while crashes
             .front()

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use hyper::body::Incoming;
@@ -15,7 +15,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::problem::{ApiError, Body};
@@ -33,24 +33,7 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
         .header_read_timeout(app.cfg.header_read_timeout)
         .keep_alive(true)
         .max_buf_size(64 * 1024);
-    tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
-            () = &mut shutdown => break,
-        };
-        let (stream, _peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    log::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
+    let serve = |stream: TcpStream, permit| {
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let service = service_fn(move |req| {
@@ -64,13 +47,41 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
             }
             drop(permit);
         });
+    };
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
+            () = &mut shutdown => break,
+        };
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => serve(stream, Some(permit)),
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    log::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    // Connections the kernel has already accepted were promised an answer:
+    // take them from the backlog before closing the socket.
+    while let Some(Ok((stream, _))) = listener.accept().now_or_never() {
+        serve(stream, None);
     }
     drop(listener);
     let grace = app.cfg.shutdown_grace;
     log::info!("shutting down: no new connections, {grace:?} for requests in flight");
+    // hyper closes a connection that is idle when told to shut down, and a
+    // fresh one counts as idle until its request head is parsed: give fresh
+    // connections a moment to get their request in first.
+    let settle = grace.min(Duration::from_millis(500));
+    tokio::time::sleep(settle).await;
     tokio::select! {
         () = graceful.shutdown() => log::info!("all connections closed"),
-        () = tokio::time::sleep(grace) => log::warn!("grace period over, closing connections still open"),
+        () = tokio::time::sleep(grace - settle) => log::warn!("grace period over, closing connections still open"),
     }
 }
 

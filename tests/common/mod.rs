@@ -100,6 +100,11 @@ impl Server {
     /// Starts `snippetd <args>` with `env` plus HOST/PORT, and waits for the
     /// "listening on" line.
     pub fn start(args: &[&str], env: &HashMap<String, String>) -> Server {
+        Server::start_wrapped(&[], args, env)
+    }
+
+    /// The same, with `snippetd` run under `wrapper` (e.g. `unshare`).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str], env: &HashMap<String, String>) -> Server {
         let mut env = env.clone();
         env.entry("HOST".into())
             .or_insert_with(|| "127.0.0.1".into());
@@ -108,7 +113,19 @@ impl Server {
             .cloned()
             .unwrap_or_else(|| free_port().to_string());
         env.insert("PORT".into(), port.clone());
-        let mut child = snippetd(&env)
+        let mut cmd = snippetd(&env);
+        if let Some((program, rest)) = wrapper.split_first() {
+            let inner = cmd;
+            cmd = Command::new(program);
+            cmd.env_clear();
+            for (k, v) in inner.get_envs() {
+                if let Some(v) = v {
+                    cmd.env(k, v);
+                }
+            }
+            cmd.args(rest).arg(BIN);
+        }
+        let mut child = cmd
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -117,7 +134,7 @@ impl Server {
         let logs = Lines::default();
         logs.capture(child.stdout.take().unwrap());
         logs.capture(child.stderr.take().unwrap());
-        let found = logs.wait_for(Duration::from_secs(30), |l| l.contains("listening on"));
+        let found = logs.wait_for(Duration::from_secs(60), |l| l.contains("listening on"));
         if found.is_none() {
             let _ = child.kill();
             panic!("snippetd did not start listening:\n{}", logs.text());
