@@ -61,7 +61,7 @@ $(VENV)/.installed: $(wildcard tools/requirements-*.txt)
 
 static: ## fully static x86_64 binary at target/x86_64-unknown-linux-gnu/release/snippetd
 	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --locked --release --target $(STATIC_TARGET) --features vendored-tls
-	@file $(STATIC_BIN) | grep -q 'statically linked' || { file $(STATIC_BIN); echo "not statically linked" >&2; exit 1; }
+	@file $(STATIC_BIN) | grep -Eq 'static(-pie|ally) linked' || { file $(STATIC_BIN); echo "not statically linked" >&2; exit 1; }
 	@ls -l $(STATIC_BIN) | awk '{printf "static binary: %s (%.1f MB)\n", $$9, $$5/1048576}'
 
 scratch-test: static ## run the static binary in an empty root (chroot) as uid 65534 against TLS PostgreSQL

@@ -131,7 +131,7 @@ pub fn serve() -> i32 {
             return db_failed(&e);
         }
         let addr = std::net::SocketAddr::new(cfg.http.host, cfg.http.port);
-        let listener = match tokio::net::TcpListener::bind(addr).await {
+        let listener = match server::bind(addr) {
             Ok(l) => l,
             Err(e) => {
                 log::error!("cannot listen on {addr}: {e}");
@@ -172,10 +172,14 @@ pub fn supervise() -> i32 {
             Ok(applied) => log::info!("migrations applied: {}", applied.len()),
             Err(e) => return db_failed(&e),
         }
-        let exe = match std::env::current_exe() {
-            Ok(p) => p,
-            Err(e) => {
-                log::error!("cannot find my own executable: {e}");
+        // /proc/self/exe, or argv[0] where there is no /proc (an empty root).
+        let exe = match std::env::current_exe()
+            .ok()
+            .or_else(|| std::env::args_os().next().map(Into::into))
+        {
+            Some(p) => p,
+            None => {
+                log::error!("cannot find my own executable to start `serve`");
                 return EXIT_FAILURE;
             }
         };

@@ -441,6 +441,8 @@ pub struct HttpConfig {
     /// this time, idle keep-alive connections included. Default 65 s: above
     /// the ALB's 60 s idle timeout, as AWS advises for targets.
     pub header_read_timeout: Duration,
+    /// A client that takes longer to send its body gets 408.
+    pub body_read_timeout: Duration,
     /// Upper bound for one request's work (database included) → 503.
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
@@ -478,6 +480,13 @@ impl HttpConfig {
                 CorsOrigins::List(list)
             }
         };
+        let request_timeout =
+            Duration::from_secs(parse_num(src, "REQUEST_TIMEOUT_SECONDS", 15u64, 2, 600)?);
+        // A slow body is the client's fault (408): let that fire before the
+        // request timeout (503) would.
+        let body_read_timeout =
+            Duration::from_secs(parse_num(src, "BODY_READ_TIMEOUT_SECONDS", 10u64, 1, 600)?)
+                .min(request_timeout - Duration::from_secs(1));
         Ok(HttpConfig {
             host,
             port: parse_num(src, "PORT", 3000u16, 1, u16::MAX)?,
@@ -491,13 +500,8 @@ impl HttpConfig {
                 1,
                 3600,
             )?),
-            request_timeout: Duration::from_secs(parse_num(
-                src,
-                "REQUEST_TIMEOUT_SECONDS",
-                15u64,
-                1,
-                600,
-            )?),
+            body_read_timeout,
+            request_timeout,
             shutdown_grace: Duration::from_secs(parse_num(
                 src,
                 "SHUTDOWN_GRACE_SECONDS",
@@ -578,6 +582,10 @@ impl Config {
             (
                 "HEADER_READ_TIMEOUT_SECONDS",
                 self.http.header_read_timeout.as_secs().to_string(),
+            ),
+            (
+                "BODY_READ_TIMEOUT_SECONDS",
+                self.http.body_read_timeout.as_secs().to_string(),
             ),
             (
                 "REQUEST_TIMEOUT_SECONDS",

@@ -194,7 +194,13 @@ async fn json_body(
 ) -> Result<serde_json::Value> {
     request::content_type(req.headers(), accept)?;
     let (parts, body) = req.into_parts();
-    let bytes = request::body(&parts.headers, body, app.cfg.max_body_bytes).await?;
+    let bytes = request::body(
+        &parts.headers,
+        body,
+        app.cfg.max_body_bytes,
+        app.cfg.body_read_timeout,
+    )
+    .await?;
     request::json(&bytes)
 }
 

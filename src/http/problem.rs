@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
@@ -19,6 +19,8 @@ pub enum ApiError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(std::time::Duration),
     #[error("the snippet has changed since the version given in If-Match")]
     PreconditionFailed,
     #[error("request body larger than {0} bytes")]
@@ -74,6 +76,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -88,6 +91,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad-request",
             ApiError::NotFound => "not-found",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
+            ApiError::RequestTimeout(_) => "request-timeout",
             ApiError::PreconditionFailed => "precondition-failed",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
@@ -156,6 +160,10 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::RequestTimeout(_) => {
+                // The rest of the body may still come: do not read it as a request.
+                h.insert(CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

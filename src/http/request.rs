@@ -68,8 +68,13 @@ pub fn content_type(headers: &HeaderMap, accept: &[Json]) -> Result<Json, ApiErr
 }
 
 /// Reads the whole body, at most `limit` bytes (413 beyond, before reading
-/// anything when `Content-Length` already says so).
-pub async fn body(headers: &HeaderMap, body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+/// anything when `Content-Length` already says so) within `timeout` (408).
+pub async fn body(
+    headers: &HeaderMap,
+    body: Incoming,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, ApiError> {
     if let Some(len) = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -79,7 +84,10 @@ pub async fn body(headers: &HeaderMap, body: Incoming, limit: usize) -> Result<B
             return Err(ApiError::PayloadTooLarge(limit));
         }
     }
-    match Limited::new(body, limit).collect().await {
+    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect())
+        .await
+        .map_err(|_| ApiError::RequestTimeout(timeout))?;
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::PayloadTooLarge(limit))

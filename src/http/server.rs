@@ -21,6 +21,20 @@ use tokio::sync::Semaphore;
 use super::problem::{ApiError, Body};
 use super::{cors, handlers, request, router, App};
 
+/// Binds the listening socket with a deep accept queue: with the usual 128,
+/// a burst of connections overflows it and other clients' SYNs are dropped
+/// and retried a second later. The kernel caps it at `net.core.somaxconn`.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
 /// requests finish within the grace period and returns.
 pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
