@@ -1,0 +1,20 @@
+-- GET /snippets/{id} for random seeded ids. The requests are formatted once
+-- per thread in init(), so the per-request Lua cost is one table lookup.
+dofile(os.getenv("BENCH_WRK_DIR") .. "/report.lua")
+local rows = tonumber(os.getenv("BENCH_ROWS") or "10000")
+local reqs = {}
+
+function setup(thread)
+  thread:set("seed", math.random(1, 1e9))
+end
+
+function init(args)
+  math.randomseed(seed or os.time())
+  for n = 1, rows do
+    reqs[n] = wrk.format("GET", string.format("/snippets/00000000-0000-4000-8000-%012x", n))
+  end
+end
+
+function request()
+  return reqs[math.random(1, rows)]
+end

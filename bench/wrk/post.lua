@@ -1,0 +1,7 @@
+-- POST /snippets with a ~1 KB snippet (static request: no per-request Lua).
+dofile(os.getenv("BENCH_WRK_DIR") .. "/report.lua")
+local f = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"

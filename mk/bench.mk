@@ -1,0 +1,12 @@
+# Load test on loopback (issue 8): see bench/run.sh for the knobs and
+# docs/performance.md for the numbers. Needs root or wrk already installed.
+.PHONY: bench bench-report bench-clean
+
+bench: ## load test: PostgreSQL + release binary + wrk + pgbench, report in bench/out/report.md
+	bench/run.sh
+
+bench-report: ## re-render bench/out/report.md from the last bench run
+	python3 bench/report.py bench/out | tee bench/out/report.md
+
+bench-clean: ## delete bench/out (stops nothing: make bench stops its own processes)
+	rm -rf bench/out
