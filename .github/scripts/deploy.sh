@@ -227,13 +227,21 @@ verify_running() {
 cmd_deploy() {
 	need_env ECS_CLUSTER ECS_SERVICE CPU_ARCHITECTURE ECR_REPOSITORY_URI IMAGE_TAG API_URL
 	need_tools aws jq curl
-	local timeout="${DEPLOY_TIMEOUT:-1800}" current container new_td deadline
+	local timeout="${DEPLOY_TIMEOUT:-1800}" current family container new_td deadline
 	cmd_preflight > /dev/null
 	cmd_image_arch
 
 	current="$(jq -r '.services[0].taskDefinition' "$TMP/service.json")"
+	# Start from the family's latest revision, not the running one: a
+	# `terraform apply` registers a new revision (environment, CPU, memory)
+	# without switching the service to it, and the next deploy must carry it.
+	family="$(jq -r '.family' "$TMP/current-td.json")"
+	aws ecs describe-task-definition --task-definition "$family" --query taskDefinition --output json > "$TMP/base-td.json"
+	[[ "$(jq -r '.runtimePlatform.cpuArchitecture // "X86_64"' "$TMP/base-td.json")" == "$CPU_ARCHITECTURE" ]] \
+		|| die "the latest revision of $family does not run $CPU_ARCHITECTURE"
+	mv "$TMP/base-td.json" "$TMP/current-td.json"
 	container="$(pick_container "$TMP/current-td.json")"
-	log "current task definition: $current; container '$container': $(jq -r --arg n "$container" '.containerDefinitions[] | select(.name == $n) | .image' "$TMP/current-td.json") -> $IMAGE"
+	log "running task definition: $current; base: $(jq -r '.taskDefinitionArn' "$TMP/current-td.json"); container '$container': $(jq -r --arg n "$container" '.containerDefinitions[] | select(.name == $n) | .image' "$TMP/current-td.json") -> $IMAGE"
 
 	# The current revision with the new image, minus the fields that
 	# describe-task-definition returns but register-task-definition refuses.
