@@ -388,10 +388,24 @@ fn pool_exhaustion_fails_fast_with_503() {
     );
     let server = Server::start(&["serve"], &env);
     let c = server.client();
-    let id = c.create(&json!({"title": "t", "language": "c", "code": "x"}))["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // The pool opens its connections lazily, and with a 300 ms checkout
+    // timeout the first one (SCRAM, debug build, busy machine) may not make
+    // it in time: retry until the pool is warm.
+    let body = json!({"title": "t", "language": "c", "code": "x"});
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let id = loop {
+        let r = c.json("POST", "/snippets", &body);
+        if r.status == 201 {
+            break r.json()["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            r.status == 503 && Instant::now() < deadline,
+            "warming the pool: {} {}",
+            r.status,
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
 
     // A transaction holds the table locked for 6 s: every query on it waits.
     let locker = {
