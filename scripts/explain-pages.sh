@@ -38,6 +38,11 @@ run "a page from the middle (cursor)" "SELECT $cols FROM snippets WHERE (created
 run "language=rust" "SELECT $cols FROM snippets WHERE language = \$1 $order" "'rust'"
 run "tag=rare (10% of rows)" "SELECT $cols FROM snippets WHERE tags @> \$1::text[] $order" "'{rare}'"
 run "q=helper (a third of rows)" "SELECT $cols FROM snippets WHERE search @@ websearch_to_tsquery('simple', \$1) $order" "'helper'"
-run "q=<one md5> (one row)" "SELECT $cols FROM snippets WHERE search @@ websearch_to_tsquery('simple', \$1) $order" "'$(printf %s 42 | md5sum | cut -c1-32)'"
+rare=$(printf %s 42 | md5sum | cut -c1-32)
+run "q=<one md5> (one row), in page order: what the planner would pick" "SELECT $cols FROM snippets WHERE search @@ websearch_to_tsquery('simple', \$1) $order" "'$rare'"
+run "q=<one md5>: the probe snippetd sends first (counts up to 1,000 matches)" "SELECT 1 FROM snippets WHERE search @@ websearch_to_tsquery('simple', \$1) LIMIT 1000" "'$rare'"
+run "q=<one md5>: then, as fewer than 1,000 match, GIN + sort" "SELECT $cols FROM snippets WHERE search @@ websearch_to_tsquery('simple', \$1) ORDER BY created_at + interval '0 s' DESC, id DESC LIMIT 21" "'$rare'"
+run "q=helper: the probe (1,000 matches found: page order it is)" "SELECT 1 FROM snippets WHERE search @@ websearch_to_tsquery('simple', \$1) LIMIT 1000" "'helper'"
+run "tag=rare&language=go (no snippet has both): the case the probe does not fix" "SELECT $cols FROM snippets WHERE language = \$1 AND tags @> \$2::text[] $order" "'go', '{rare}'"
 run "by id" "SELECT $cols FROM snippets WHERE id = \$1 LIMIT 1" "'$id'"
-psql "$base/postgres" -qc "DROP DATABASE $db"
+[ -n "${KEEP:-}" ] || psql "$base/postgres" -qc "DROP DATABASE $db"

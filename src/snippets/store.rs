@@ -4,7 +4,7 @@
 
 use diesel::dsl::{exists, now, sql};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text, Timestamptz};
+use diesel::sql_types::{Bool, Integer, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -47,38 +47,73 @@ pub async fn get(pool: &DbPool, id: Uuid) -> Result<Snippet, SnippetError> {
         .ok_or(SnippetError::NotFound)
 }
 
+/// Adds the page's filters to a boxed query on `snippets`.
+macro_rules! filtered {
+    ($query:expr, $q:expr) => {{
+        let q: &ListQuery = $q;
+        let mut query = $query;
+        if let Some(c) = &q.cursor {
+            // A row comparison, so that the (created_at, id) index serves it.
+            query = query.filter(
+                sql::<Bool>("(created_at, id) < (")
+                    .bind::<Timestamptz, _>(c.created_at)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::Uuid, _>(c.id)
+                    .sql(")"),
+            );
+        }
+        if let Some(lang) = &q.language {
+            query = query.filter(s::language.eq(lang.clone()));
+        }
+        if !q.tags.is_empty() {
+            query = query.filter(s::tags.contains(q.tags.clone()));
+        }
+        if let Some(text) = &q.q {
+            query = query.filter(
+                sql::<Bool>("search @@ websearch_to_tsquery('simple', ")
+                    .bind::<Text, _>(text.clone())
+                    .sql(")"),
+            );
+        }
+        query
+    }};
+}
+
+/// Up to this many matches of a text or tag search are read through the GIN index
+/// and sorted; beyond it, walking the newest-first index finds a page fast.
+const SEARCH_SORT_LIMIT: i64 = 1000;
+
 /// One page, newest first; `limit + 1` rows are read so the caller knows
 /// whether there is a next page.
+///
+/// A text or tag search picks its plan by how many rows match, because the
+/// planner misjudges GIN selectivity (a word it has no statistics on) and
+/// then walks the whole newest-first index hoping to fill the page early.
+/// So a first query counts up to 1,000 matches; few matches are fetched
+/// through the GIN index and sorted, many are found by walking the
+/// (created_at, id) index, where they are dense. docs/api.md has the plans
+/// and timings at 1,000 and 1,000,000 rows, and the case this does not fix.
 pub async fn list(pool: &DbPool, q: &ListQuery) -> Result<(Vec<Snippet>, bool), SnippetError> {
-    let mut query = s::snippets
-        .select(Snippet::as_select())
-        .order((s::created_at.desc(), s::id.desc()))
-        .limit(i64::from(q.limit) + 1)
-        .into_boxed();
-    if let Some(c) = &q.cursor {
-        // A row comparison, so that the (created_at, id) index serves it.
-        query = query.filter(
-            sql::<Bool>("(created_at, id) < (")
-                .bind::<Timestamptz, _>(c.created_at)
-                .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(c.id)
-                .sql(")"),
-        );
-    }
-    if let Some(lang) = &q.language {
-        query = query.filter(s::language.eq(lang.clone()));
-    }
-    if !q.tags.is_empty() {
-        query = query.filter(s::tags.contains(q.tags.clone()));
-    }
-    if let Some(text) = &q.q {
-        query = query.filter(
-            sql::<Bool>("search @@ websearch_to_tsquery('simple', ")
-                .bind::<Text, _>(text.clone())
-                .sql(")"),
-        );
-    }
     let mut c = conn(pool).await?;
+    // `language` alone has its own btree in page order.
+    let few_matches = if q.q.is_some() || !q.tags.is_empty() {
+        let probe = filtered!(s::snippets.select(sql::<Integer>("1")).into_boxed(), q)
+            .limit(SEARCH_SORT_LIMIT);
+        (probe.load::<i32>(&mut c).await?.len() as i64) < SEARCH_SORT_LIMIT
+    } else {
+        false
+    };
+    let query = filtered!(s::snippets.select(Snippet::as_select()).into_boxed(), q)
+        .limit(i64::from(q.limit) + 1);
+    let query = if few_matches {
+        // An ORDER BY no btree serves: the planner takes the GIN index and
+        // sorts the (few) matches.
+        query.order(sql::<Timestamptz>(
+            "created_at + interval '0 s' DESC, id DESC",
+        ))
+    } else {
+        query.order((s::created_at.desc(), s::id.desc()))
+    };
     let mut rows: Vec<Snippet> = query.load(&mut c).await?;
     let more = rows.len() > q.limit as usize;
     rows.truncate(q.limit as usize);
