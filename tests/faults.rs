@@ -345,7 +345,6 @@ fn idle_pooled_connections_are_replaced_after_a_restart() {
 /// response) says why: the connection error, not only "timed out waiting
 /// for a database connection". DESIGN.md: "every error is logged whole".
 #[test]
-#[ignore = "bug: bb8 drops connect errors (no error_sink in db::Connector::pool), so the cause of an outage is never logged; see docs/testing.md"]
 fn outage_cause_is_logged_and_exposed() {
     let _turn = outage_turn();
     let cluster = outage_cluster();

@@ -5,12 +5,12 @@ pub mod migrate;
 pub mod schema;
 pub mod tls;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
 use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection, RecyclingMethod,
 };
 use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
@@ -19,8 +19,61 @@ use postgres_native_tls::MakeTlsConnector;
 use crate::config::DbConfig;
 use crate::logging::error_chain;
 
-pub type DbPool = Pool<AsyncPgConnection>;
 pub type DbConn<'a> = PooledConnection<'a, AsyncPgConnection>;
+
+/// The request pool, and why its last connection attempt failed: bb8 opens
+/// connections in the background, so without this a request that times out
+/// waiting could only say "timed out", never "connection refused".
+#[derive(Clone)]
+pub struct DbPool {
+    pool: Pool<AsyncPgConnection>,
+    last_error: Arc<Mutex<Option<String>>>,
+}
+
+impl DbPool {
+    /// A pooled connection, waiting at most `DB_POOL_TIMEOUT_MS`.
+    pub async fn get(&self) -> Result<DbConn<'_>, DbError> {
+        match self.pool.get().await {
+            Ok(c) => Ok(c),
+            Err(bb8::RunError::TimedOut) => Err(DbError::Checkout(
+                match self.last_error.lock().ok().and_then(|e| e.clone()) {
+                    Some(cause) => format!(
+                        "timed out waiting for a database connection; the last attempt failed: {cause}"
+                    ),
+                    None => "timed out waiting for a database connection (all in use)".into(),
+                },
+            )),
+            Err(bb8::RunError::User(e)) => Err(DbError::Checkout(error_chain(&e))),
+        }
+    }
+}
+
+/// Receives the pool's background connection errors: remembers the last
+/// one and logs at most one line a second.
+#[derive(Clone, Debug)]
+struct ErrorLog {
+    last_error: Arc<Mutex<Option<String>>>,
+    last_logged: Arc<Mutex<Option<std::time::Instant>>>,
+}
+
+impl bb8::ErrorSink<PoolError> for ErrorLog {
+    fn sink(&self, error: PoolError) {
+        let text = error_chain(&error);
+        if let Ok(mut last) = self.last_logged.lock() {
+            if last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
+                *last = Some(std::time::Instant::now());
+                log::warn!("database connection failed: {text}");
+            }
+        }
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(text);
+        }
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<PoolError>> {
+        Box::new(self.clone())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -39,6 +92,9 @@ pub enum DbError {
     Migration(String),
     #[error("{0} migration(s) pending: run `snippetd migrate` first")]
     Pending(usize),
+    /// No pooled connection could be had in time.
+    #[error("{0}")]
+    Checkout(String),
 }
 
 /// Everything needed to open a connection; cheap to clone.
@@ -89,14 +145,20 @@ impl Connector {
     /// most `DB_POOL_TIMEOUT_MS`, so a dead database turns into fast 503s.
     pub fn pool(&self) -> DbPool {
         let connector = self.clone();
+        let last_error: Arc<Mutex<Option<String>>> = Arc::default();
+        let healed = last_error.clone();
         let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
         manager_config.custom_setup = Box::new(move |_url| {
-            let connector = connector.clone();
+            let (connector, healed) = (connector.clone(), healed.clone());
             async move {
-                connector.connect().await.map_err(|e| match e {
-                    DbError::Connect { .. } => ConnectionError::BadConnection(e.to_string()),
-                    other => ConnectionError::BadConnection(other.to_string()),
-                })
+                let conn = connector
+                    .connect()
+                    .await
+                    .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+                if let Ok(mut e) = healed.lock() {
+                    *e = None;
+                }
+                Ok(conn)
             }
             .boxed()
         });
@@ -114,11 +176,16 @@ impl Connector {
             .boxed()
         }));
         let manager = AsyncDieselConnectionManager::new_with_config("", manager_config);
-        Pool::builder()
+        let pool = Pool::builder()
             .max_size(self.cfg.pool_size)
             .connection_timeout(self.cfg.pool_timeout)
             .retry_connection(false)
-            .build_unchecked(manager)
+            .error_sink(Box::new(ErrorLog {
+                last_error: last_error.clone(),
+                last_logged: Arc::default(),
+            }))
+            .build_unchecked(manager);
+        DbPool { pool, last_error }
     }
 }
 

@@ -29,14 +29,10 @@ pub enum SnippetError {
     Internal(String),
 }
 
-impl From<diesel_async::pooled_connection::bb8::RunError> for SnippetError {
-    fn from(e: diesel_async::pooled_connection::bb8::RunError) -> Self {
-        match e {
-            bb8::RunError::TimedOut => {
-                SnippetError::Unavailable("timed out waiting for a database connection".into())
-            }
-            bb8::RunError::User(e) => SnippetError::Unavailable(error_chain(&e)),
-        }
+impl From<crate::db::DbError> for SnippetError {
+    /// Only a pool checkout reaches the domain as a DbError: unavailable.
+    fn from(e: crate::db::DbError) -> Self {
+        SnippetError::Unavailable(e.to_string())
     }
 }
 
