@@ -63,8 +63,8 @@ EOF
 # hostssl only: a plain-text connection would be refused.
 sed -i 's/^host /hostssl /' "$pgdata/pg_hba.conf"
 as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/log" -w start >/dev/null
-as_pg "$pgbin/psql" -h "$pgdata" -p "$pgport" -U admin -d postgres -qc \
-  "CREATE ROLE app LOGIN PASSWORD '$password'; CREATE DATABASE snippets OWNER app;"
+as_pg "$pgbin/psql" -h "$pgdata" -p "$pgport" -U admin -d postgres -q \
+  -c "CREATE ROLE app LOGIN PASSWORD '$password'" -c "CREATE DATABASE snippets OWNER app"
 
 # The empty root.
 mkdir -p "$root/etc/ssl/certs"
@@ -75,11 +75,12 @@ printf 'nameserver 127.0.0.11\noptions ndots:0\n' > "$root/etc/resolv.conf"
 echo "scratch-test: root holds: $(cd "$root" && find . -type f | sort | tr '\n' ' ')"
 
 port=$(free_port)
+# exec: run in the background, $! must be snippetd itself, not a subshell.
 in_root() {
   if [ "$(id -u)" = 0 ]; then
-    chroot --userspec=65534:65534 "$root" "$@"
+    exec chroot --userspec=65534:65534 "$root" "$@"
   else
-    unshare --user --map-root-user chroot "$root" "$@"
+    exec unshare --user --map-root-user chroot "$root" "$@"
   fi
 }
 export DB_HOST=localhost DB_PORT=$pgport DB_USERNAME=app DB_PASSWORD=$password DB_NAME=snippets \
@@ -96,6 +97,10 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 curl -fsS "http://127.0.0.1:$port/health" | grep -q '"ok"' || fail "/health did not answer 200"
+if [ "$(id -u)" = 0 ]; then
+  uid=$(awk '/^Uid:/ {print $2}' "/proc/$sup_pid/status")
+  [ "$uid" = 65534 ] || fail "supervise runs as uid $uid, not 65534"
+fi
 echo "scratch-test: /health 200 after $(( ($(date +%s%N) - started) / 1000000 )) ms (migrations pending at start)"
 grep -q 'sslmode=verify-full (TLS required, certificate chain and host name verified)' "$work/snippetd.log" \
   || fail "TLS state not logged as verify-full"
@@ -105,7 +110,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/sn
 ssl=$(as_pg "$pgbin/psql" -h "$pgdata" -p "$pgport" -U admin -d postgres -tAc \
   "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name = 'snippetd'")
 [ "$ssl" = t ] || fail "the pool's connections are not TLS ($ssl)"
-in_root /snippetd healthcheck || fail "healthcheck inside the root exited $?"
+(in_root /snippetd healthcheck) || fail "healthcheck inside the root exited $?"
 echo "scratch-test: healthcheck inside the root: exit 0"
 
 kill -TERM "$sup_pid"
