@@ -24,7 +24,9 @@
 # this run in the report), BENCH_OUT (bench/out), BENCH_PGSS (1 loads
 # pg_stat_statements and reports statements per scenario; adds overhead),
 # BENCH_SERVER_ENV (extra VAR=value words for the server, e.g. to try a
-# setting), BENCH_PERF (scenario names to sample with `perf record -a -g`
+# setting), BENCH_PG_OPTS (extra postgres options, e.g.
+# "-c log_min_duration_statement=0" to see every parse/bind/execute in
+# bench/out/pg/server.log), BENCH_PERF (scenario names to sample with `perf record -a -g`
 # during their measured run: bench/out/perf/; costs throughput).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -117,6 +119,7 @@ mkdir -p "$pgdata"
 as_pg "$pgbin/initdb" -D "$pgdata" -U snippets --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
 pg_opts="-p $pg_port -k $pgdata -c listen_addresses=127.0.0.1 -c max_connections=200"
 [ "$pgss" = 1 ] && pg_opts="$pg_opts -c shared_preload_libraries=pg_stat_statements"
+pg_opts="$pg_opts ${BENCH_PG_OPTS:-}"
 as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -o "$pg_opts" start >/dev/null
 postmaster=$(head -n 1 "$pgdata/postmaster.pid")
 psqlc() { "$pgbin/psql" -h 127.0.0.1 -p "$pg_port" -U snippets -v ON_ERROR_STOP=1 -qX "$@"; }
