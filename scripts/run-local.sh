@@ -23,8 +23,11 @@ trap stop_db EXIT
 "$bin" serve &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
-status=0
-wait "$pid" || status=$?
-# `wait` returns early when a trapped signal arrives: wait for the exit.
-while kill -0 "$pid" 2>/dev/null; do wait "$pid" || status=$?; done
+# `wait` returns early (128+n) when a trapped signal arrives: wait again
+# until the server has really exited, and report its own status.
+while :; do
+  status=0
+  wait "$pid" || status=$?
+  kill -0 "$pid" 2>/dev/null || break
+done
 exit "$status"
