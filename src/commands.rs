@@ -114,17 +114,24 @@ async fn check_database(c: &Connector) -> Result<(), DbError> {
     }
 }
 
-pub fn serve() -> i32 {
+/// Reads the whole configuration, starts logging, the runtime and the
+/// connector, then runs `body`; each failure on the way is an exit code.
+fn with_connector(body: impl AsyncFnOnce(Config, Connector) -> i32) -> i32 {
     let cfg = match Config::from_source(&ProcessEnv) {
         Ok(c) => c,
         Err(e) => return config_failed(&e),
     };
     init_logging(&cfg.log, &cfg.db);
     runtime().block_on(async {
-        let c = match connector(&cfg.db) {
-            Ok(c) => c,
-            Err(e) => return db_failed(&e),
-        };
+        match connector(&cfg.db) {
+            Ok(c) => body(cfg, c).await,
+            Err(e) => db_failed(&e),
+        }
+    })
+}
+
+pub fn serve() -> i32 {
+    with_connector(async |cfg, c| {
         // Healthy only once the database answered and the schema is current:
         // a broken DB config fails the deploy instead of serving 500s.
         if let Err(e) = check_database(&c).await {
@@ -150,16 +157,7 @@ pub fn serve() -> i32 {
 }
 
 pub fn supervise() -> i32 {
-    let cfg = match Config::from_source(&ProcessEnv) {
-        Ok(c) => c,
-        Err(e) => return config_failed(&e),
-    };
-    init_logging(&cfg.log, &cfg.db);
-    runtime().block_on(async {
-        let c = match connector(&cfg.db) {
-            Ok(c) => c,
-            Err(e) => return db_failed(&e),
-        };
+    with_connector(async |cfg, c| {
         log::info!("waiting up to {:?} for the database", cfg.db.wait);
         let conn = tokio::select! {
             r = crate::db::wait_for(&c) => match r {
