@@ -3,8 +3,12 @@
 //! so two writers holding the same ETag cannot both win.
 
 use diesel::dsl::{exists, now, sql};
+use diesel::expression::{is_aggregate, ValidGrouping};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Integer, Text, Timestamptz};
+use diesel::IntoSql;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -54,13 +58,7 @@ macro_rules! filtered {
         let mut query = $query;
         if let Some(c) = &q.cursor {
             // A row comparison, so that the (created_at, id) index serves it.
-            query = query.filter(
-                sql::<Bool>("(created_at, id) < (")
-                    .bind::<Timestamptz, _>(c.created_at)
-                    .sql(", ")
-                    .bind::<diesel::sql_types::Uuid, _>(c.id)
-                    .sql(")"),
-            );
+            query = query.filter(Before(c.created_at, c.id));
         }
         if let Some(lang) = &q.language {
             query = query.filter(s::language.eq(lang.clone()));
@@ -69,11 +67,7 @@ macro_rules! filtered {
             query = query.filter(s::tags.contains(q.tags.clone()));
         }
         if let Some(text) = &q.q {
-            query = query.filter(
-                sql::<Bool>("search @@ websearch_to_tsquery('simple', ")
-                    .bind::<Text, _>(text.clone())
-                    .sql(")"),
-            );
+            query = query.filter(Matches(text.clone()));
         }
         query
     }};
@@ -97,7 +91,7 @@ pub async fn list(pool: &DbPool, q: &ListQuery) -> Result<(Vec<Snippet>, bool), 
     let mut c = conn(pool).await?;
     // `language` alone has its own btree in page order.
     let few_matches = if q.q.is_some() || !q.tags.is_empty() {
-        let probe = filtered!(s::snippets.select(sql::<Integer>("1")).into_boxed(), q)
+        let probe = filtered!(s::snippets.select(1.into_sql::<Integer>()).into_boxed(), q)
             .limit(SEARCH_SORT_LIMIT);
         (probe.load::<i32>(&mut c).await?.len() as i64) < SEARCH_SORT_LIMIT
     } else {
@@ -108,9 +102,7 @@ pub async fn list(pool: &DbPool, q: &ListQuery) -> Result<(Vec<Snippet>, bool), 
     let query = if few_matches {
         // An ORDER BY no btree serves: the planner takes the GIN index and
         // sorts the (few) matches.
-        query.order(sql::<Timestamptz>(
-            "created_at + interval '0 s' DESC, id DESC",
-        ))
+        query.order(SortedMatches)
     } else {
         query.order((s::created_at.desc(), s::id.desc()))
     };
@@ -149,11 +141,9 @@ pub async fn replace(
     let mut c = conn(pool).await?;
     let (any, versions) = condition(pre);
     let updated = diesel::update(
-        s::snippets.filter(s::id.eq(id)).filter(
-            diesel::dsl::sql::<Bool>("")
-                .bind::<Bool, _>(any)
-                .or(s::version.eq_any(versions)),
-        ),
+        s::snippets
+            .filter(s::id.eq(id))
+            .filter(any.into_sql::<Bool>().or(s::version.eq_any(versions))),
     )
     .set((
         s::title.eq(&input.title),
@@ -214,11 +204,9 @@ pub async fn delete(pool: &DbPool, id: Uuid, pre: &Precondition) -> Result<(), S
     let mut c = conn(pool).await?;
     let (any, versions) = condition(pre);
     let n = diesel::delete(
-        s::snippets.filter(s::id.eq(id)).filter(
-            diesel::dsl::sql::<Bool>("")
-                .bind::<Bool, _>(any)
-                .or(s::version.eq_any(versions)),
-        ),
+        s::snippets
+            .filter(s::id.eq(id))
+            .filter(any.into_sql::<Bool>().or(s::version.eq_any(versions))),
     )
     .execute(&mut c)
     .await?;
@@ -237,3 +225,65 @@ pub async fn ping(pool: &DbPool) -> Result<(), SnippetError> {
         .await?;
     Ok(())
 }
+
+// SQL fragments that keep their query a cached prepared statement.
+// `diesel::dsl::sql` marks any query containing it "unsafe to cache", so
+// diesel-async would parse and plan it again on every request (one more
+// round trip each); these render fixed SQL text around their binds, and
+// diesel-async caches the query by that text (a bounded set: one per
+// combination of filters).
+
+/// `search @@ websearch_to_tsquery('simple', $n)`.
+#[derive(Debug, Clone)]
+struct Matches(String);
+
+/// `(created_at, id) < ($a, $b)`: the keyset condition, for the
+/// (created_at, id) index.
+#[derive(Debug, Clone)]
+struct Before(time::OffsetDateTime, Uuid);
+
+/// `created_at + interval '0 s' DESC, id DESC`: the page order that no
+/// btree serves, so the planner sorts the few GIN matches.
+#[derive(Debug, Clone, Copy)]
+struct SortedMatches;
+
+macro_rules! fixed_sql {
+    ($t:ty, $st:ty, |$self:ident, $out:ident| $body:block) => {
+        impl Expression for $t {
+            type SqlType = $st;
+        }
+        impl<QS> AppearsOnTable<QS> for $t {}
+        impl<QS> SelectableExpression<QS> for $t {}
+        impl ValidGrouping<()> for $t {
+            type IsAggregate = is_aggregate::Never;
+        }
+        impl QueryId for $t {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+        impl QueryFragment<Pg> for $t {
+            fn walk_ast<'b>(&'b $self, mut $out: AstPass<'_, 'b, Pg>) -> QueryResult<()> $body
+        }
+    };
+}
+
+fixed_sql!(Matches, Bool, |self, out| {
+    out.push_sql("search @@ websearch_to_tsquery('simple', ");
+    out.push_bind_param::<Text, _>(&self.0)?;
+    out.push_sql(")");
+    Ok(())
+});
+
+fixed_sql!(Before, Bool, |self, out| {
+    out.push_sql("(created_at, id) < (");
+    out.push_bind_param::<Timestamptz, _>(&self.0)?;
+    out.push_sql(", ");
+    out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.1)?;
+    out.push_sql(")");
+    Ok(())
+});
+
+fixed_sql!(SortedMatches, Timestamptz, |self, out| {
+    out.push_sql("created_at + interval '0 s' DESC, id DESC");
+    Ok(())
+});
