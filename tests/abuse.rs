@@ -145,6 +145,14 @@ fn probe_paths(id: &str) -> Vec<String> {
     vec!["/health".into(), format!("/snippets/{id}")]
 }
 
+/// The server is still running (no crash, no exit) after the abuse.
+fn assert_alive(app: &mut TestApp) {
+    assert!(
+        app.server.child.try_wait().unwrap().is_none(),
+        "snippetd exited"
+    );
+}
+
 /// Slowloris (a header line now and then, never the end of the head), a
 /// connection that sends nothing, and a keep-alive connection left idle
 /// after one request: each is closed after HEADER_READ_TIMEOUT_SECONDS.
@@ -217,10 +225,7 @@ fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
     assert!(closed <= Duration::from_secs(4), "{closed:?}");
 
     prober.finish();
-    assert!(
-        app.server.child.try_wait().unwrap().is_none(),
-        "snippetd exited"
-    );
+    assert_alive(&mut app);
     assert_eq!(app.server.stop(), Some(0));
 }
 
@@ -278,10 +283,7 @@ fn oversized_heads_are_refused() {
         }
     }
     prober.finish();
-    assert!(
-        app.server.child.try_wait().unwrap().is_none(),
-        "snippetd exited"
-    );
+    assert_alive(&mut app);
 }
 
 /// Bodies over MAX_BODY_BYTES: with a Content-Length the 413 comes before
@@ -369,10 +371,7 @@ fn oversized_bodies_get_413() {
         .problem(413);
 
     prober.finish();
-    assert!(
-        app.server.child.try_wait().unwrap().is_none(),
-        "snippetd exited"
-    );
+    assert_alive(&mut app);
 }
 
 /// Bytes that are not UTF-8 (body, query, path, header values) and JSON
@@ -463,10 +462,7 @@ fn invalid_utf8_and_deep_nesting_are_client_errors() {
     let r = c.get(&path);
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["title"], "t");
-    assert!(
-        app.server.child.try_wait().unwrap().is_none(),
-        "snippetd exited"
-    );
+    assert_alive(&mut app);
 }
 
 /// A body that stalls half-way gets 408 Request Timeout (the client's
@@ -550,10 +546,7 @@ fn a_thousand_idle_connections_do_not_starve_a_normal_client() {
     assert_eq!(closed, 0, "{closed} of the idle connections were closed");
     drop(idle);
     eprintln!("{IDLE} idle connections held, {n} normal requests all prompt");
-    assert!(
-        app.server.child.try_wait().unwrap().is_none(),
-        "snippetd exited"
-    );
+    assert_alive(&mut app);
 }
 
 /// The listening socket's backlog (`ss` shows it as Send-Q), or None

@@ -45,6 +45,28 @@ fn short(timeout: Duration) -> impl Fn(&Server, &str) -> std::io::Result<common:
     move |s: &Server, path: &str| request(s.addr, "GET", path, &[], None, timeout)
 }
 
+/// Holds the snippets table in ACCESS EXCLUSIVE mode for `secs` seconds from
+/// another session (every query on it waits); returns once the lock is held.
+fn lock_table(db: &TestDb, secs: u32) -> std::thread::JoinHandle<String> {
+    let (name, cluster) = (db.name.clone(), db.cluster);
+    let locker = std::thread::spawn(move || {
+        cluster.psql(
+            &name,
+            &format!("BEGIN; LOCK TABLE snippets IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({secs}); COMMIT;"),
+        )
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db
+        .psql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snippets' AND l.mode = 'AccessExclusiveLock' AND l.granted")
+        .trim()
+        != "1"
+    {
+        assert!(Instant::now() < deadline, "the lock was never taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    locker
+}
+
 fn summary(samples: &[Sample]) -> String {
     let slowest = samples.iter().map(|s| s.latency).max().unwrap_or_default();
     format!(
@@ -407,25 +429,7 @@ fn pool_exhaustion_fails_fast_with_503() {
     };
 
     // A transaction holds the table locked for 6 s: every query on it waits.
-    let locker = {
-        let db_name = db.name.clone();
-        let cluster = db.cluster;
-        std::thread::spawn(move || {
-            cluster.psql(
-                &db_name,
-                "BEGIN; LOCK TABLE snippets IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;",
-            )
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while db
-        .psql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snippets' AND l.mode = 'AccessExclusiveLock' AND l.granted")
-        .trim()
-        != "1"
-    {
-        assert!(Instant::now() < deadline, "the lock was never taken");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let locker = lock_table(&db, 6);
 
     let timeout = Duration::from_secs(6);
     let started = Instant::now();
@@ -542,24 +546,7 @@ fn server_errors_hide_internals_unless_exposed() {
     );
 
     // A 503: a query cancelled by the statement timeout (table locked).
-    let locker = {
-        let (name, cluster) = (db.name.clone(), db.cluster);
-        std::thread::spawn(move || {
-            cluster.psql(
-                &name,
-                "BEGIN; LOCK TABLE snippets IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;",
-            )
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while db
-        .psql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snippets' AND l.mode = 'AccessExclusiveLock' AND l.granted")
-        .trim()
-        != "1"
-    {
-        assert!(Instant::now() < deadline, "the lock was never taken");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let locker = lock_table(&db, 3);
     let r = hidden.client().get("/snippets");
     let p = r.problem(503);
     assert!(r.header("retry-after").is_some());
