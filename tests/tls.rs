@@ -131,7 +131,7 @@ fn verify_full_really_uses_tls_and_logs_its_state_once() {
     assert_eq!(server.client().get("/ready").status, 200);
     let ssl = db.psql(
         "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
-         WHERE a.application_name = 'snippetd'",
+         WHERE a.application_name = 'snippetd' AND a.datname = current_database()",
     );
     assert_eq!(ssl, "t\n", "the pool's connections are TLS");
     let lines: Vec<String> = server
