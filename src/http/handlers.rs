@@ -206,7 +206,7 @@ async fn json_body(
 
 async fn create(app: &App, req: Request<Incoming>) -> Result<Response<Body>> {
     let body = json_body(app, req, &[Json::Plain]).await?;
-    let input = validate::input(&body)?;
+    let input = validate::input(body)?;
     let s = store::insert(&app.pool, &input).await?;
     let mut resp = snippet(StatusCode::CREATED, &s);
     resp.headers_mut().insert(
@@ -229,7 +229,7 @@ async fn get(app: &App, id: Uuid, req: &Request<Incoming>) -> Result<Response<Bo
 async fn replace(app: &App, id: Uuid, req: Request<Incoming>) -> Result<Response<Body>> {
     let pre = request::if_match(req.headers())?;
     let body = json_body(app, req, &[Json::Plain]).await?;
-    let input = validate::input(&body)?;
+    let input = validate::input(body)?;
     let s = store::replace(&app.pool, id, &input, &pre).await?;
     Ok(snippet(StatusCode::OK, &s))
 }
