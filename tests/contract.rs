@@ -277,6 +277,94 @@ fn sixteen_concurrent_puts_with_one_etag_one_wins() {
 }
 
 #[test]
+fn concurrent_lookups_each_get_their_own_snippet_and_see_their_writes() {
+    // Few connections and many clients, so lookups queue and share queries.
+    let app = TestApp::with_env(&[("DB_POOL_SIZE", "2"), ("DB_POOL_TIMEOUT_MS", "20000")]);
+    let c = app.client();
+    let (threads, rounds) = (16, 25);
+    let ids: Vec<String> = (0..threads)
+        .map(|i| {
+            let s = c.create(&snippet(&format!("owner {i}"), "c", "x", &[]));
+            s["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let (barrier, ids) = (barrier.clone(), ids.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let own = format!("/snippets/{}", ids[i]);
+                for n in 0..rounds {
+                    // A write, then at once a read that may share a query
+                    // with other clients' reads: it must see the write.
+                    let title = format!("owner {i} round {n}");
+                    let r = c.json("PUT", &own, &snippet(&title, "c", "x", &[]));
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    let etag = r.header("etag").unwrap().to_string();
+                    let r = c.get(&own);
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    assert_eq!(r.json()["title"], title.as_str());
+                    assert_eq!(r.header("etag"), Some(etag.as_str()));
+                    // Someone else's snippet, and one that does not exist.
+                    let other = &ids[(i + n + 1) % ids.len()];
+                    let r = c.get(&format!("/snippets/{other}"));
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    assert_eq!(r.json()["id"], other.as_str());
+                    let missing = format!("/snippets/00000000-0000-4000-8000-{:012}", i * 100 + n);
+                    c.get(&missing).problem(404);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn lookups_queued_behind_a_busy_connection_share_one_query() {
+    let app = TestApp::with_env(&[("DB_POOL_SIZE", "1"), ("DB_POOL_TIMEOUT_MS", "20000")]);
+    let c = app.client();
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            c.create(&snippet(&format!("s{i}"), "c", "x", &[]))["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .chain((0..4).map(|i| format!("00000000-0000-4000-8000-{i:012}")))
+        .collect();
+    // The first lookup's query waits for the lock with the only connection;
+    // the others queue meanwhile.
+    let locker = app.db.lock_snippets(2);
+    let handles: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let id = id.clone();
+            std::thread::spawn(move || (c.get(&format!("/snippets/{id}")), id))
+        })
+        .collect();
+    for h in handles {
+        let (r, id) = h.join().unwrap();
+        if id.starts_with("00000000-") {
+            r.problem(404);
+        } else {
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(r.json()["id"], id.as_str());
+        }
+    }
+    locker.join().unwrap();
+    if let Some(queries) = app.db.calls("%= ANY%") {
+        assert!(
+            (1..=6).contains(&queries),
+            "{} lookups took {queries} queries: expected the queued ones to share one",
+            ids.len()
+        );
+    }
+}
+
+#[test]
 fn patch_is_a_merge_patch_validated_like_a_put() {
     let app = TestApp::new();
     let c = app.client();

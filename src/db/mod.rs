@@ -28,9 +28,15 @@ pub type DbConn<'a> = PooledConnection<'a, AsyncPgConnection>;
 pub struct DbPool {
     pool: Pool<AsyncPgConnection>,
     last_error: Arc<Mutex<Option<String>>>,
+    max_size: u32,
 }
 
 impl DbPool {
+    /// `DB_POOL_SIZE`.
+    pub fn max_size(&self) -> u32 {
+        self.max_size
+    }
+
     /// A pooled connection, waiting at most `DB_POOL_TIMEOUT_MS`.
     pub async fn get(&self) -> Result<DbConn<'_>, DbError> {
         match self.pool.get().await {
@@ -185,7 +191,11 @@ impl Connector {
                 last_logged: Arc::default(),
             }))
             .build_unchecked(manager);
-        DbPool { pool, last_error }
+        DbPool {
+            pool,
+            last_error,
+            max_size: self.cfg.pool_size,
+        }
     }
 }
 

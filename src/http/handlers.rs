@@ -217,7 +217,7 @@ async fn create(app: &App, req: Request<Incoming>) -> Result<Response<Body>> {
 }
 
 async fn get(app: &App, id: Uuid, req: &Request<Incoming>) -> Result<Response<Body>> {
-    let s = store::get(&app.pool, id).await?;
+    let s = app.lookups.get(id).await?;
     if request::if_none_match(req.headers(), s.version)? {
         let mut resp = empty(StatusCode::NOT_MODIFIED);
         resp.headers_mut().insert(ETAG, etag_header(s.version));

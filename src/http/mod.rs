@@ -13,22 +13,27 @@ use serde_json::Value;
 
 use crate::config::HttpConfig;
 use crate::db::DbPool;
+use crate::snippets::lookups::Lookups;
 use crate::snippets::validate;
 
 /// Shared by every request.
 pub struct App {
     pub cfg: HttpConfig,
     pub pool: DbPool,
+    /// Id lookups, coalesced across concurrent requests.
+    pub lookups: Lookups,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
 }
 
 impl App {
+    /// Starts the lookup workers: call inside the runtime.
     pub fn new(cfg: HttpConfig, pool: DbPool) -> App {
         validate::warm_up();
         let openapi = serde_json::to_vec(&openapi()).expect("JSON serializes");
         App {
             cfg,
+            lookups: Lookups::start(pool.clone(), pool.max_size() as usize),
             pool,
             openapi: Bytes::from(openapi),
         }

@@ -12,7 +12,8 @@ pub struct Violation {
     pub detail: String,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Clone: one failed coalesced lookup answers every request in its batch.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SnippetError {
     #[error("snippet not found")]
     NotFound,

@@ -1,6 +1,7 @@
 //! The snippet domain: model, validation and queries. No HTTP in here.
 
 pub mod error;
+pub mod lookups;
 pub mod model;
 pub mod store;
 pub mod validate;

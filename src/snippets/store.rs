@@ -51,6 +51,16 @@ pub async fn get(pool: &DbPool, id: Uuid) -> Result<Snippet, SnippetError> {
         .ok_or(SnippetError::NotFound)
 }
 
+/// The snippets among `ids` (any order, missing ones left out): one cached
+/// statement, `WHERE id = ANY($1)`, whatever the number of ids.
+pub async fn get_many(c: &mut DbConn<'_>, ids: &[Uuid]) -> Result<Vec<Snippet>, SnippetError> {
+    Ok(s::snippets
+        .filter(s::id.eq_any(ids))
+        .select(Snippet::as_select())
+        .load(c)
+        .await?)
+}
+
 /// Adds the page's filters to a boxed query on `snippets`.
 macro_rules! filtered {
     ($query:expr, $q:expr) => {{

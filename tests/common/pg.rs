@@ -149,6 +149,8 @@ impl Cluster {
             admin: url.to_string(),
         };
         c.ensure_app_role();
+        // Tests count the statements the server sends (TestDb::calls).
+        c.psql("postgres", "CREATE EXTENSION pg_stat_statements");
         c
     }
 
@@ -192,7 +194,7 @@ impl Cluster {
         );
         let port = super::free_port();
         let mut conf = format!(
-            "listen_addresses = '127.0.0.1,127.0.0.2'\nport = {port}\nunix_socket_directories = '{}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 300\n",
+            "listen_addresses = '127.0.0.1,127.0.0.2'\nport = {port}\nunix_socket_directories = '{}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 300\nshared_preload_libraries = 'pg_stat_statements'\n",
             sock.display()
         );
         if let Some(t) = tls {
@@ -259,6 +261,8 @@ impl Cluster {
             ),
         };
         c.ensure_app_role();
+        // Tests count the statements the server sends (TestDb::calls).
+        c.psql("postgres", "CREATE EXTENSION pg_stat_statements");
         c
     }
 
@@ -392,5 +396,57 @@ impl TestDb {
 
     pub fn psql(&self, sql: &str) -> String {
         self.cluster.psql(&self.name, sql)
+    }
+
+    /// How many times statements whose text is `LIKE pattern` ran in this
+    /// database (pg_stat_statements, counted as each one ends); `None` on
+    /// an external server (the extension is loaded only in our own clusters).
+    pub fn calls(&self, pattern: &str) -> Option<i64> {
+        let sql = format!(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s \
+             JOIN pg_database d ON d.oid = s.dbid \
+             WHERE d.datname = '{}' AND s.query LIKE '{pattern}'",
+            self.name
+        );
+        self.cluster.dir.as_ref()?;
+        Some(
+            self.cluster
+                .psql("postgres", &sql)
+                .trim()
+                .parse()
+                .expect("calls"),
+        )
+    }
+
+    /// Holds the snippets table in ACCESS EXCLUSIVE mode for `secs` seconds
+    /// from another session (every query on it waits); returns once the
+    /// lock is held. The waiting is done from the `postgres` database, so
+    /// this database sees one transaction: the locker's.
+    pub fn lock_snippets(&self, secs: u32) -> std::thread::JoinHandle<String> {
+        let (name, cluster) = (self.name.clone(), self.cluster);
+        let locker = std::thread::spawn(move || {
+            cluster.psql(
+                &name,
+                &format!(
+                    "BEGIN; LOCK TABLE snippets IN ACCESS EXCLUSIVE MODE; \
+                     SELECT pg_sleep({secs}); COMMIT;"
+                ),
+            )
+        });
+        let held = format!(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE d.datname = '{}' AND l.mode = 'AccessExclusiveLock' \
+             AND l.locktype = 'relation' AND l.granted",
+            self.name
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.cluster.psql("postgres", &held).trim() != "1" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lock was never taken"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        locker
     }
 }
