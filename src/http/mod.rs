@@ -33,7 +33,7 @@ impl App {
         let openapi = serde_json::to_vec(&openapi()).expect("JSON serializes");
         App {
             cfg,
-            lookups: Lookups::start(pool.clone(), pool.max_size() as usize),
+            lookups: Lookups::start(pool.clone()),
             pool,
             openapi: Bytes::from(openapi),
         }

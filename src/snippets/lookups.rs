@@ -5,7 +5,7 @@
 //!
 //! There is no timer: a worker takes whatever is queued once it holds a
 //! connection, so a lone request costs one query and no added wait, and
-//! batches grow only when requests already queue for connections. Each
+//! batches grow only when lookups arrive faster than queries return. Each
 //! query starts after every request in its batch arrived, so a lookup still
 //! sees every write that was answered before it was sent.
 
@@ -25,6 +25,17 @@ const BATCH_MAX: usize = 32;
 /// (bounded by the request timeout like any other wait).
 const QUEUE_MAX: usize = 4096;
 
+/// Lookup queries in flight at once: a quarter of the pool, at least 2 (one
+/// slow query does not stall every lookup), at most the pool. Fewer, fuller
+/// batches cost the database less than many small ones: on the bench's
+/// 2 cores, 2 or 3 workers served 1.3–1.5 times the requests 10 did, and
+/// even 2 workers at 32 ids a query outrun a pool's worth of single lookups
+/// (docs/performance.md). The rest of the pool stays free for writes and
+/// lists.
+fn workers(pool_size: u32) -> usize {
+    (pool_size.div_ceil(4).max(2).min(pool_size)) as usize
+}
+
 type Reply = oneshot::Sender<Result<Option<Snippet>, SnippetError>>;
 type Queue = Arc<Mutex<mpsc::Receiver<(Uuid, Reply)>>>;
 
@@ -34,13 +45,12 @@ pub struct Lookups {
 }
 
 impl Lookups {
-    /// Starts `workers` tasks on the current runtime, each holding at most
-    /// one pooled connection at a time: as many as the pool has, so the
-    /// lookups alone can use the whole pool.
-    pub fn start(pool: DbPool, workers: usize) -> Lookups {
+    /// Starts the workers on the current runtime, each holding at most one
+    /// pooled connection at a time.
+    pub fn start(pool: DbPool) -> Lookups {
         let (tx, rx) = mpsc::channel(QUEUE_MAX);
         let queue: Queue = Arc::new(Mutex::new(rx));
-        for _ in 0..workers.max(1) {
+        for _ in 0..workers(pool.max_size()) {
             tokio::spawn(worker(pool.clone(), queue.clone()));
         }
         Lookups { tx }
@@ -105,5 +115,14 @@ async fn worker(pool: DbPool, queue: Queue) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_quarter_of_the_pool_at_least_two_at_most_the_pool() {
+        let w: Vec<usize> = [1, 2, 3, 8, 10, 32].map(super::workers).into();
+        assert_eq!(w, [1, 2, 2, 2, 3, 8]);
     }
 }
