@@ -487,6 +487,62 @@ fn pool_exhaustion_fails_fast_with_503() {
     }
 }
 
+/// Coalesced lookups (src/snippets/lookups.rs) cancelled by the request
+/// timeout, while one leads a query stuck on a lock and the others wait in
+/// its queue, give their places back: once the lock is gone lookups are
+/// served again. With a pool of one there is one place, so a leaked place
+/// would leave every later lookup waiting until its timeout.
+#[test]
+fn cancelled_lookups_give_their_place_back() {
+    let (db, env) = migrated_db(
+        common::cluster(),
+        &[
+            ("DB_POOL_SIZE", "1"),
+            ("DB_POOL_TIMEOUT_MS", "10000"),
+            ("REQUEST_TIMEOUT_SECONDS", "2"),
+        ],
+    );
+    let server = Server::start(&["serve"], &env);
+    let c = server.client();
+    let body = json!({"title": "t", "language": "c", "code": "x"});
+    let id = c.create(&body)["id"].as_str().unwrap().to_string();
+    assert_eq!(c.get(&format!("/snippets/{id}")).status, 200);
+
+    let locker = db.lock_snippets(4);
+    let started = Instant::now();
+    let waiting: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, path) = (server.addr, format!("/snippets/{id}"));
+            std::thread::spawn(move || {
+                request(addr, "GET", &path, &[], None, Duration::from_secs(10))
+            })
+        })
+        .collect();
+    for w in waiting {
+        let r = w.join().unwrap().expect("an answer within 10 s");
+        assert_eq!(r.status, 503, "{}", r.text());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the request timeout (2 s) did not cut the lookups: {:?}",
+        started.elapsed()
+    );
+    let _ = locker.join();
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let r = request(
+            server.addr,
+            "GET",
+            &format!("/snippets/{id}"),
+            &[],
+            None,
+            Duration::from_secs(10),
+        )
+        .expect("a lookup after the lock");
+        assert_eq!(r.status, 200, "after {:?}: {}", t0.elapsed(), r.text());
+    }
+}
+
 /// Issue item 5, responses: with EXPOSE_ERRORS off, neither a 503 (the
 /// statement timeout cancelling a query) nor a 500 (a write the database
 /// refuses for a reason validation does not know, here a CHECK constraint

@@ -27,13 +27,12 @@ pub struct App {
 }
 
 impl App {
-    /// Starts the lookup workers: call inside the runtime.
     pub fn new(cfg: HttpConfig, pool: DbPool) -> App {
         validate::warm_up();
         let openapi = serde_json::to_vec(&openapi()).expect("JSON serializes");
         App {
             cfg,
-            lookups: Lookups::start(pool.clone()),
+            lookups: Lookups::new(pool.clone()),
             pool,
             openapi: Bytes::from(openapi),
         }

@@ -1,118 +1,213 @@
 //! `GET /snippets/{id}`, coalesced: lookups that wait at the same time share
-//! one `WHERE id = ANY($1)` query, so one connection check-out, one round
+//! one `WHERE id = ANY($1)` query (a lookup alone is `WHERE id = $1`), so one connection check-out, one round
 //! trip and one statement execution serve up to `BATCH_MAX` requests
 //! (docs/performance.md: the per-query cost is most of an id lookup's CPU).
 //!
-//! There is no timer: a worker takes whatever is queued once it holds a
-//! connection, so a lone request costs one query and no added wait, and
-//! batches grow only when lookups arrive faster than queries return. Each
-//! query starts after every request in its batch arrived, so a lookup still
-//! sees every write that was answered before it was sent.
+//! A few lookups at a time lead: each checks out a connection, takes every
+//! lookup queued meanwhile into its query, and answers them. The others
+//! queue; when a leader is done it hands its place to the oldest queued
+//! lookup. There is no timer and no extra task: a lone request runs its own
+//! query in its own task, with no added wait, and batches grow only when
+//! lookups arrive faster than queries return. Each query starts after every
+//! lookup in it arrived, so a lookup still sees every write that was
+//! answered before it was sent.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{store, Snippet, SnippetError};
 use crate::db::DbPool;
 
-/// Ids per query: enough to absorb a pool's worth of queued requests, small
-/// enough that one index probe per id stays a sub-millisecond statement.
+/// Ids per query: enough to absorb a busy queue, small enough that one
+/// index probe per id stays a sub-millisecond statement.
 const BATCH_MAX: usize = 32;
-
-/// Lookups waiting for a worker; beyond this, callers wait to enqueue
-/// (bounded by the request timeout like any other wait).
-const QUEUE_MAX: usize = 4096;
 
 /// Lookup queries in flight at once: a quarter of the pool, at least 2 (one
 /// slow query does not stall every lookup), at most the pool. Fewer, fuller
 /// batches cost the database less than many small ones: on the bench's
-/// 2 cores, 2 or 3 workers served 1.3–1.5 times the requests 10 did, and
-/// even 2 workers at 32 ids a query outrun a pool's worth of single lookups
+/// 2 cores, 2 or 3 served 1.3–1.5 times the requests 10 did, and even 2 at
+/// 32 ids a query outrun a pool's worth of single lookups
 /// (docs/performance.md). The rest of the pool stays free for writes and
 /// lists.
-fn workers(pool_size: u32) -> usize {
+fn concurrency(pool_size: u32) -> usize {
     (pool_size.div_ceil(4).max(2).min(pool_size)) as usize
 }
 
-type Reply = oneshot::Sender<Result<Option<Snippet>, SnippetError>>;
-type Queue = Arc<Mutex<mpsc::Receiver<(Uuid, Reply)>>>;
-
-/// The handle requests use; the workers stop when the last handle is dropped.
 pub struct Lookups {
-    tx: mpsc::Sender<(Uuid, Reply)>,
+    pool: DbPool,
+    leaders_max: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Lookups leading now, plus those handed a place and not yet awake.
+    leaders: usize,
+    queue: VecDeque<Waiter>,
+}
+
+struct Waiter {
+    id: Uuid,
+    tx: oneshot::Sender<Msg>,
+}
+
+enum Msg {
+    Done(Result<Option<Snippet>, SnippetError>),
+    /// A leader's place, already counted in `leaders`.
+    Lead,
 }
 
 impl Lookups {
-    /// Starts the workers on the current runtime, each holding at most one
-    /// pooled connection at a time.
-    pub fn start(pool: DbPool) -> Lookups {
-        let (tx, rx) = mpsc::channel(QUEUE_MAX);
-        let queue: Queue = Arc::new(Mutex::new(rx));
-        for _ in 0..workers(pool.max_size()) {
-            tokio::spawn(worker(pool.clone(), queue.clone()));
+    pub fn new(pool: DbPool) -> Lookups {
+        Lookups {
+            leaders_max: concurrency(pool.max_size()),
+            pool,
+            state: Mutex::default(),
         }
-        Lookups { tx }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding it; a poisoned queue is still sound.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Snippet, SnippetError> {
-        let stopped = || SnippetError::Unavailable("the lookup workers have stopped".into());
-        let (reply, answer) = oneshot::channel();
-        self.tx.send((id, reply)).await.map_err(|_| stopped())?;
-        answer
-            .await
-            .map_err(|_| stopped())??
-            .ok_or(SnippetError::NotFound)
+        let mut retry = false;
+        loop {
+            let rx = {
+                let mut st = self.state();
+                if st.leaders < self.leaders_max {
+                    st.leaders += 1;
+                    None
+                } else {
+                    let (tx, rx) = oneshot::channel();
+                    // A lookup whose leader gave up goes back to the front.
+                    let w = Waiter { id, tx };
+                    if retry {
+                        st.queue.push_front(w);
+                    } else {
+                        st.queue.push_back(w);
+                    }
+                    Some(rx)
+                }
+            };
+            let leading = match rx {
+                None => true,
+                Some(rx) => {
+                    let mut waiting = Waiting {
+                        lookups: self,
+                        rx: Some(rx),
+                    };
+                    let msg = waiting.rx.as_mut().expect("set above").await;
+                    waiting.rx = None;
+                    match msg {
+                        Ok(Msg::Done(r)) => return r?.ok_or(SnippetError::NotFound),
+                        Ok(Msg::Lead) => true,
+                        // The leader that took this lookup was cancelled.
+                        Err(_) => false,
+                    }
+                }
+            };
+            if leading {
+                let _place = Leading(self);
+                return self.lead(id).await?.ok_or(SnippetError::NotFound);
+            }
+            retry = true;
+        }
     }
-}
 
-async fn worker(pool: DbPool, queue: Queue) {
-    loop {
-        // Idle workers wait in turn on the queue; the lock is released
-        // as soon as one lookup has been taken.
-        let Some(first) = queue.lock().await.recv().await else {
-            return;
+    /// One query for `id` and the lookups queued once a connection is held.
+    async fn lead(&self, id: Uuid) -> Result<Option<Snippet>, SnippetError> {
+        let conn = self.pool.get().await;
+        // When the pool failed, every queued lookup gets the error now
+        // instead of waiting a check-out timeout each.
+        let limit = if conn.is_ok() {
+            BATCH_MAX - 1
+        } else {
+            usize::MAX
         };
-        let conn = pool.get().await;
-        let mut batch = vec![first];
-        // Whatever queued meanwhile joins this query. If the lock is taken,
-        // an idle worker is waiting on an empty queue: nothing to add. When
-        // the pool failed, every queued lookup gets the error now instead of
-        // waiting a pool timeout each.
-        let limit = if conn.is_ok() { BATCH_MAX } else { QUEUE_MAX };
-        if let Ok(mut rx) = queue.try_lock() {
+        let mut batch = Vec::new();
+        {
+            let mut st = self.state();
             while batch.len() < limit {
-                match rx.try_recv() {
-                    Ok(lookup) => batch.push(lookup),
-                    Err(_) => break,
+                match st.queue.pop_front() {
+                    // Its request timed out or its client left.
+                    Some(w) if w.tx.is_closed() => {}
+                    Some(w) => batch.push(w),
+                    None => break,
                 }
             }
         }
-        // Requests that timed out or whose client left need no answer.
-        batch.retain(|(_, reply)| !reply.is_closed());
-        if batch.is_empty() {
-            continue;
-        }
         let result = match conn {
+            Ok(mut c) if batch.is_empty() => store::find(&mut c, id).await.map(Vec::from_iter),
             Ok(mut c) => {
-                let mut ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                store::get_many(&mut c, &ids).await
+                let mut ids: Vec<Uuid> = batch.iter().map(|w| w.id).collect();
+                ids.push(id);
+                // Always BATCH_MAX ids (the index scan drops the repeats).
+                // The generic plan is costed for an array of 10, dearer than
+                // a custom plan for a few ids, so PostgreSQL would plan the
+                // statement again on every execution; against 32 ids the
+                // generic plan wins and is kept after five executions
+                // (pg_prepared_statements.generic_plans).
+                ids.resize(BATCH_MAX, id);
+                store::find_many(&mut c, &ids).await
             }
             Err(e) => Err(e.into()),
         };
-        match result {
-            Ok(rows) => {
-                for (id, reply) in batch {
-                    let _ = reply.send(Ok(rows.iter().find(|s| s.id == id).cloned()));
-                }
+        for w in batch {
+            let answer = match &result {
+                Ok(rows) => Ok(rows.iter().find(|s| s.id == w.id).cloned()),
+                Err(e) => Err(e.clone()),
+            };
+            let _ = w.tx.send(Msg::Done(answer));
+        }
+        Ok(result?.into_iter().find(|s| s.id == id))
+    }
+
+    /// Hands free places to the oldest queued lookups still waiting.
+    fn promote(&self, st: &mut State) {
+        while st.leaders < self.leaders_max {
+            let Some(w) = st.queue.pop_front() else {
+                return;
+            };
+            if w.tx.send(Msg::Lead).is_ok() {
+                st.leaders += 1;
             }
-            Err(e) => {
-                for (_, reply) in batch {
-                    let _ = reply.send(Err(e.clone()));
-                }
+        }
+    }
+}
+
+/// A leader's place, given back (and handed on) however the lookup ends,
+/// including its request being cancelled mid-query.
+struct Leading<'a>(&'a Lookups);
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.state();
+        st.leaders -= 1;
+        self.0.promote(&mut st);
+    }
+}
+
+/// A queued lookup. If its request is cancelled after it was handed a
+/// place but before it woke, the place is handed on.
+struct Waiting<'a> {
+    lookups: &'a Lookups,
+    rx: Option<oneshot::Receiver<Msg>>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            // After close() nothing more can be sent: what is there is final.
+            rx.close();
+            if let Ok(Msg::Lead) = rx.try_recv() {
+                let mut st = self.lookups.state();
+                st.leaders -= 1;
+                self.lookups.promote(&mut st);
             }
         }
     }
@@ -122,7 +217,7 @@ async fn worker(pool: DbPool, queue: Queue) {
 mod tests {
     #[test]
     fn a_quarter_of_the_pool_at_least_two_at_most_the_pool() {
-        let w: Vec<usize> = [1, 2, 3, 8, 10, 32].map(super::workers).into();
-        assert_eq!(w, [1, 2, 2, 2, 3, 8]);
+        let c: Vec<usize> = [1, 2, 3, 8, 10, 32].map(super::concurrency).into();
+        assert_eq!(c, [1, 2, 2, 2, 3, 8]);
     }
 }

@@ -42,18 +42,22 @@ pub async fn insert(pool: &DbPool, input: &SnippetInput) -> Result<Snippet, Snip
 
 pub async fn get(pool: &DbPool, id: Uuid) -> Result<Snippet, SnippetError> {
     let mut c = conn(pool).await?;
-    s::snippets
-        .find(id)
-        .select(Snippet::as_select())
-        .first(&mut c)
-        .await
-        .optional()?
-        .ok_or(SnippetError::NotFound)
+    find(&mut c, id).await?.ok_or(SnippetError::NotFound)
 }
 
-/// The snippets among `ids` (any order, missing ones left out): one cached
-/// statement, `WHERE id = ANY($1)`, whatever the number of ids.
-pub async fn get_many(c: &mut DbConn<'_>, ids: &[Uuid]) -> Result<Vec<Snippet>, SnippetError> {
+pub async fn find(c: &mut DbConn<'_>, id: Uuid) -> Result<Option<Snippet>, SnippetError> {
+    Ok(s::snippets
+        .find(id)
+        .select(Snippet::as_select())
+        .first(c)
+        .await
+        .optional()?)
+}
+
+/// The snippets among `ids` (any order, missing ones left out, duplicates
+/// allowed): one cached statement, `WHERE id = ANY($1)`, whatever the number
+/// of ids.
+pub async fn find_many(c: &mut DbConn<'_>, ids: &[Uuid]) -> Result<Vec<Snippet>, SnippetError> {
     Ok(s::snippets
         .filter(s::id.eq_any(ids))
         .select(Snippet::as_select())
