@@ -149,8 +149,6 @@ impl Cluster {
             admin: url.to_string(),
         };
         c.ensure_app_role();
-        // Tests count the statements the server sends (TestDb::calls).
-        c.psql("postgres", "CREATE EXTENSION pg_stat_statements");
         c
     }
 
@@ -402,13 +400,13 @@ impl TestDb {
     /// database (pg_stat_statements, counted as each one ends); `None` on
     /// an external server (the extension is loaded only in our own clusters).
     pub fn calls(&self, pattern: &str) -> Option<i64> {
+        self.cluster.dir.as_ref()?;
         let sql = format!(
             "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s \
              JOIN pg_database d ON d.oid = s.dbid \
              WHERE d.datname = '{}' AND s.query LIKE '{pattern}'",
             self.name
         );
-        self.cluster.dir.as_ref()?;
         Some(
             self.cluster
                 .psql("postgres", &sql)
