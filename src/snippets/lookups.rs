@@ -1,7 +1,8 @@
 //! `GET /snippets/{id}`, coalesced: lookups that wait at the same time share
-//! one `WHERE id = ANY($1)` query (a lookup alone is `WHERE id = $1`), so one connection check-out, one round
-//! trip and one statement execution serve up to `BATCH_MAX` requests
-//! (docs/performance.md: the per-query cost is most of an id lookup's CPU).
+//! one `WHERE id = ANY($1)` query (a lookup alone is `WHERE id = $1`), so
+//! one connection check-out, one round trip and one statement execution
+//! serve up to `BATCH_MAX` requests (docs/performance.md: the per-query cost
+//! is most of an id lookup's CPU).
 //!
 //! A few lookups at a time lead: each checks out a connection, takes every
 //! lookup queued meanwhile into its query, and answers them. The others
@@ -167,6 +168,13 @@ impl Lookups {
         Ok(result?.into_iter().find(|s| s.id == id))
     }
 
+    /// Gives back a leader's place and hands it on.
+    fn release(&self) {
+        let mut st = self.state();
+        st.leaders -= 1;
+        self.promote(&mut st);
+    }
+
     /// Hands free places to the oldest queued lookups still waiting.
     fn promote(&self, st: &mut State) {
         while st.leaders < self.leaders_max {
@@ -186,9 +194,7 @@ struct Leading<'a>(&'a Lookups);
 
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
-        let mut st = self.0.state();
-        st.leaders -= 1;
-        self.0.promote(&mut st);
+        self.0.release();
     }
 }
 
@@ -205,9 +211,7 @@ impl Drop for Waiting<'_> {
             // After close() nothing more can be sent: what is there is final.
             rx.close();
             if let Ok(Msg::Lead) = rx.try_recv() {
-                let mut st = self.lookups.state();
-                st.leaders -= 1;
-                self.lookups.promote(&mut st);
+                self.lookups.release();
             }
         }
     }
