@@ -1,8 +1,10 @@
-//! The REST contract, over a real socket against a real PostgreSQL.
+//! The REST contract against a real PostgreSQL: in-process through the
+//! tower stack (InProcApp), and over a real socket where raw bytes or log
+//! lines matter (TestApp).
 
 mod common;
 
-use common::TestApp;
+use common::{InProcApp, TestApp};
 use serde_json::{json, Value};
 
 fn sample() -> Value {
@@ -11,7 +13,7 @@ fn sample() -> Value {
 
 #[test]
 fn health_ready_and_unknown_paths() {
-    let app = TestApp::new();
+    let app = InProcApp::new();
     let c = app.client();
     let r = c.get("/health");
     assert_eq!(r.status, 200);
@@ -29,7 +31,7 @@ fn health_ready_and_unknown_paths() {
 
 #[test]
 fn create_get_list_replace_delete() {
-    let app = TestApp::new();
+    let app = InProcApp::new();
     let c = app.client();
     let r = c.json("POST", "/snippets", &sample());
     assert_eq!(r.status, 201, "{}", r.text());
@@ -78,7 +80,7 @@ fn create_get_list_replace_delete() {
 
 #[test]
 fn newest_first_and_limit() {
-    let app = TestApp::new();
+    let app = InProcApp::new();
     let c = app.client();
     let ids: Vec<String> = (0..5)
         .map(|i| {
@@ -110,7 +112,7 @@ fn newest_first_and_limit() {
 
 #[test]
 fn malformed_and_unknown_ids_are_404() {
-    let app = TestApp::new();
+    let app = InProcApp::new();
     let c = app.client();
     for path in [
         "/snippets/123",
@@ -125,7 +127,7 @@ fn malformed_and_unknown_ids_are_404() {
 
 #[test]
 fn validation_lists_every_violation() {
-    let app = TestApp::new();
+    let app = InProcApp::new();
     let c = app.client();
     let r = c.json(
         "POST",
@@ -164,7 +166,7 @@ fn validation_lists_every_violation() {
 
 #[test]
 fn unparseable_bodies_are_400() {
-    let app = TestApp::new();
+    let app = InProcApp::new();
     let c = app.client();
     let ct = [("Content-Type", "application/json")];
     c.send("POST", "/snippets", &ct, Some(b"{\"title\": "))
@@ -219,7 +221,7 @@ fn content_type_and_size() {
 
 #[test]
 fn wrong_methods_get_405_with_allow() {
-    let app = TestApp::new();
+    let app = InProcApp::new();
     let c = app.client();
     let r = c.send("DELETE", "/snippets", &[], None);
     r.problem(405);
@@ -237,7 +239,7 @@ fn wrong_methods_get_405_with_allow() {
 
 #[test]
 fn text_round_trips_exactly_and_nul_is_422() {
-    let app = TestApp::new();
+    let app = InProcApp::new();
     let c = app.client();
     let tricky = "quotes \" ' ` backslash \\ \\n tab\t newline\n SQL: '); DROP TABLE snippets;-- emoji 🦀👩‍💻 CJK 漢字かな 한국어 RTL עברית \u{200b}";
     let body = json!({"title": "🦀 漢字 \"x\"", "language": "c++", "code": tricky,

@@ -37,11 +37,12 @@ impl DbPool {
         self.max_size
     }
 
-    /// A pooled connection, waiting at most `DB_POOL_TIMEOUT_MS`.
-    pub async fn get(&self) -> Result<DbConn<'_>, DbError> {
+    /// A pooled connection, waiting at most `DB_POOL_TIMEOUT_MS`. The only
+    /// error is "no connection": upstream, that is a 503.
+    pub async fn get(&self) -> Result<DbConn<'_>, CheckoutError> {
         match self.pool.get().await {
             Ok(c) => Ok(c),
-            Err(bb8::RunError::TimedOut) => Err(DbError::Checkout(
+            Err(bb8::RunError::TimedOut) => Err(CheckoutError(
                 match self.last_error.lock().ok().and_then(|e| e.clone()) {
                     Some(cause) => format!(
                         "timed out waiting for a database connection; the last attempt failed: {cause}"
@@ -49,7 +50,7 @@ impl DbPool {
                     None => "timed out waiting for a database connection (all in use)".into(),
                 },
             )),
-            Err(bb8::RunError::User(e)) => Err(DbError::Checkout(error_chain(&e))),
+            Err(bb8::RunError::User(e)) => Err(CheckoutError(error_chain(&e))),
         }
     }
 }
@@ -98,10 +99,13 @@ pub enum DbError {
     Migration(String),
     #[error("{0} migration(s) pending: run `snippetd migrate` first")]
     Pending(usize),
-    /// No pooled connection could be had in time.
-    #[error("{0}")]
-    Checkout(String),
 }
+
+/// No pooled connection could be had within `DB_POOL_TIMEOUT_MS`: the one
+/// database failure a request meets before its query runs.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CheckoutError(pub String);
 
 /// Everything needed to open a connection; cheap to clone.
 #[derive(Clone)]

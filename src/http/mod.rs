@@ -1,12 +1,15 @@
-//! The HTTP API on hyper 1: server, router, handlers, problem+json errors,
-//! CORS, request ids, access log and the OpenAPI document.
+//! The HTTP API on hyper 1: the accept loop (`server`), the tower stack
+//! every request goes through (`stack`, `guard`), router, handlers,
+//! problem+json errors and the OpenAPI document.
 
-pub mod cors;
+pub mod guard;
 pub mod handlers;
 pub mod problem;
+pub mod rejections;
 pub mod request;
 pub mod router;
 pub mod server;
+pub mod stack;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -58,7 +61,7 @@ mod tests {
     #[test]
     fn every_route_and_method_is_documented() {
         let doc = openapi();
-        for (path, allow) in router::ROUTES {
+        for (path, _, allow) in router::ROUTES {
             let item = &doc["paths"][path];
             assert!(item.is_object(), "{path} is not in the OpenAPI document");
             for method in allow.split(", ").filter(|m| *m != "HEAD") {

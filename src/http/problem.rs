@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, ACCEPT_ENCODING, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
@@ -27,6 +27,16 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    UnsupportedContentEncoding(String),
+    #[error("request header fields larger than {0} bytes")]
+    HeadersTooLarge(usize),
+    #[error("the request target is too long")]
+    UriTooLong,
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("{0}")]
+    HttpVersionNotSupported(String),
     #[error("the request body breaks the schema")]
     Invalid(Vec<Violation>),
     #[error("service unavailable: {0}")]
@@ -67,6 +77,10 @@ struct ProblemError<'a> {
     detail: &'a str,
 }
 
+/// The documented limit on a request head (request line and headers), in
+/// bytes, however its bytes arrive (docs/api.md).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// Problem `type` URIs: stable identifiers, documented in docs/api.md.
 const TYPE_BASE: &str = "tag:snippetd,2026:problem:";
 
@@ -79,7 +93,13 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedContentEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::HttpVersionNotSupported(_) => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -95,6 +115,11 @@ impl ApiError {
             ApiError::PreconditionFailed => "precondition-failed",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::UnsupportedContentEncoding(_) => "unsupported-content-encoding",
+            ApiError::HeadersTooLarge(_) => "request-header-fields-too-large",
+            ApiError::UriTooLong => "uri-too-long",
+            ApiError::NotImplemented(_) => "not-implemented",
+            ApiError::HttpVersionNotSupported(_) => "http-version-not-supported",
             ApiError::Invalid(_) => "validation-failed",
             ApiError::Unavailable(_) => "service-unavailable",
             ApiError::Internal(_) => "internal-error",
@@ -105,6 +130,31 @@ impl ApiError {
     /// `EXPOSE_ERRORS=1`.
     pub fn is_server_error(&self) -> bool {
         matches!(self, ApiError::Unavailable(_) | ApiError::Internal(_))
+    }
+
+    /// The problem for a bare error status that a layer (timeout, body
+    /// limit, panic guard) or hyper itself produced without a body.
+    pub fn from_status(status: StatusCode, cfg: &crate::config::HttpConfig) -> ApiError {
+        match status {
+            StatusCode::NOT_FOUND => ApiError::NotFound,
+            StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout(cfg.body_read_timeout),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(cfg.max_body_bytes),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+                ApiError::HeadersTooLarge(MAX_HEAD_BYTES)
+            }
+            StatusCode::URI_TOO_LONG => ApiError::UriTooLong,
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED => {
+                ApiError::HttpVersionNotSupported("this server speaks HTTP/1.0 and HTTP/1.1".into())
+            }
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(format!(
+                "request took longer than {:?}",
+                cfg.request_timeout
+            )),
+            s if s.is_server_error() => ApiError::Internal(format!("bare {s} from a layer")),
+            _ => ApiError::BadRequest(
+                "the request is malformed (bad framing, header syntax or version)".into(),
+            ),
+        }
     }
 
     fn public_detail(&self, expose: bool) -> String {
@@ -161,8 +211,17 @@ impl ApiError {
             ApiError::Unavailable(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            ApiError::RequestTimeout(_) => {
-                // The rest of the body may still come: do not read it as a request.
+            ApiError::UnsupportedContentEncoding(_) => {
+                // RFC 9110 15.5.16: say which content codings are accepted.
+                h.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+            }
+            ApiError::RequestTimeout(_)
+            | ApiError::NotImplemented(_)
+            | ApiError::HeadersTooLarge(_)
+            | ApiError::UriTooLong
+            | ApiError::HttpVersionNotSupported(_) => {
+                // The rest of the request may still come, framed in a way we
+                // do not read: never parse it as the next request.
                 h.insert(CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}

@@ -1,25 +1,15 @@
 //! Reading requests: ids, content types, bodies, query strings, ETags.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
-use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE};
-use percent_encoding::percent_decode_str;
+use http_body_util::BodyExt;
+use hyper::header::{HeaderMap, CONTENT_TYPE};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::problem::ApiError;
-use crate::snippets::Precondition;
-
-/// The client's `X-Request-Id` when it is sane (1–128 visible ASCII
-/// characters), a fresh UUID otherwise.
-pub fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
+use super::stack::HandlerBody;
+use crate::snippets::model::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::snippets::{validate, Cursor, ListQuery, Precondition, Tags};
 
 /// Media types a body may come in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -67,24 +57,15 @@ pub fn content_type(headers: &HeaderMap, accept: &[Json]) -> Result<Json, ApiErr
     }
 }
 
-/// Reads the whole body, at most `limit` bytes (413 beyond, before reading
-/// anything when `Content-Length` already says so) within `timeout` (408).
+/// Reads the whole body within `timeout` (408). `RequestBodyLimitLayer`
+/// already refused a `Content-Length` over the limit and caps the stream
+/// at it (413).
 pub async fn body(
-    headers: &HeaderMap,
-    body: Incoming,
+    body: HandlerBody,
     limit: usize,
     timeout: std::time::Duration,
 ) -> Result<Bytes, ApiError> {
-    if let Some(len) = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > limit as u64 {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-    }
-    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect())
+    let collected = tokio::time::timeout(timeout, body.collect())
         .await
         .map_err(|_| ApiError::RequestTimeout(timeout))?;
     match collected {
@@ -106,28 +87,149 @@ pub fn json(bytes: &[u8]) -> Result<Value, ApiError> {
             e.valid_up_to()
         ))
     })?;
-    serde_json::from_str(text).map_err(|e| {
+    let v: UniqueKeys = serde_json::from_str(text).map_err(|e| {
         // serde_json's message names line and column, never the input.
         ApiError::BadRequest(format!("the request body is not valid JSON: {e}"))
-    })
+    })?;
+    Ok(v.0)
 }
 
-/// Decodes `a=1&b=2` (with `+` as space), in order, repeated keys kept.
-pub fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    let mut out = Vec::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_decode_str(&s.replace('+', " "))
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|_| {
-                    ApiError::BadRequest("a query parameter is not valid UTF-8 once decoded".into())
-                })
-        };
-        out.push((decode(k)?, decode(v)?));
+/// A JSON value whose objects have unique member names. serde_json keeps
+/// the last of duplicates; a proxy or WAF may read the first, and see
+/// another request than we do (RFC 8259 4: names SHOULD be unique), so a
+/// duplicate is a 400.
+struct UniqueKeys(Value);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(UniqueKeys)
     }
-    Ok(out)
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(UniqueKeys(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let UniqueKeys(v) = map.next_value()?;
+            if out.contains_key(&k) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate member name {:?}",
+                    k.chars().take(40).collect::<String>()
+                )));
+            }
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// `GET /snippets` parameters as they arrive: serde_html_form decodes
+/// them (`+` and percent escapes, repeated `tag=`), refuses unknown names
+/// and a second `limit`/`cursor`/`language`/`q`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    language: Option<String>,
+    #[serde(default)]
+    tag: Vec<String>,
+    q: Option<String>,
+}
+
+/// Parses and checks the list parameters; the rules for `language` and
+/// `tag` are the snippet schema's own (validate::list_filters).
+pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
+    let bad = |msg: String| ApiError::BadRequest(msg);
+    // serde_html_form decodes invalid UTF-8 lossily (U+FFFD): refuse it.
+    if percent_encoding::percent_decode_str(query.unwrap_or(""))
+        .decode_utf8()
+        .is_err()
+    {
+        return Err(bad("a query parameter is not valid UTF-8 once decoded".into()));
+    }
+    let raw: RawListQuery = serde_html_form::from_str(query.unwrap_or("")).map_err(|e| {
+        let text = e.to_string();
+        bad(format!(
+            "{}: use limit, cursor, language, tag (repeatable), q, each once",
+            text.chars().take(120).collect::<String>()
+        ))
+    })?;
+    let limit = match raw.limit {
+        None => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                bad(format!(
+                    "limit must be a whole number from 1 to {MAX_LIMIT}"
+                ))
+            })?,
+    };
+    let cursor = match raw.cursor {
+        None => None,
+        Some(c) => Some(Cursor::decode(&c).ok_or_else(|| {
+            bad("cursor is not one this server issued (take it from the Link header)".into())
+        })?),
+    };
+    let mut tags = raw.tag;
+    tags.sort();
+    tags.dedup();
+    if let Some(text) = &raw.q {
+        if text.trim().is_empty() || text.chars().count() > 200 || text.contains('\0') {
+            return Err(bad("q must be 1 to 200 characters, not blank".into()));
+        }
+    }
+    validate::list_filters(raw.language.as_deref(), &tags).map_err(|v| {
+        bad(v
+            .iter()
+            .map(|v| format!("{} {}", v.pointer.trim_start_matches('/'), v.detail))
+            .collect::<Vec<_>>()
+            .join("; "))
+    })?;
+    Ok(ListQuery {
+        limit,
+        cursor,
+        language: raw.language,
+        tags,
+        q: raw.q,
+    })
 }
 
 /// The strong ETag of a version.
@@ -135,16 +237,17 @@ pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
-/// Entity tags listed in `If-Match` / `If-None-Match`. `None` for `*`.
-/// Weak tags (`W/"…"`) never match strongly, so they are dropped; tags that
-/// are not ours can never match either.
-fn listed_versions(raw: &str) -> Option<Vec<i64>> {
+/// Entity tags listed in `If-Match` / `If-None-Match`. Tags that are not
+/// ours can never match, so they are dropped. `If-Match` compares strongly
+/// (a weak tag never matches), `If-None-Match` weakly (RFC 9110 13.1.1-2).
+fn listed(raw: &str, weak: bool) -> Tags {
     if raw.trim() == "*" {
-        return None;
+        return Tags::Any;
     }
-    Some(
+    Tags::Versions(
         raw.split(',')
             .map(str::trim)
+            .map(|t| if weak { t.trim_start_matches("W/") } else { t })
             .filter_map(|t| t.strip_prefix('"')?.strip_suffix('"')?.parse().ok())
             .collect(),
     )
@@ -166,30 +269,19 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>,
         .map_err(|_| ApiError::BadRequest(format!("{name} is not visible ASCII")))
 }
 
-/// `If-Match` as a precondition for a write.
-pub fn if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
-    Ok(match header_str(headers, "if-match")? {
-        None => Precondition::None,
-        Some(raw) => match listed_versions(raw) {
-            None => Precondition::Exists,
-            Some(v) => Precondition::Versions(v),
-        },
+/// `If-Match` and `If-None-Match` as the precondition of a write: a write
+/// whose `If-None-Match` matches the current version (or is `*` and the
+/// snippet exists) fails with 412, as RFC 9110 13.1.2 requires.
+pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
+    Ok(Precondition {
+        if_match: header_str(headers, "if-match")?.map(|raw| listed(raw, false)),
+        if_none_match: header_str(headers, "if-none-match")?.map(|raw| listed(raw, true)),
     })
 }
 
 /// Does `If-None-Match` match this version (→ 304)?
 pub fn if_none_match(headers: &HeaderMap, version: i64) -> Result<bool, ApiError> {
-    Ok(match header_str(headers, "if-none-match")? {
-        None => false,
-        Some(raw) => match raw.trim() {
-            "*" => true,
-            // Weak comparison for If-None-Match (RFC 9110 13.1.2).
-            _ => raw
-                .split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == etag(version)),
-        },
-    })
+    Ok(header_str(headers, "if-none-match")?.is_some_and(|raw| listed(raw, true).matches(version)))
 }
 
 #[cfg(test)]
@@ -203,17 +295,6 @@ mod tests {
             h.append(*k, HeaderValue::from_str(v).unwrap());
         }
         h
-    }
-
-    #[test]
-    fn request_ids_are_echoed_only_when_sane() {
-        assert_eq!(
-            request_id(&headers(&[("x-request-id", "abc-123")])),
-            "abc-123"
-        );
-        let long = "a".repeat(129);
-        assert_ne!(request_id(&headers(&[("x-request-id", &long)])), long);
-        assert_ne!(request_id(&headers(&[("x-request-id", "a b")])), "a b");
     }
 
     #[test]
@@ -241,24 +322,63 @@ mod tests {
 
     #[test]
     fn preconditions() {
-        assert_eq!(if_match(&headers(&[])).unwrap(), Precondition::None);
+        let p = |pairs: &[(&'static str, &str)]| precondition(&headers(pairs)).unwrap();
+        assert_eq!(p(&[]), Precondition::default());
+        assert_eq!(p(&[("if-match", "*")]).if_match, Some(Tags::Any));
         assert_eq!(
-            if_match(&headers(&[("if-match", "*")])).unwrap(),
-            Precondition::Exists
+            p(&[("if-match", "\"3\", W/\"4\", \"x\"")]).if_match,
+            Some(Tags::Versions(vec![3]))
         );
-        assert_eq!(
-            if_match(&headers(&[("if-match", "\"3\", W/\"4\", \"x\"")])).unwrap(),
-            Precondition::Versions(vec![3])
-        );
+        let nm = p(&[("if-none-match", "W/\"3\"")]);
+        assert!(!nm.holds(3) && nm.holds(4));
+        assert!(!p(&[("if-none-match", "*")]).holds(1));
         assert!(if_none_match(&headers(&[("if-none-match", "W/\"3\"")]), 3).unwrap());
         assert!(!if_none_match(&headers(&[("if-none-match", "\"2\"")]), 3).unwrap());
     }
 
     #[test]
-    fn query_decoding() {
-        let p = query_pairs(Some("q=a+b%20c&tag=x&tag=y&empty")).unwrap();
-        assert_eq!(p[0], ("q".into(), "a b c".into()));
-        assert_eq!(p.len(), 4);
-        assert!(query_pairs(Some("q=%FF")).is_err());
+    fn list_parameters() {
+        assert_eq!(list_query(None).unwrap().limit, 20);
+        let q = list_query(Some(
+            "limit=5&tag=b&tag=a&tag=b&q=hello+world&language=rust",
+        ))
+        .unwrap();
+        assert_eq!(q.limit, 5);
+        assert_eq!(q.tags, vec!["a", "b"]);
+        assert_eq!(q.q.as_deref(), Some("hello world"));
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=x",
+            "cursor=zz",
+            "cursor=-zLC1Uu3AAAAAAAAAAAAAAAAAAAAAAAA",
+            "tag=-a",
+            "tag=A",
+            "q=",
+            "language=",
+            "foo=1",
+            "limit=1&limit=2",
+            "q=%FF",
+        ] {
+            assert!(list_query(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any query string parses or is refused: never a panic.
+        #[test]
+        fn any_query_string_parses_or_is_refused(q in "[a-z=&%+0-9A-F_-]{0,60}") {
+            let _ = list_query(Some(&q));
+        }
+
+        #[test]
+        fn valid_filters_always_parse(limit in 1u32..=100, tags in proptest::collection::vec("[a-z0-9][a-z0-9-]{0,31}", 0..20)) {
+            let mut qs = format!("limit={limit}");
+            for t in &tags {
+                qs.push_str(&format!("&tag={t}"));
+            }
+            let q = list_query(Some(&qs)).unwrap();
+            proptest::prop_assert_eq!(q.limit, limit);
+        }
     }
 }

@@ -1,19 +1,38 @@
-//! Paths and methods. Ids are parsed here, once: a malformed id is a 404
-//! like any unknown id (the guide's 4.5).
+//! Paths and methods: one table ([`ROUTES`]) gives the matcher (matchit, the
+//! router axum uses), the `Allow` header and the list the OpenAPI test
+//! checks, so a route cannot be matched without being listed or documented.
+//! Ids are parsed here, once: a malformed id is a 404 like any unknown id
+//! (docs/api.md, "Ids").
+
+use std::sync::OnceLock;
 
 use hyper::Method;
 use uuid::Uuid;
 
 use super::problem::ApiError;
 
-/// Every route and the methods it allows (`Allow`). The OpenAPI test checks
-/// that each of these is documented.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("/health", "GET, HEAD"),
-    ("/ready", "GET, HEAD"),
-    ("/openapi.json", "GET, HEAD"),
-    ("/snippets", "GET, HEAD, POST"),
-    ("/snippets/{id}", "GET, HEAD, PUT, PATCH, DELETE"),
+/// A path template of the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Health,
+    Ready,
+    OpenApi,
+    Snippets,
+    Snippet,
+}
+
+/// Every path, the resource it names and the methods it allows, in the
+/// order `Allow` lists them. HEAD is allowed wherever GET is.
+pub const ROUTES: &[(&str, Resource, &str)] = &[
+    ("/health", Resource::Health, "GET, HEAD"),
+    ("/ready", Resource::Ready, "GET, HEAD"),
+    ("/openapi.json", Resource::OpenApi, "GET, HEAD"),
+    ("/snippets", Resource::Snippets, "GET, HEAD, POST"),
+    (
+        "/snippets/{id}",
+        Resource::Snippet,
+        "GET, HEAD, PUT, PATCH, DELETE",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,43 +50,54 @@ pub enum Route {
     Options(&'static str),
 }
 
-/// The path's entry in [`ROUTES`] and its id, if any.
-fn resource(path: &str) -> Option<(usize, Option<Uuid>)> {
-    match path {
-        "/health" => Some((0, None)),
-        "/ready" => Some((1, None)),
-        "/openapi.json" => Some((2, None)),
-        "/snippets" => Some((3, None)),
-        _ => {
-            let raw = path.strip_prefix("/snippets/")?;
-            // Only the canonical hyphenated form: one URL per snippet.
-            if raw.len() != 36 {
-                return None;
-            }
-            Some((4, Some(Uuid::try_parse(raw).ok()?)))
+/// The matched path template, for logs and metrics labels (bounded: one
+/// value per entry of [`ROUTES`]).
+pub fn template(path: &str) -> Option<&'static str> {
+    matcher().at(path).ok().map(|m| ROUTES[*m.value].0)
+}
+
+fn matcher() -> &'static matchit::Router<usize> {
+    static M: OnceLock<matchit::Router<usize>> = OnceLock::new();
+    M.get_or_init(|| {
+        let mut m = matchit::Router::new();
+        for (i, (path, _, _)) in ROUTES.iter().enumerate() {
+            m.insert(*path, i).expect("ROUTES has no conflicting paths");
         }
-    }
+        m
+    })
+}
+
+/// Only the canonical form (lower-case, hyphenated): one URL per snippet.
+/// `/snippets/<UPPER-CASE-UUID>` is a 404, not a second name for the row.
+fn canonical_id(raw: &str) -> Option<Uuid> {
+    let id = Uuid::try_parse(raw).ok()?;
+    (id.hyphenated().to_string() == raw).then_some(id)
 }
 
 pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
-    let (index, id) = resource(path).ok_or(ApiError::NotFound)?;
-    let allow = ROUTES[index].1;
+    let found = matcher().at(path).map_err(|_| ApiError::NotFound)?;
+    let (_, resource, allow) = ROUTES[*found.value];
+    let id = match found.params.get("id") {
+        Some(raw) => Some(canonical_id(raw).ok_or(ApiError::NotFound)?),
+        None => None,
+    };
     let m = if method == Method::HEAD {
         &Method::GET
     } else {
         method
     };
-    let route = match (index, m, id) {
+    use Resource as R;
+    let route = match (resource, m, id) {
         (_, &Method::OPTIONS, _) => Route::Options(allow),
-        (0, &Method::GET, _) => Route::Health,
-        (1, &Method::GET, _) => Route::Ready,
-        (2, &Method::GET, _) => Route::OpenApi,
-        (3, &Method::GET, _) => Route::ListSnippets,
-        (3, &Method::POST, _) => Route::CreateSnippet,
-        (4, &Method::GET, Some(id)) => Route::GetSnippet(id),
-        (4, &Method::PUT, Some(id)) => Route::ReplaceSnippet(id),
-        (4, &Method::PATCH, Some(id)) => Route::PatchSnippet(id),
-        (4, &Method::DELETE, Some(id)) => Route::DeleteSnippet(id),
+        (R::Health, &Method::GET, _) => Route::Health,
+        (R::Ready, &Method::GET, _) => Route::Ready,
+        (R::OpenApi, &Method::GET, _) => Route::OpenApi,
+        (R::Snippets, &Method::GET, _) => Route::ListSnippets,
+        (R::Snippets, &Method::POST, _) => Route::CreateSnippet,
+        (R::Snippet, &Method::GET, Some(id)) => Route::GetSnippet(id),
+        (R::Snippet, &Method::PUT, Some(id)) => Route::ReplaceSnippet(id),
+        (R::Snippet, &Method::PATCH, Some(id)) => Route::PatchSnippet(id),
+        (R::Snippet, &Method::DELETE, Some(id)) => Route::DeleteSnippet(id),
         _ => return Err(ApiError::MethodNotAllowed(allow)),
     };
     Ok(route)
@@ -88,14 +118,20 @@ mod tests {
             route(&Method::HEAD, "/snippets"),
             Ok(Route::ListSnippets)
         ));
-        assert!(matches!(
-            route(&Method::GET, "/snippets/42"),
-            Err(ApiError::NotFound)
-        ));
-        assert!(matches!(
-            route(&Method::GET, "/snippets/0192f3c87a4e7b1e9c1a0123456789ab"),
-            Err(ApiError::NotFound)
-        ));
+        for bad in [
+            "/snippets/42",
+            "/snippets/0192f3c87a4e7b1e9c1a0123456789ab",
+            "/snippets/0192F3C8-7A4E-7B1E-9C1A-0123456789AB",
+            "/snippets/{0192f3c8-7a4e-7b1e-9c1a-0123456789ab}",
+            "/snippets/",
+            "/snippets/a/b",
+            "/nope",
+        ] {
+            assert!(
+                matches!(route(&Method::GET, bad), Err(ApiError::NotFound)),
+                "{bad}"
+            );
+        }
         assert!(matches!(
             route(&Method::POST, &format!("/snippets/{id}")),
             Err(ApiError::MethodNotAllowed(_))
@@ -104,9 +140,23 @@ mod tests {
             route(&Method::DELETE, "/health"),
             Err(ApiError::MethodNotAllowed("GET, HEAD"))
         ));
-        assert!(matches!(
-            route(&Method::GET, "/nope"),
-            Err(ApiError::NotFound)
-        ));
+    }
+
+    /// Every listed method of every path reaches a route (no entry of the
+    /// table is unreachable) and OPTIONS answers with the same `Allow`.
+    #[test]
+    fn every_listed_method_routes() {
+        for (tpl, _, allow) in ROUTES {
+            let path = tpl.replace("{id}", "0192f3c8-7a4e-7b1e-9c1a-0123456789ab");
+            assert_eq!(template(&path), Some(*tpl));
+            for m in allow.split(", ") {
+                let m: Method = m.parse().unwrap();
+                assert!(route(&m, &path).is_ok(), "{m} {path}");
+            }
+            assert_eq!(
+                route(&Method::OPTIONS, &path).unwrap(),
+                Route::Options(allow)
+            );
+        }
     }
 }

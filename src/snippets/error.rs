@@ -30,33 +30,54 @@ pub enum SnippetError {
     Internal(String),
 }
 
-impl From<crate::db::DbError> for SnippetError {
-    /// Only a pool checkout reaches the domain as a DbError: unavailable.
-    fn from(e: crate::db::DbError) -> Self {
+impl From<crate::db::CheckoutError> for SnippetError {
+    /// No connection could be had in time: 503, retry later.
+    fn from(e: crate::db::CheckoutError) -> Self {
         SnippetError::Unavailable(e.to_string())
     }
 }
 
+/// PostgreSQL errors that mean "could not get or keep a connection, or the
+/// server would not do the work right now": a retry later may succeed.
+/// diesel-async keeps no SQLSTATE for these (src/pg/error_helper.rs maps
+/// every code but the constraint ones to `Unknown`), so they are told apart
+/// by the server's message, which PostgreSQL writes in English unless
+/// `lc_messages` is changed (it is not on RDS or in our clusters).
+const TRANSIENT: &[&str] = &[
+    "canceling statement due to statement timeout", // 57014
+    "canceling statement due to lock timeout",      // 55P03
+    "terminating connection due to administrator command", // 57P01
+    "terminating connection due to unexpected postmaster exit",
+    "terminating connection because of crash of another server process", // 57P02
+    "the database system is", // 57P03: starting up, shutting down, in recovery
+    "sorry, too many clients already", // 53300
+    "remaining connection slots are reserved",
+    "could not serialize access", // 40001
+    "deadlock detected",          // 40P01
+];
+
 impl From<DieselError> for SnippetError {
-    /// Constraint violations would be our own bugs (the schema validates
-    /// first), so they are internal. Every other database error our fixed
-    /// queries can meet at run time is a server-side condition: connection
-    /// lost, shutdown, fail-over (read-only), statement timeout, out of
-    /// resources, serialization failure. diesel does not expose the
-    /// SQLSTATE, so those are all "unavailable": 503 and retry, never 500.
+    /// Only "could not get or keep a connection" (lost connection, server
+    /// shutting down or in recovery, statement or lock timeout, read-only
+    /// after a fail-over, serialization failure) is Unavailable: 503 and a
+    /// retry. Everything else a fixed query can meet is our bug or a broken
+    /// schema (a missing column after a bad deploy): Internal, 500, logged
+    /// whole, never presented as transient.
     fn from(e: DieselError) -> Self {
+        use DatabaseErrorKind as K;
         let text = error_chain(&e);
         match &e {
             DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation
-                | DatabaseErrorKind::ForeignKeyViolation
-                | DatabaseErrorKind::NotNullViolation
-                | DatabaseErrorKind::CheckViolation
-                | DatabaseErrorKind::RestrictViolation
-                | DatabaseErrorKind::ExclusionViolation,
+                K::ClosedConnection
+                | K::UnableToSendCommand
+                | K::ReadOnlyTransaction
+                | K::SerializationFailure,
                 _,
-            ) => SnippetError::Internal(text),
-            DieselError::DatabaseError(..) | DieselError::BrokenTransactionManager => {
+            )
+            | DieselError::BrokenTransactionManager => SnippetError::Unavailable(text),
+            DieselError::DatabaseError(_, info)
+                if TRANSIENT.iter().any(|t| info.message().starts_with(t)) =>
+            {
                 SnippetError::Unavailable(text)
             }
             DieselError::NotFound => SnippetError::NotFound,

@@ -7,4 +7,4 @@ pub mod store;
 pub mod validate;
 
 pub use error::{SnippetError, Violation};
-pub use model::{Cursor, ListQuery, Precondition, Snippet, SnippetInput};
+pub use model::{Cursor, ListQuery, Precondition, Snippet, SnippetInput, Tags};

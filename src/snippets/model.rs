@@ -81,15 +81,41 @@ impl From<&Snippet> for SnippetInput {
     }
 }
 
-/// Which versions a conditional write accepts (`If-Match`).
+/// The entity tags of `If-Match` or `If-None-Match`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Precondition {
-    /// No condition.
-    None,
-    /// `If-Match: *`: the snippet must exist.
-    Exists,
-    /// One of these versions must be current.
+pub enum Tags {
+    /// `*`: any current version.
+    Any,
+    /// One of these versions.
     Versions(Vec<i64>),
+}
+
+impl Tags {
+    pub fn matches(&self, version: i64) -> bool {
+        match self {
+            Tags::Any => true,
+            Tags::Versions(v) => v.contains(&version),
+        }
+    }
+}
+
+/// The conditions of a conditional write (RFC 9110 13.1): it happens only
+/// if `If-Match` matches the current version and `If-None-Match` does not.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Precondition {
+    pub if_match: Option<Tags>,
+    pub if_none_match: Option<Tags>,
+}
+
+impl Precondition {
+    /// Does a write of a snippet at `version` go ahead?
+    pub fn holds(&self, version: i64) -> bool {
+        self.if_match.as_ref().is_none_or(|t| t.matches(version))
+            && !self
+                .if_none_match
+                .as_ref()
+                .is_some_and(|t| t.matches(version))
+    }
 }
 
 /// A position in the newest-first order: the last row of a page.
@@ -123,6 +149,11 @@ impl Cursor {
         let micros = i64::from_be_bytes(raw[..8].try_into().ok()?);
         let created_at =
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()?;
+        // Only times PostgreSQL can compare with (its range is 4713 BC to
+        // 294276 AD; `time` goes further): anything else is not a cursor.
+        if !(1..=9999).contains(&created_at.year()) {
+            return None;
+        }
         let id = Uuid::from_slice(&raw[8..]).ok()?;
         Some(Cursor { created_at, id })
     }
@@ -157,6 +188,26 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("not a cursor"), None);
         assert_eq!(Cursor::decode(""), None);
+        // Well-formed, but in the year -9000: not a cursor we issue.
+        assert_eq!(Cursor::decode("-zLC1Uu3AAAAAAAAAAAAAAAAAAAAAAAA"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cursors_round_trip(micros in -62_135_596_800_000_000i64..253_402_300_799_000_000, id: u128) {
+            let c = Cursor {
+                created_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).unwrap(),
+                id: Uuid::from_u128(id),
+            };
+            proptest::prop_assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        }
+
+        #[test]
+        fn any_decoded_cursor_is_in_postgres_range(s in "[A-Za-z0-9_-]{0,40}") {
+            if let Some(c) = Cursor::decode(&s) {
+                proptest::prop_assert!((1..=9999).contains(&c.created_at.year()));
+            }
+        }
     }
 
     #[test]

@@ -9,11 +9,11 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Integer, Text, Timestamptz};
 use diesel::IntoSql;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::error::SnippetError;
-use super::model::{ListQuery, Precondition, Snippet, SnippetInput};
+use super::model::{ListQuery, Precondition, Snippet, SnippetInput, Tags};
 use super::validate;
 use crate::db::schema::snippets::dsl as s;
 use crate::db::{DbConn, DbPool};
@@ -126,16 +126,24 @@ pub async fn list(pool: &DbPool, q: &ListQuery) -> Result<(Vec<Snippet>, bool), 
     Ok((rows, more))
 }
 
-/// `(unconditional, versions)` for the `$2 OR version = ANY($3)` condition.
-fn condition(pre: &Precondition) -> (bool, Vec<i64>) {
-    match pre {
-        Precondition::None | Precondition::Exists => (true, Vec::new()),
-        Precondition::Versions(v) => (false, v.clone()),
-    }
+/// The precondition as SQL: `(($1 OR version = ANY($2)) AND NOT ($3 OR
+/// version = ANY($4)))`, checked in the statement that writes.
+#[derive(Debug, Clone)]
+struct Condition(bool, Vec<i64>, bool, Vec<i64>);
+
+fn condition(pre: &Precondition) -> Condition {
+    let split = |t: &Option<Tags>, absent: bool| match t {
+        None => (absent, Vec::new()),
+        Some(Tags::Any) => (true, Vec::new()),
+        Some(Tags::Versions(v)) => (false, v.clone()),
+    };
+    let (m_any, m_versions) = split(&pre.if_match, true);
+    let (n_any, n_versions) = split(&pre.if_none_match, false);
+    Condition(m_any, m_versions, n_any, n_versions)
 }
 
 /// After a conditional write matched no row: 404 or 412?
-async fn miss(c: &mut DbConn<'_>, id: Uuid) -> SnippetError {
+async fn miss(c: &mut AsyncPgConnection, id: Uuid) -> SnippetError {
     match diesel::select(exists(s::snippets.find(id)))
         .get_result::<bool>(c)
         .await
@@ -153,77 +161,76 @@ pub async fn replace(
     pre: &Precondition,
 ) -> Result<Snippet, SnippetError> {
     let mut c = conn(pool).await?;
-    let (any, versions) = condition(pre);
-    let updated = diesel::update(
-        s::snippets
-            .filter(s::id.eq(id))
-            .filter(any.into_sql::<Bool>().or(s::version.eq_any(versions))),
-    )
-    .set((
-        s::title.eq(&input.title),
-        s::language.eq(&input.language),
-        s::code.eq(&input.code),
-        s::description.eq(&input.description),
-        s::tags.eq(&input.tags),
-        s::updated_at.eq(now),
-        s::version.eq(s::version + 1),
-    ))
-    .returning(Snippet::as_returning())
-    .get_result(&mut c)
-    .await
-    .optional()?;
-    match updated {
+    match update(&mut c, id, input, pre).await? {
         Some(s) => Ok(s),
         None => Err(miss(&mut c, id).await),
     }
 }
 
-/// Merge-patch: read, merge, validate, then write only if nobody wrote in
-/// between (the version read is the precondition). A concurrent writer
-/// makes us start over, a few times, instead of losing their update.
+async fn update(
+    c: &mut AsyncPgConnection,
+    id: Uuid,
+    input: &SnippetInput,
+    pre: &Precondition,
+) -> Result<Option<Snippet>, SnippetError> {
+    Ok(
+        diesel::update(s::snippets.filter(s::id.eq(id)).filter(condition(pre)))
+            .set((
+                s::title.eq(&input.title),
+                s::language.eq(&input.language),
+                s::code.eq(&input.code),
+                s::description.eq(&input.description),
+                s::tags.eq(&input.tags),
+                s::updated_at.eq(now),
+                s::version.eq(s::version + 1),
+            ))
+            .returning(Snippet::as_returning())
+            .get_result(c)
+            .await
+            .optional()?,
+    )
+}
+
+/// Merge-patch in one transaction: the row is locked (`FOR UPDATE`) while
+/// it is read, merged, validated and written, so concurrent patches queue
+/// on the row and every one applies (no optimistic retries that can
+/// starve); with `If-Match`, one that lost a race sees the new version and
+/// gets 412.
 pub async fn patch(
     pool: &DbPool,
     id: Uuid,
     patch: &serde_json::Value,
     pre: &Precondition,
 ) -> Result<Snippet, SnippetError> {
-    for _ in 0..5 {
-        let current = get(pool, id).await?;
-        if let Precondition::Versions(v) = pre {
-            if !v.contains(&current.version) {
-                return Err(SnippetError::PreconditionFailed);
-            }
+    let mut c = conn(pool).await?;
+    // Owned copies: a closure holding references cannot be proven Send for
+    // every lifetime diesel-async's `for<'r> AsyncFnOnce` asks about.
+    let (pre, patch) = (pre.clone(), patch.clone());
+    c.transaction::<_, SnippetError, _>(async move |c| {
+        let current: Snippet = s::snippets
+            .find(id)
+            .select(Snippet::as_select())
+            .for_update()
+            .first(c)
+            .await
+            .optional()?
+            .ok_or(SnippetError::NotFound)?;
+        if !pre.holds(current.version) {
+            return Err(SnippetError::PreconditionFailed);
         }
-        let merged = validate::patch(&SnippetInput::from(&current), patch)?;
-        match replace(
-            pool,
-            id,
-            &merged,
-            &Precondition::Versions(vec![current.version]),
-        )
-        .await
-        {
-            Err(SnippetError::PreconditionFailed) if !matches!(pre, Precondition::Versions(_)) => {
-                continue
-            }
-            other => return other,
-        }
-    }
-    Err(SnippetError::Unavailable(
-        "the snippet kept changing while being patched".into(),
-    ))
+        let merged = validate::patch(&SnippetInput::from(&current), &patch)?;
+        update(c, id, &merged, &Precondition::default())
+            .await?
+            .ok_or(SnippetError::NotFound)
+    })
+    .await
 }
 
 pub async fn delete(pool: &DbPool, id: Uuid, pre: &Precondition) -> Result<(), SnippetError> {
     let mut c = conn(pool).await?;
-    let (any, versions) = condition(pre);
-    let n = diesel::delete(
-        s::snippets
-            .filter(s::id.eq(id))
-            .filter(any.into_sql::<Bool>().or(s::version.eq_any(versions))),
-    )
-    .execute(&mut c)
-    .await?;
+    let n = diesel::delete(s::snippets.filter(s::id.eq(id)).filter(condition(pre)))
+        .execute(&mut c)
+        .await?;
     if n == 1 {
         Ok(())
     } else {
@@ -294,6 +301,20 @@ fixed_sql!(Before, Bool, |self, out| {
     out.push_sql(", ");
     out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.1)?;
     out.push_sql(")");
+    Ok(())
+});
+
+fixed_sql!(Condition, Bool, |self, out| {
+    use diesel::sql_types::{Array, BigInt};
+    out.push_sql("((");
+    out.push_bind_param::<Bool, _>(&self.0)?;
+    out.push_sql(" OR version = ANY(");
+    out.push_bind_param::<Array<BigInt>, _>(&self.1)?;
+    out.push_sql(")) AND NOT (");
+    out.push_bind_param::<Bool, _>(&self.2)?;
+    out.push_sql(" OR version = ANY(");
+    out.push_bind_param::<Array<BigInt>, _>(&self.3)?;
+    out.push_sql(")))");
     Ok(())
 });
 

@@ -24,12 +24,42 @@ fn compile(src: &str) -> Validator {
 
 static INPUT: LazyLock<Validator> = LazyLock::new(|| compile(INPUT_SCHEMA));
 static PATCH: LazyLock<Validator> = LazyLock::new(|| compile(PATCH_SCHEMA));
+/// The list filters `language` and `tag`: the input schema's own rules for
+/// those fields, so a filter accepts exactly what a snippet can hold.
+static FILTERS: LazyLock<Validator> = LazyLock::new(|| {
+    let input: Value = serde_json::from_str(INPUT_SCHEMA).expect("embedded schema is JSON");
+    let props = &input["properties"];
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"language": props["language"], "tag": props["tags"]},
+    });
+    jsonschema::draft202012::new(&schema).expect("filter schema compiles")
+});
 
 /// Compiles both schemas now, so a broken schema fails at startup and the
 /// first request does not pay for it.
 pub fn warm_up() {
     LazyLock::force(&INPUT);
     LazyLock::force(&PATCH);
+    LazyLock::force(&FILTERS);
+}
+
+/// Checks `GET /snippets` filters against the snippet schema's rules.
+pub fn list_filters(language: Option<&str>, tags: &[String]) -> Result<(), Vec<Violation>> {
+    let mut doc = serde_json::Map::new();
+    if let Some(l) = language {
+        doc.insert("language".into(), l.into());
+    }
+    if !tags.is_empty() {
+        doc.insert("tag".into(), tags.into());
+    }
+    check(&FILTERS, &Value::Object(doc)).map_err(|e| match e {
+        SnippetError::Invalid(v) => v,
+        other => vec![Violation {
+            pointer: String::new(),
+            detail: other.to_string(),
+        }],
+    })
 }
 
 /// Validates a POST/PUT body (any JSON value) into an input. Takes the

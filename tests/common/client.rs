@@ -1,5 +1,6 @@
 //! A deliberately small HTTP/1.1 client over `std::net::TcpStream`, so the
-//! tests control every byte on the wire (hostile clients included).
+//! tests control every byte on the wire (hostile clients included); or,
+//! for an in-process app, the same calls made on the tower service.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -7,9 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Client {
     pub addr: SocketAddr,
+    inproc: Option<std::sync::Arc<super::inproc::Handle>>,
 }
 
 #[derive(Debug)]
@@ -65,11 +67,19 @@ impl Response {
 
 impl Client {
     pub fn new(addr: SocketAddr) -> Client {
-        Client { addr }
+        Client { addr, inproc: None }
+    }
+
+    pub fn in_process(handle: std::sync::Arc<super::inproc::Handle>) -> Client {
+        Client {
+            addr: "127.0.0.1:9".parse().unwrap(),
+            inproc: Some(handle),
+        }
     }
 
     /// Sends raw bytes on a new connection and parses the answer.
     pub fn raw(&self, bytes: &[u8]) -> std::io::Result<Response> {
+        assert!(self.inproc.is_none(), "raw bytes need a socket: use TestApp");
         let mut s = TcpStream::connect(self.addr)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         s.write_all(bytes)?;
@@ -84,6 +94,17 @@ impl Client {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Response {
+        if let Some(h) = &self.inproc {
+            let mut req = hyper::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", "snippetd.test");
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let body = body.map(|b| bytes::Bytes::copy_from_slice(b)).unwrap_or_default();
+            return h.call(req.body(http_body_util::Full::new(body)).expect("valid request"));
+        }
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
             self.addr

@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod inproc;
 pub mod load;
 pub mod pg;
 
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use client::{Client, Response};
+pub use inproc::InProcApp;
 pub use pg::{cluster, Cluster, TestDb, PASSWORD};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_snippetd");

@@ -1,0 +1,244 @@
+//! The request path as a tower stack, outermost first:
+//!
+//! 1. [`framing`] (here): the request id and its task-local scope, the HTTP
+//!    MUSTs of [`super::guard`], problem+json for any bare error status an
+//!    inner layer produced, `X-Request-Id` on every response, the access log.
+//! 2. tower-http `CorsLayer`, from `CORS_ALLOWED_ORIGINS`.
+//! 3. tower-http `TimeoutLayer`: `REQUEST_TIMEOUT_SECONDS` → 503.
+//! 4. tower-http `CatchPanicLayer`: a panicking handler → 500, logged.
+//! 5. tower-http `RequestBodyLimitLayer`: `MAX_BODY_BYTES` → 413.
+//! 6. the router and the handlers.
+//!
+//! The same stack serves hyper (src/http/server.rs) and in-process tests
+//! (`tower::ServiceExt::oneshot`, tests/inproc.rs), so tests exercise
+//! exactly what production runs.
+//!
+//! Framing is hand-written: the request id must be chosen before the
+//! task-local scope that tags every log line opens, i.e. outside every
+//! other layer; tower-http's `SetRequestId` would also echo a client's id
+//! of any length or content, and `TraceLayer` logs through `tracing`, not
+//! the `log`/env_logger pair this project is built on.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Either, Full};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::problem::ApiError;
+use super::{guard, handlers, App};
+use crate::config::CorsOrigins;
+use crate::logging;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A request body as the stack sees it, whatever the transport.
+pub type ReqBody = UnsyncBoxBody<Bytes, BodyError>;
+
+/// The transport's body error, as one concrete type. With `BoxError`
+/// itself here, rustc cannot prove the handlers' futures Send ("From is not
+/// general enough", rust-lang/rust#64552): the trait object's lifetime is
+/// erased inside the future and must then convert for every lifetime.
+#[derive(Debug)]
+pub struct BodyError(pub BoxError);
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+/// The body handlers read: at most `MAX_BODY_BYTES` (RequestBodyLimitLayer).
+pub type HandlerBody = tower_http::body::Limited<ReqBody>;
+/// What the layers inside framing answer with (CatchPanicLayer boxes).
+type InnerBody = tower_http::body::UnsyncBoxBody<Bytes, BoxError>;
+/// Every response body: the inner layers' or a problem made by framing,
+/// without boxing it once more.
+pub type RespBody = Either<InnerBody, Full<Bytes>>;
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole API as one service. Cheap to clone (one per connection).
+pub fn service<B>(
+    app: Arc<App>,
+) -> impl Service<Request<B>, Response = Response<RespBody>, Error = Infallible, Future: Send>
+       + Clone
+       + Send
+       + 'static
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let handlers = {
+        let app = app.clone();
+        tower::service_fn(move |req| answer(app.clone(), req))
+    };
+    let plain = ServiceBuilder::new()
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            app.cfg.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(RequestBodyLimitLayer::new(app.cfg.max_body_bytes))
+        .service(handlers);
+    // CorsLayer answers every OPTIONS as a preflight; a plain OPTIONS (no
+    // Access-Control-Request-Method) goes around it to get its `Allow`.
+    let inner = (cors(&app.cfg.cors).layer(plain.clone()), plain);
+
+    tower::service_fn(move |req: Request<B>| {
+        let (app, inner) = (app.clone(), inner.clone());
+        async move { Ok::<_, Infallible>(framing(&app, inner, req).await) }
+    })
+}
+
+async fn answer(
+    app: Arc<App>,
+    req: Request<HandlerBody>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(handlers::dispatch(&app, req).await)
+}
+
+/// The client's `X-Request-Id` when it is sane (1–128 visible ASCII
+/// characters), a fresh UUID otherwise.
+pub fn request_id(req_headers: &hyper::HeaderMap) -> Arc<str> {
+    req_headers
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(Arc::from)
+        .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()))
+}
+
+async fn framing<B, C, S>(app: &App, (cors, plain): (C, S), req: Request<B>) -> Response<RespBody>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    C: Service<Request<ReqBody>, Response = Response<InnerBody>, Error = Infallible>,
+    S: Service<Request<ReqBody>, Response = Response<InnerBody>, Error = Infallible>,
+{
+    let started = Instant::now();
+    let rid = request_id(req.headers());
+    let scope = rid.clone();
+    logging::with_request_id(scope, async move {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let mut resp = match guard::check(&req) {
+            Err(e) => problem(e, &rid, app.cfg.expose_errors).map(Either::Right),
+            Ok(()) => {
+                let mut req = req.map(|b| b.map_err(|e| BodyError(e.into())).boxed_unsync());
+                // Handlers and inner layers see the id that is logged and sent.
+                if let Ok(v) = HeaderValue::from_str(&rid) {
+                    req.headers_mut().insert(X_REQUEST_ID, v);
+                }
+                let plain_options = req.method() == hyper::Method::OPTIONS
+                    && !req.headers().contains_key("access-control-request-method");
+                let answered = if plain_options {
+                    plain.oneshot(req).await
+                } else {
+                    cors.oneshot(req).await
+                };
+                match answered {
+                    Ok(resp) => resp.map(Either::Left),
+                    Err(never) => match never {},
+                }
+            }
+        };
+        if resp.status().as_u16() >= 400 && !is_problem(&resp) {
+            // A bare status from a layer (timeout, body limit, panic guard).
+            let e = ApiError::from_status(resp.status(), &app.cfg);
+            let cors: Vec<_> = resp
+                .headers()
+                .iter()
+                .filter(|(k, _)| k.as_str().starts_with("access-control-") || *k == "vary")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            resp = problem(e, &rid, app.cfg.expose_errors).map(Either::Right);
+            for (k, v) in cors {
+                resp.headers_mut().append(k, v);
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            resp.headers_mut().insert(X_REQUEST_ID, v);
+        }
+        log::info!(
+            target: "access",
+            method = method.as_str(),
+            path = path.as_str(),
+            status = resp.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            "request"
+        );
+        resp
+    })
+    .await
+}
+
+fn is_problem<B>(resp: &Response<B>) -> bool {
+    resp.headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json")
+}
+
+/// An error as a response, logged whole when it is the server's fault.
+pub fn problem(e: ApiError, rid: &str, expose: bool) -> Response<Full<Bytes>> {
+    if e.is_server_error() {
+        // Logged whole: the response shows it only with EXPOSE_ERRORS=1.
+        log::error!(target: "snippetd::error", "{e}");
+    }
+    e.into_response(rid, expose)
+}
+
+/// CatchPanicLayer's answer: a bare 500 that [`framing`] turns into a
+/// problem; the panic message is logged here, with the request id.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Full<Bytes>> {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    log::error!(target: "snippetd::error", "handler panicked: {text}");
+    let mut resp = Response::new(Full::default());
+    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    resp
+}
+
+/// Methods and headers a browser may use cross-origin, and the response
+/// headers its scripts may read.
+fn cors(origins: &CorsOrigins) -> CorsLayer {
+    use hyper::header::{ETAG, IF_MATCH, IF_NONE_MATCH, LINK, LOCATION, RETRY_AFTER};
+    use hyper::Method;
+    let allow = match origins {
+        // No origin allowed: no CORS headers at all, so browsers block.
+        CorsOrigins::None => AllowOrigin::list([]),
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => {
+            AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        }
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH, X_REQUEST_ID])
+        .expose_headers([ETAG, LOCATION, LINK, RETRY_AFTER, X_REQUEST_ID])
+        .max_age(Duration::from_secs(600))
+}

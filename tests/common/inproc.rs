@@ -1,0 +1,106 @@
+//! The app in-process: the same tower stack `serve` runs (src/http/stack.rs),
+//! called with `tower::ServiceExt::oneshot`, with no socket and no child
+//! process, against a real PostgreSQL database of the test cluster. Most
+//! contract tests use this; process-level concerns (signals, supervise,
+//! TLS, faults, raw bytes on the wire) keep using [`super::TestApp`].
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response};
+use tower::util::BoxCloneSyncService;
+use tower::ServiceExt;
+
+use super::client::Response as TestResponse;
+use super::{cluster, snippetd, TestDb};
+use snippetd::http::stack::{self, RespBody};
+use snippetd::http::App;
+
+type Svc = BoxCloneSyncService<Request<Full<Bytes>>, Response<RespBody>, Infallible>;
+
+/// A runtime and the service, shared by every client of one app.
+pub struct Handle {
+    rt: tokio::runtime::Runtime,
+    svc: Svc,
+}
+
+impl Handle {
+    pub fn call(&self, req: Request<Full<Bytes>>) -> TestResponse {
+        let head = req.method() == hyper::Method::HEAD;
+        self.rt.block_on(async {
+            let resp = self.svc.clone().oneshot(req).await.expect("infallible");
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).to_string(),
+                    )
+                })
+                .collect();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|c| c.to_bytes().to_vec())
+                .unwrap_or_default();
+            // hyper sends no body for HEAD; neither does this.
+            let body = if head { Vec::new() } else { body };
+            TestResponse {
+                status,
+                headers,
+                body,
+            }
+        })
+    }
+}
+
+/// A fresh migrated database and the app on it, in this process.
+pub struct InProcApp {
+    pub db: TestDb,
+    pub handle: Arc<Handle>,
+}
+
+impl InProcApp {
+    pub fn new() -> InProcApp {
+        InProcApp::with_env(&[])
+    }
+
+    pub fn with_env(extra: &[(&str, &str)]) -> InProcApp {
+        let db = cluster().create_db();
+        let mut env: HashMap<String, String> = db.env();
+        for (k, v) in extra {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let out = snippetd(&env).arg("migrate").output().expect("run migrate");
+        assert!(
+            out.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cfg = snippetd::config::Config::from_env_map(&env).expect("valid test config");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let svc = rt.block_on(async {
+            let connector = snippetd::db::Connector::new(&cfg.db).expect("connector");
+            let app = Arc::new(App::new(cfg.http.clone(), connector.pool()));
+            BoxCloneSyncService::new(stack::service::<Full<Bytes>>(app))
+        });
+        InProcApp {
+            db,
+            handle: Arc::new(Handle { rt, svc }),
+        }
+    }
+
+    pub fn client(&self) -> super::Client {
+        super::Client::in_process(self.handle.clone())
+    }
+}
