@@ -517,12 +517,31 @@ impl HttpConfig {
 /// Everything `serve` and `supervise` need.
 /// Every variable read above.
 const VARS: &[&str] = &[
-    "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD", "DB_NAME",
-    "DB_SSLMODE", "DB_SSLROOTCERT", "DB_POOL_SIZE", "DB_POOL_TIMEOUT_MS",
-    "DB_CONNECT_TIMEOUT_SECONDS", "DB_STATEMENT_TIMEOUT_MS", "DB_WAIT_SECONDS", "HOST",
-    "PORT", "MAX_BODY_BYTES", "BODY_READ_TIMEOUT_SECONDS", "REQUEST_TIMEOUT_SECONDS",
-    "HEADER_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "MAX_CONNECTIONS",
-    "CORS_ALLOWED_ORIGINS", "LOG_FORMAT", "RUST_LOG", "EXPOSE_ERRORS",
+    "DATABASE_URL",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USERNAME",
+    "DB_PASSWORD",
+    "DB_NAME",
+    "DB_SSLMODE",
+    "DB_SSLROOTCERT",
+    "DB_POOL_SIZE",
+    "DB_POOL_TIMEOUT_MS",
+    "DB_CONNECT_TIMEOUT_SECONDS",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_WAIT_SECONDS",
+    "HOST",
+    "PORT",
+    "MAX_BODY_BYTES",
+    "BODY_READ_TIMEOUT_SECONDS",
+    "REQUEST_TIMEOUT_SECONDS",
+    "HEADER_READ_TIMEOUT_SECONDS",
+    "SHUTDOWN_GRACE_SECONDS",
+    "MAX_CONNECTIONS",
+    "CORS_ALLOWED_ORIGINS",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "EXPOSE_ERRORS",
 ];
 
 #[derive(Clone, Debug)]
@@ -543,7 +562,9 @@ impl Config {
 
     /// The effective configuration as `KEY=value` lines, password redacted.
     /// The configuration from a map of variables (in-process tests).
-    pub fn from_env_map(env: &std::collections::HashMap<String, String>) -> Result<Config, ConfigError> {
+    pub fn from_env_map(
+        env: &std::collections::HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
         let map: std::collections::HashMap<&'static str, String> = VARS
             .iter()
             .filter_map(|v| env.get(*v).map(|val| (*v, val.clone())))
