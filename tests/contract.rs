@@ -535,3 +535,34 @@ fn openapi_document_is_served_and_valid() {
         .collect();
     assert!(ops.contains("PATCH /snippets/{id}"), "{ops:?}");
 }
+
+/// Searches with more matches than the probe's limit walk the page-order
+/// index instead of sorting the matches: both plans give the same pages.
+#[test]
+fn searches_with_many_matches_page_like_searches_with_few() {
+    let app = InProcApp::new();
+    let c = app.client();
+    // 1,200 matching rows (over the 1,000 of SEARCH_SORT_LIMIT in store.rs)
+    // and 5 of another tag, with distinct times.
+    app.db.psql(
+        "INSERT INTO snippets (id, title, language, code, tags, created_at, updated_at) \
+         SELECT gen_random_uuid(), 'many ' || n, 'rust', 'needle ' || n, \
+                CASE WHEN n <= 1200 THEN ARRAY['many'] ELSE ARRAY['few'] END, \
+                now() - n * interval '1 second', now() \
+         FROM generate_series(1, 1205) n",
+    );
+    for (filter, total) in [("tag=many", 1200), ("tag=few", 5), ("q=needle", 1205)] {
+        let all: Vec<Value> = pages(&c, &format!("/snippets?limit=100&{filter}"))
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(all.len(), total, "{filter}");
+        let times: Vec<&str> = all
+            .iter()
+            .map(|s| s["createdAt"].as_str().unwrap())
+            .collect();
+        let mut sorted = times.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(times, sorted, "{filter}: newest first");
+    }
+}

@@ -40,7 +40,19 @@ impl DbPool {
     /// A pooled connection, waiting at most `DB_POOL_TIMEOUT_MS`. The only
     /// error is "no connection": upstream, that is a 503.
     pub async fn get(&self) -> Result<DbConn<'_>, CheckoutError> {
-        match self.pool.get().await {
+        self.checked(self.pool.get().await)
+    }
+
+    /// The same, not borrowing the pool (for holders that outlive a call).
+    pub async fn get_owned(&self) -> Result<DbConn<'static>, CheckoutError> {
+        self.checked(self.pool.get_owned().await)
+    }
+
+    fn checked<'a>(
+        &self,
+        got: Result<DbConn<'a>, bb8::RunError<PoolError>>,
+    ) -> Result<DbConn<'a>, CheckoutError> {
+        match got {
             Ok(c) => Ok(c),
             Err(bb8::RunError::TimedOut) => Err(CheckoutError(
                 match self.last_error.lock().ok().and_then(|e| e.clone()) {

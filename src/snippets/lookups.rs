@@ -14,13 +14,61 @@
 //! answered before it was sent.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{store, Snippet, SnippetError};
-use crate::db::DbPool;
+use crate::db::{DbConn, DbPool};
+
+/// Where lookups get their rows: the database in production, a fake in the
+/// unit tests below (hand-off, cancellation and error fan-out, without a
+/// database).
+pub trait Loader: Send + Sync + 'static {
+    type Conn: Send;
+    /// One connection (for the whole batch).
+    fn checkout(&self) -> impl Future<Output = Result<Self::Conn, SnippetError>> + Send;
+    /// The snippets among `ids` (any order; missing ones left out).
+    fn fetch(
+        &self,
+        conn: &mut Self::Conn,
+        ids: &[Uuid],
+    ) -> impl Future<Output = Result<Vec<Snippet>, SnippetError>> + Send;
+}
+
+/// PostgreSQL through the pool.
+pub struct DbLoader(pub DbPool);
+
+impl Loader for DbLoader {
+    type Conn = DbConn<'static>;
+
+    async fn checkout(&self) -> Result<DbConn<'static>, SnippetError> {
+        Ok(self.0.get_owned().await?)
+    }
+
+    async fn fetch(
+        &self,
+        c: &mut DbConn<'static>,
+        ids: &[Uuid],
+    ) -> Result<Vec<Snippet>, SnippetError> {
+        match ids {
+            [id] => store::find(c, *id).await.map(Vec::from_iter),
+            _ => {
+                // Always BATCH_MAX ids (the index scan drops the repeats).
+                // The generic plan is costed for an array of 10, dearer than
+                // a custom plan for a few ids, so PostgreSQL would plan the
+                // statement again on every execution; against 32 ids the
+                // generic plan wins and is kept after five executions
+                // (pg_prepared_statements.generic_plans).
+                let mut ids = ids.to_vec();
+                ids.resize(BATCH_MAX, ids[0]);
+                store::find_many(c, &ids).await
+            }
+        }
+    }
+}
 
 /// Ids per query: enough to absorb a busy queue, small enough that one
 /// index probe per id stays a sub-millisecond statement.
@@ -37,8 +85,8 @@ fn concurrency(pool_size: u32) -> usize {
     (pool_size.div_ceil(4).max(2).min(pool_size)) as usize
 }
 
-pub struct Lookups {
-    pool: DbPool,
+pub struct Lookups<L: Loader = DbLoader> {
+    loader: L,
     leaders_max: usize,
     state: Mutex<State>,
 }
@@ -61,11 +109,17 @@ enum Msg {
     Lead,
 }
 
-impl Lookups {
+impl Lookups<DbLoader> {
     pub fn new(pool: DbPool) -> Lookups {
+        Lookups::with_loader(concurrency(pool.max_size()), DbLoader(pool))
+    }
+}
+
+impl<L: Loader> Lookups<L> {
+    pub fn with_loader(leaders_max: usize, loader: L) -> Lookups<L> {
         Lookups {
-            leaders_max: concurrency(pool.max_size()),
-            pool,
+            loader,
+            leaders_max,
             state: Mutex::default(),
         }
     }
@@ -122,7 +176,7 @@ impl Lookups {
 
     /// One query for `id` and the lookups queued once a connection is held.
     async fn lead(&self, id: Uuid) -> Result<Option<Snippet>, SnippetError> {
-        let conn = self.pool.get().await;
+        let conn = self.loader.checkout().await;
         // When the pool failed, every queued lookup gets the error now
         // instead of waiting a check-out timeout each.
         let limit = if conn.is_ok() {
@@ -143,20 +197,12 @@ impl Lookups {
             }
         }
         let result = match conn {
-            Ok(mut c) if batch.is_empty() => store::find(&mut c, id).await.map(Vec::from_iter),
             Ok(mut c) => {
                 let mut ids: Vec<Uuid> = batch.iter().map(|w| w.id).collect();
                 ids.push(id);
-                // Always BATCH_MAX ids (the index scan drops the repeats).
-                // The generic plan is costed for an array of 10, dearer than
-                // a custom plan for a few ids, so PostgreSQL would plan the
-                // statement again on every execution; against 32 ids the
-                // generic plan wins and is kept after five executions
-                // (pg_prepared_statements.generic_plans).
-                ids.resize(BATCH_MAX, id);
-                store::find_many(&mut c, &ids).await
+                self.loader.fetch(&mut c, &ids).await
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         for w in batch {
             let answer = match &result {
@@ -190,9 +236,9 @@ impl Lookups {
 
 /// A leader's place, given back (and handed on) however the lookup ends,
 /// including its request being cancelled mid-query.
-struct Leading<'a>(&'a Lookups);
+struct Leading<'a, L: Loader>(&'a Lookups<L>);
 
-impl Drop for Leading<'_> {
+impl<L: Loader> Drop for Leading<'_, L> {
     fn drop(&mut self) {
         self.0.release();
     }
@@ -200,12 +246,12 @@ impl Drop for Leading<'_> {
 
 /// A queued lookup. If its request is cancelled after it was handed a
 /// place but before it woke, the place is handed on.
-struct Waiting<'a> {
-    lookups: &'a Lookups,
+struct Waiting<'a, L: Loader> {
+    lookups: &'a Lookups<L>,
     rx: Option<oneshot::Receiver<Msg>>,
 }
 
-impl Drop for Waiting<'_> {
+impl<L: Loader> Drop for Waiting<'_, L> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             // After close() nothing more can be sent: what is there is final.
@@ -219,9 +265,198 @@ impl Drop for Waiting<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
     #[test]
     fn a_quarter_of_the_pool_at_least_two_at_most_the_pool() {
         let c: Vec<usize> = [1, 2, 3, 8, 10, 32].map(super::concurrency).into();
         assert_eq!(c, [1, 2, 2, 2, 3, 8]);
+    }
+
+    fn snippet(id: Uuid) -> Snippet {
+        let t = time::OffsetDateTime::UNIX_EPOCH;
+        Snippet {
+            id,
+            title: id.to_string(),
+            language: "x".into(),
+            code: "x".into(),
+            description: None,
+            tags: vec![],
+            created_at: t,
+            updated_at: t,
+            version: 1,
+        }
+    }
+
+    /// A database stand-in: checkouts and fetches each take `delay`
+    /// (virtual time), ids ending in 0 do not exist, and it records how
+    /// many fetches ran, the largest batch and the most at once.
+    #[derive(Default)]
+    struct Fake {
+        delay: Duration,
+        fail: bool,
+        fetches: AtomicUsize,
+        largest: AtomicUsize,
+        running: AtomicUsize,
+        most_at_once: AtomicUsize,
+    }
+
+    impl Loader for Arc<Fake> {
+        type Conn = ();
+
+        async fn checkout(&self) -> Result<(), SnippetError> {
+            tokio::time::sleep(self.delay).await;
+            if self.fail {
+                Err(SnippetError::Unavailable("pool timed out".into()))
+            } else {
+                Ok(())
+            }
+        }
+
+        async fn fetch(&self, _: &mut (), ids: &[Uuid]) -> Result<Vec<Snippet>, SnippetError> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_at_once.fetch_max(now, Ordering::SeqCst);
+            self.fetches.fetch_add(1, Ordering::SeqCst);
+            self.largest.fetch_max(ids.len(), Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            Ok(ids
+                .iter()
+                .filter(|id| id.as_u128() % 10 != 0)
+                .map(|id| snippet(*id))
+                .collect())
+        }
+    }
+
+    fn lookups(leaders: usize, fake: Fake) -> (Arc<Lookups<Arc<Fake>>>, Arc<Fake>) {
+        let fake = Arc::new(fake);
+        (Arc::new(Lookups::with_loader(leaders, fake.clone())), fake)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_lookups_share_a_query_and_each_gets_its_own_row() {
+        let (l, fake) = lookups(
+            1,
+            Fake {
+                delay: Duration::from_millis(10),
+                ..Fake::default()
+            },
+        );
+        let tasks: Vec<_> = (1..=20u128)
+            .map(|n| {
+                let l = l.clone();
+                tokio::spawn(async move { (n, l.get(Uuid::from_u128(n)).await) })
+            })
+            .collect();
+        for t in tasks {
+            let (n, r) = t.await.unwrap();
+            match r {
+                Ok(s) => assert_eq!(s.id, Uuid::from_u128(n)),
+                Err(SnippetError::NotFound) => assert_eq!(n % 10, 0),
+                Err(e) => panic!("{n}: {e}"),
+            }
+        }
+        // The first leads; everything that queued while it waited for its
+        // connection goes into its query.
+        assert_eq!(fake.fetches.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.largest.load(Ordering::SeqCst), 20);
+        assert_eq!(fake.most_at_once.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_checkout_answers_the_whole_queue_at_once() {
+        let (l, fake) = lookups(
+            1,
+            Fake {
+                delay: Duration::from_millis(10),
+                fail: true,
+                ..Fake::default()
+            },
+        );
+        let tasks: Vec<_> = (1..=8u128)
+            .map(|n| {
+                let l = l.clone();
+                tokio::spawn(async move { l.get(Uuid::from_u128(n)).await })
+            })
+            .collect();
+        let started = tokio::time::Instant::now();
+        for t in tasks {
+            assert!(matches!(
+                t.await.unwrap(),
+                Err(SnippetError::Unavailable(_))
+            ));
+        }
+        // Two checkouts (the first leader's, then one for the rest), not
+        // one timeout per lookup.
+        assert!(
+            started.elapsed() <= Duration::from_millis(20),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(fake.fetches.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_leader_hands_its_place_on() {
+        let (l, _fake) = lookups(
+            1,
+            Fake {
+                delay: Duration::from_millis(50),
+                ..Fake::default()
+            },
+        );
+        let leader = {
+            let l = l.clone();
+            tokio::spawn(async move { l.get(Uuid::from_u128(1)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let followers: Vec<_> = (2..=6u128)
+            .map(|n| {
+                let l = l.clone();
+                tokio::spawn(async move { l.get(Uuid::from_u128(n)).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        // The leader's request is cancelled mid-checkout (client gone).
+        leader.abort();
+        for (n, f) in (2..=6u128).zip(followers) {
+            let r = tokio::time::timeout(Duration::from_secs(1), f).await;
+            assert_eq!(r.unwrap().unwrap().unwrap().id, Uuid::from_u128(n));
+        }
+        assert_eq!(l.state().leaders, 0, "every place was given back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_most_leaders_max_queries_at_once_and_every_place_returns() {
+        let (l, fake) = lookups(
+            3,
+            Fake {
+                delay: Duration::from_millis(5),
+                ..Fake::default()
+            },
+        );
+        let tasks: Vec<_> = (1..=500u128)
+            .map(|n| {
+                let l = l.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_micros((n * 37 % 400) as u64)).await;
+                    l.get(Uuid::from_u128(n)).await.map(|s| s.id)
+                })
+            })
+            .collect();
+        for (n, t) in (1..=500u128).zip(tasks) {
+            let r = t.await.unwrap();
+            if n % 10 != 0 {
+                assert_eq!(r.unwrap(), Uuid::from_u128(n));
+            }
+        }
+        assert!(fake.most_at_once.load(Ordering::SeqCst) <= 3);
+        assert!(fake.largest.load(Ordering::SeqCst) <= BATCH_MAX);
+        assert_eq!(l.state().leaders, 0);
+        assert!(l.state().queue.is_empty());
     }
 }

@@ -97,7 +97,7 @@ const SEARCH_SORT_LIMIT: i64 = 1000;
 /// A text or tag search picks its plan by how many rows match, because the
 /// planner misjudges GIN selectivity (a word it has no statistics on) and
 /// then walks the whole newest-first index hoping to fill the page early.
-/// So a first query counts up to 1,000 matches; few matches are fetched
+/// So a first query asks whether a 1,000th match exists; few matches are fetched
 /// through the GIN index and sorted, many are found by walking the
 /// (created_at, id) index, where they are dense. docs/api.md has the plans
 /// and timings at 1,000 and 1,000,000 rows, and the case this does not fix.
@@ -105,9 +105,12 @@ pub async fn list(pool: &DbPool, q: &ListQuery) -> Result<(Vec<Snippet>, bool), 
     let mut c = conn(pool).await?;
     // `language` alone has its own btree in page order.
     let few_matches = if q.q.is_some() || !q.tags.is_empty() {
+        // Is there a SEARCH_SORT_LIMIT-th match? One row at most crosses
+        // the wire, however many match.
         let probe = filtered!(s::snippets.select(1.into_sql::<Integer>()).into_boxed(), q)
-            .limit(SEARCH_SORT_LIMIT);
-        (probe.load::<i32>(&mut c).await?.len() as i64) < SEARCH_SORT_LIMIT
+            .offset(SEARCH_SORT_LIMIT - 1)
+            .limit(1);
+        probe.load::<i32>(&mut c).await?.is_empty()
     } else {
         false
     };

@@ -257,3 +257,58 @@ mod tests {
         assert!(patch(&current, &json!([1])).is_err());
     }
 }
+
+#[cfg(test)]
+mod merge_patch_properties {
+    use super::merge_patch;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(Value::from),
+            "[a-z]{0,4}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c]", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// RFC 7396: applying the same patch twice changes nothing more.
+        #[test]
+        fn merge_patch_is_idempotent(target in json(), patch in json()) {
+            let mut once = target.clone();
+            merge_patch(&mut once, &patch);
+            let mut twice = once.clone();
+            merge_patch(&mut twice, &patch);
+            prop_assert_eq!(once, twice);
+        }
+
+        /// Members set to null are gone; other patched members equal the
+        /// patch where it is not an object.
+        #[test]
+        fn null_removes_and_values_replace(target in json(), patch in json()) {
+            let mut out = target.clone();
+            merge_patch(&mut out, &patch);
+            if let Value::Object(p) = &patch {
+                let o = out.as_object().unwrap();
+                for (k, v) in p {
+                    match v {
+                        Value::Null => prop_assert!(!o.contains_key(k)),
+                        Value::Object(_) => prop_assert!(o.contains_key(k)),
+                        other => prop_assert_eq!(&o[k], other),
+                    }
+                }
+            } else {
+                prop_assert_eq!(out, patch);
+            }
+        }
+    }
+}
