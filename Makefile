@@ -7,7 +7,7 @@ SHELL := bash
 CARGO ?= cargo
 VENV ?= .venv
 PYTHON ?= python3
-# Fully static x86_64 binary (see docs/static.md): glibc linked in,
+# Fully static x86_64 binary (docs/architecture.md, "Building"): glibc linked in,
 # OpenSSL vendored, getrandom through the syscall (no /dev/urandom needed).
 STATIC_TARGET ?= x86_64-unknown-linux-gnu
 STATIC_RUSTFLAGS := -C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"
