@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::load::{self, leaks, request, status_counts, Load, Sample};
+use common::load::{leaks, request, status_counts, Load, Sample};
 use common::{Cluster, Server, TestDb};
 use serde_json::json;
 
@@ -641,5 +641,4 @@ fn load_against_a_healthy_server_is_all_2xx() {
         assert!(samples.iter().any(|s| s.op == op), "no {op} request");
     }
     assert!(samples.iter().all(Sample::ok), "{}", summary(&samples));
-    let _ = load::snippet_body(0);
 }

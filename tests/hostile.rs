@@ -111,7 +111,14 @@ fn random_list_queries_get_200_or_400() {
 
 #[test]
 fn concurrent_patches_all_apply_or_get_412() {
-    let app = InProcApp::with_env(&[("DB_POOL_SIZE", "32"), ("DB_POOL_TIMEOUT_MS", "20000")]);
+    // Generous timeouts: this is about every PATCH applying, not latency
+    // (32 transactions queue on one row lock).
+    let app = InProcApp::with_env(&[
+        ("DB_POOL_SIZE", "32"),
+        ("DB_POOL_TIMEOUT_MS", "30000"),
+        ("DB_STATEMENT_TIMEOUT_MS", "60000"),
+        ("REQUEST_TIMEOUT_SECONDS", "120"),
+    ]);
     let c = app.client();
     let id = c.create(&sample())["id"].as_str().unwrap().to_string();
     let run = |if_match: Option<&str>| -> Vec<u16> {

@@ -337,6 +337,28 @@ mod tests {
         (Arc::new(Lookups::with_loader(leaders, fake.clone())), fake)
     }
 
+    type Task = tokio::task::JoinHandle<Result<Snippet, SnippetError>>;
+
+    /// One spawned lookup per id in `ids`, each after `delay(n)`.
+    fn spawn_all(
+        l: &Arc<Lookups<Arc<Fake>>>,
+        ids: std::ops::RangeInclusive<u128>,
+        delay: fn(u128) -> Duration,
+    ) -> Vec<Task> {
+        ids.map(|n| {
+            let l = l.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay(n)).await;
+                l.get(Uuid::from_u128(n)).await
+            })
+        })
+        .collect()
+    }
+
+    fn at_once(_: u128) -> Duration {
+        Duration::ZERO
+    }
+
     #[tokio::test(start_paused = true)]
     async fn queued_lookups_share_a_query_and_each_gets_its_own_row() {
         let (l, fake) = lookups(
@@ -346,15 +368,8 @@ mod tests {
                 ..Fake::default()
             },
         );
-        let tasks: Vec<_> = (1..=20u128)
-            .map(|n| {
-                let l = l.clone();
-                tokio::spawn(async move { (n, l.get(Uuid::from_u128(n)).await) })
-            })
-            .collect();
-        for t in tasks {
-            let (n, r) = t.await.unwrap();
-            match r {
+        for (n, t) in (1..=20u128).zip(spawn_all(&l, 1..=20, at_once)) {
+            match t.await.unwrap() {
                 Ok(s) => assert_eq!(s.id, Uuid::from_u128(n)),
                 Err(SnippetError::NotFound) => assert_eq!(n % 10, 0),
                 Err(e) => panic!("{n}: {e}"),
@@ -377,12 +392,7 @@ mod tests {
                 ..Fake::default()
             },
         );
-        let tasks: Vec<_> = (1..=8u128)
-            .map(|n| {
-                let l = l.clone();
-                tokio::spawn(async move { l.get(Uuid::from_u128(n)).await })
-            })
-            .collect();
+        let tasks = spawn_all(&l, 1..=8, at_once);
         let started = tokio::time::Instant::now();
         for t in tasks {
             assert!(matches!(
@@ -409,17 +419,9 @@ mod tests {
                 ..Fake::default()
             },
         );
-        let leader = {
-            let l = l.clone();
-            tokio::spawn(async move { l.get(Uuid::from_u128(1)).await })
-        };
+        let leader = spawn_all(&l, 1..=1, at_once).remove(0);
         tokio::time::sleep(Duration::from_millis(1)).await;
-        let followers: Vec<_> = (2..=6u128)
-            .map(|n| {
-                let l = l.clone();
-                tokio::spawn(async move { l.get(Uuid::from_u128(n)).await })
-            })
-            .collect();
+        let followers = spawn_all(&l, 2..=6, at_once);
         tokio::time::sleep(Duration::from_millis(1)).await;
         // The leader's request is cancelled mid-checkout (client gone).
         leader.abort();
@@ -439,19 +441,11 @@ mod tests {
                 ..Fake::default()
             },
         );
-        let tasks: Vec<_> = (1..=500u128)
-            .map(|n| {
-                let l = l.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_micros((n * 37 % 400) as u64)).await;
-                    l.get(Uuid::from_u128(n)).await.map(|s| s.id)
-                })
-            })
-            .collect();
-        for (n, t) in (1..=500u128).zip(tasks) {
+        let spread = |n: u128| Duration::from_micros((n * 37 % 400) as u64);
+        for (n, t) in (1..=500u128).zip(spawn_all(&l, 1..=500, spread)) {
             let r = t.await.unwrap();
             if n % 10 != 0 {
-                assert_eq!(r.unwrap(), Uuid::from_u128(n));
+                assert_eq!(r.unwrap().id, Uuid::from_u128(n));
             }
         }
         assert!(fake.most_at_once.load(Ordering::SeqCst) <= 3);

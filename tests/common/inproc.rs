@@ -4,7 +4,6 @@
 //! contract tests use this; process-level concerns (signals, supervise,
 //! TLS, faults, raw bytes on the wire) keep using [`super::TestApp`].
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -15,7 +14,7 @@ use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
 use super::client::Response as TestResponse;
-use super::{cluster, snippetd, TestDb};
+use super::TestDb;
 use snippetd::http::stack::{self, RespBody};
 use snippetd::http::App;
 
@@ -72,17 +71,7 @@ impl InProcApp {
     }
 
     pub fn with_env(extra: &[(&str, &str)]) -> InProcApp {
-        let db = cluster().create_db();
-        let mut env: HashMap<String, String> = db.env();
-        for (k, v) in extra {
-            env.insert(k.to_string(), v.to_string());
-        }
-        let out = snippetd(&env).arg("migrate").output().expect("run migrate");
-        assert!(
-            out.status.success(),
-            "migrate failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (db, env) = super::migrated_db(extra);
         let cfg = snippetd::config::Config::from_env_map(&env).expect("valid test config");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

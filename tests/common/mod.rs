@@ -203,17 +203,7 @@ impl TestApp {
     }
 
     pub fn with_env(extra: &[(&str, &str)]) -> TestApp {
-        let db = cluster().create_db();
-        let mut env = db.env();
-        for (k, v) in extra {
-            env.insert(k.to_string(), v.to_string());
-        }
-        let out = snippetd(&env).arg("migrate").output().expect("run migrate");
-        assert!(
-            out.status.success(),
-            "migrate failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (db, env) = migrated_db(extra);
         let server = Server::start(&["serve"], &env);
         TestApp { db, server }
     }
@@ -221,6 +211,23 @@ impl TestApp {
     pub fn client(&self) -> Client {
         self.server.client()
     }
+}
+
+/// A fresh database, migrated by `snippetd migrate`, and the app's
+/// environment for it with `extra` on top.
+pub fn migrated_db(extra: &[(&str, &str)]) -> (TestDb, HashMap<String, String>) {
+    let db = cluster().create_db();
+    let mut env = db.env();
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let out = snippetd(&env).arg("migrate").output().expect("run migrate");
+    assert!(
+        out.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (db, env)
 }
 
 /// Runs `snippetd <args>` to completion with `env`; (exit code, stdout, stderr).
