@@ -255,3 +255,59 @@ fn percent_encoded_password_in_database_url() {
     );
     assert_eq!(r.status, 201);
 }
+
+#[test]
+fn empty_values_are_unset_and_help_lists_every_variable_without_secrets() {
+    let (code, stdout, stderr) = run(
+        &["config"],
+        &env(&[
+            ("DATABASE_URL", "postgres://u:p@h/d"),
+            ("PORT", ""),
+            ("DB_POOL_SIZE", ""),
+        ]),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("PORT=3000\n"), "{stdout}");
+    assert!(stdout.contains("DB_POOL_SIZE=10\n"), "{stdout}");
+    let (code, help, _) = run(
+        &["serve", "--help"],
+        &env(&[
+            ("DB_PASSWORD", PASSWORD),
+            ("DATABASE_URL", "postgres://u:topsecret@h/d"),
+        ]),
+    );
+    assert_eq!(code, 0);
+    for needle in [
+        "[env: PORT=] [default: 3000]",
+        "[env: DB_POOL_SIZE=] [default: 10]",
+        "[env: MAX_BODY_BYTES=] [default: 262144]",
+        "[env: DATABASE_URL]",
+        "[env: DB_PASSWORD]",
+    ] {
+        assert!(help.contains(needle), "{needle} in {help}");
+    }
+    assert!(!help.contains(PASSWORD) && !help.contains("topsecret"));
+}
+
+#[test]
+fn flag_and_non_utf8_errors_name_the_variable_too() {
+    use std::os::unix::ffi::OsStrExt;
+    let e = env(&[("DATABASE_URL", "postgres://u:p@h/d")]);
+    let (code, _, stderr) = run(&["serve", "--port", "x"], &e);
+    assert_eq!(code, 78, "{stderr}");
+    assert!(
+        stderr.starts_with("snippetd: configuration error: PORT: "),
+        "{stderr}"
+    );
+    let out = common::snippetd(&e)
+        .env("PORT", std::ffi::OsStr::from_bytes(b"30\xff"))
+        .arg("serve")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert_eq!(
+        stderr,
+        "snippetd: configuration error: PORT: is not valid UTF-8\n"
+    );
+}
