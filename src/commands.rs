@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, Config, DbConfig, LogConfig, MigrateSettings, Settings};
+use secrecy::ExposeSecret;
+
+use crate::config::{
+    self, AppRole, Config, DbConfig, LogConfig, MigrateSettings, Settings, SuperviseSettings,
+};
 use crate::db::{migrate as migrations, Connector, DbError};
 use crate::exit;
 use crate::http::{server, App};
@@ -47,9 +51,10 @@ fn connector(db: &DbConfig) -> Result<Connector, DbError> {
     Ok(c)
 }
 
-/// Applies the migrations and logs what it did.
-async fn apply(conn: diesel_async::AsyncPgConnection) -> Result<(), DbError> {
-    let applied = migrations::run(conn).await?;
+/// Applies the migrations (and the application role's grants) and logs
+/// what it did.
+async fn apply(conn: diesel_async::AsyncPgConnection, app: Option<AppRole>) -> Result<(), DbError> {
+    let applied = migrations::run(conn, app).await?;
     if applied.is_empty() {
         log::info!("schema is current: no migration to apply");
     } else {
@@ -64,8 +69,10 @@ async fn apply(conn: diesel_async::AsyncPgConnection) -> Result<(), DbError> {
 
 pub fn migrate(s: &MigrateSettings, check: bool) -> ExitCode {
     let log = LogConfig::from(&s.log);
-    let db = match DbConfig::from_args(&s.db) {
-        Ok(db) => db,
+    let (db, app) = match DbConfig::from_args(&s.db)
+        .and_then(|db| s.app_role.resolve(&db).map(|app| (db, app)))
+    {
+        Ok(x) => x,
         Err(e) => return config::failed(&e),
     };
     init_logging(&log, &db);
@@ -91,7 +98,7 @@ pub fn migrate(s: &MigrateSettings, check: bool) -> ExitCode {
                 Err(e) => db_failed(&e),
             };
         }
-        match apply(conn).await {
+        match apply(conn, app).await {
             Ok(()) => ExitCode::from(exit::SUCCESS),
             Err(e) => db_failed(&e),
         }
@@ -151,9 +158,39 @@ pub fn serve(s: &Settings) -> ExitCode {
     })
 }
 
-pub fn supervise(s: &Settings) -> ExitCode {
-    let cfg = match Config::from_settings(s) {
-        Ok(c) => c,
+/// `snippetd serve`, as a child: the same environment, except that with an
+/// application role the child connects as that role. It then gets the
+/// merged connection as `DB_*` (no `DATABASE_URL`, which carries the
+/// owner's credentials) and neither the owner's password nor
+/// `APP_DB_PASSWORD`.
+fn serve_command(
+    exe: std::path::PathBuf,
+    db: &DbConfig,
+    app: Option<&AppRole>,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("serve");
+    if let Some(app) = app {
+        cmd.env_remove("DATABASE_URL")
+            .env_remove("APP_DB_USERNAME")
+            .env_remove("APP_DB_PASSWORD");
+        for (var, value) in db.effective() {
+            match value.as_str() {
+                "" => cmd.env_remove(var),
+                v => cmd.env(var, v),
+            };
+        }
+        cmd.env("DB_USERNAME", &app.user)
+            .env("DB_PASSWORD", app.password.expose_secret());
+    }
+    cmd
+}
+
+pub fn supervise(s: &SuperviseSettings) -> ExitCode {
+    let (cfg, app) = match Config::from_settings(&s.settings)
+        .and_then(|cfg| s.app_role.resolve(&cfg.db).map(|app| (cfg, app)))
+    {
+        Ok(x) => x,
         Err(e) => return config::failed(&e),
     };
     with_connector(cfg, async |cfg, c| {
@@ -165,8 +202,12 @@ pub fn supervise(s: &Settings) -> ExitCode {
             },
             () = signals::shutdown() => return ExitCode::from(exit::SUCCESS),
         };
-        if let Err(e) = apply(conn).await {
+        // The owner's credentials are used for this step only.
+        if let Err(e) = apply(conn, app.clone()).await {
             return db_failed(&e);
+        }
+        if let Some(app) = &app {
+            log::info!("serve connects as the application role {:?}", app.user);
         }
         // /proc/self/exe, or argv[0] where there is no /proc (an empty root).
         let Some(exe) = std::env::current_exe()
@@ -176,8 +217,7 @@ pub fn supervise(s: &Settings) -> ExitCode {
             log::error!("cannot find my own executable to start `serve`");
             return ExitCode::from(exit::FAILURE);
         };
-        let mut cmd = std::process::Command::new(exe);
-        cmd.arg("serve");
+        let cmd = serve_command(exe, &cfg.db, app.as_ref());
         match supervisor::run(cmd, cfg.http.shutdown_grace).await {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
@@ -207,8 +247,10 @@ pub fn healthcheck(port: u16, timeout_secs: u64) -> ExitCode {
 
 /// Prints every variable `snippetd <name>` declares with its effective
 /// value; `matches` are that subcommand's.
-pub fn config(s: &Settings, name: &str, matches: &clap::ArgMatches) -> ExitCode {
-    let cfg = match Config::from_settings(s) {
+pub fn config(s: &SuperviseSettings, name: &str, matches: &clap::ArgMatches) -> ExitCode {
+    let cfg = match Config::from_settings(&s.settings)
+        .and_then(|cfg| s.app_role.resolve(&cfg.db).map(|_| cfg))
+    {
         Ok(cfg) => cfg,
         Err(e) => return config::failed(&e),
     };

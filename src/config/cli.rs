@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use super::{MigrateSettings, PortArg, Settings};
+use super::{MigrateSettings, PortArg, Settings, SuperviseSettings};
 
 #[derive(Parser, Debug)]
 #[command(name = "snippetd", version, about = "Code-snippet REST API backed by PostgreSQL", long_about = None)]
@@ -13,7 +13,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Apply pending database migrations (under an advisory lock).
+    /// Apply pending database migrations (under an advisory lock); with
+    /// APP_DB_USERNAME, also create or update the application role.
     Migrate {
         /// Apply nothing: exit 1 if migrations are pending, 0 otherwise.
         #[arg(long)]
@@ -25,7 +26,7 @@ pub enum Command {
     Serve(Settings),
     /// Container entrypoint: validate config, wait for the database,
     /// migrate, then run `serve` as a child and supervise it.
-    Supervise(Settings),
+    Supervise(SuperviseSettings),
     /// GET /health on loopback; exit 0 on 200, 1 otherwise.
     Healthcheck {
         #[command(flatten)]
@@ -35,5 +36,5 @@ pub enum Command {
         timeout: u64,
     },
     /// Print the effective configuration (secrets redacted).
-    Config(Settings),
+    Config(SuperviseSettings),
 }

@@ -64,8 +64,9 @@ pub struct DbArgs {
     pub db_wait_seconds: u64,
 }
 
-/// libpq's names, plus the old guide's `no-verify` (hidden: read as require,
-/// with a warning).
+/// libpq's names, plus node-postgres' `no-verify` (hidden: read as require,
+/// with a warning), which the system snippetd replaces used; see
+/// https://github.com/brianc/node-postgres/tree/master/packages/pg-connection-string#tcp-connections
 fn sslmode_values() -> PossibleValuesParser {
     PossibleValuesParser::new([
         PossibleValue::new("disable"),
@@ -75,6 +76,53 @@ fn sslmode_values() -> PossibleValuesParser {
         PossibleValue::new("verify-full"),
         PossibleValue::new("no-verify").hide(true),
     ])
+}
+
+/// The least-privilege role that `serve` connects as, when set. `migrate`
+/// (run as the schema owner) creates or updates it and its grants;
+/// `supervise` hands it to its `serve` child instead of the owner's.
+#[derive(clap::Args, Clone, Debug)]
+#[command(next_help_heading = "Application role")]
+pub struct AppRoleArgs {
+    /// Role `serve` connects as under `supervise`; `migrate` creates it with DML rights only. Unset: one role for everything
+    #[arg(long, env = "APP_DB_USERNAME")]
+    pub app_db_username: Option<String>,
+    /// That role's password (required with APP_DB_USERNAME)
+    #[arg(long, env = "APP_DB_PASSWORD", hide_env_values = true)]
+    pub app_db_password: Option<SecretString>,
+}
+
+/// The application role's credentials; Debug never shows the password.
+#[derive(Clone, Debug)]
+pub struct AppRole {
+    pub user: String,
+    pub password: SecretString,
+}
+
+impl AppRoleArgs {
+    /// Both variables or neither; the role must not be the owner itself.
+    pub fn resolve(&self, owner: &DbConfig) -> Result<Option<AppRole>, ConfigError> {
+        match (&self.app_db_username, &self.app_db_password) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(err(
+                "APP_DB_USERNAME",
+                "is not set, but APP_DB_PASSWORD is: set both or neither",
+            )),
+            (Some(_), None) => Err(err("APP_DB_PASSWORD", "is required with APP_DB_USERNAME")),
+            // PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1).
+            (Some(user), Some(_)) if user.len() > 63 => {
+                Err(err("APP_DB_USERNAME", "is longer than 63 bytes"))
+            }
+            (Some(user), Some(_)) if Some(user.as_str()) == owner.pg.get_user() => Err(err(
+                "APP_DB_USERNAME",
+                "must differ from the migrating (owner) role: DB_USERNAME or the DATABASE_URL user",
+            )),
+            (Some(user), Some(password)) => Ok(Some(AppRole {
+                user: user.clone(),
+                password: password.clone(),
+            })),
+        }
+    }
 }
 
 /// libpq's `sslmode` values (`allow` is not offered: it only matters for
@@ -90,7 +138,7 @@ pub enum SslMode {
 
 impl SslMode {
     fn parse(var: &'static str, raw: &str) -> Result<(SslMode, bool), ConfigError> {
-        // The bool says "accepted with a warning" (the old guide's `no-verify`).
+        // The bool says "accepted with a warning" (node-postgres' `no-verify`).
         Ok(match raw {
             "disable" => (SslMode::Disable, false),
             "prefer" => (SslMode::Prefer, false),
@@ -238,7 +286,8 @@ fn split_url_extras(url: &str) -> Result<(String, UrlExtras), ConfigError> {
         match k {
             "sslmode" => extras.sslmode = Some(value),
             "sslrootcert" => extras.sslrootcert = Some(value),
-            // Prisma's `schema=public` (the old guide's URL): public is the default.
+            // Prisma's `schema=public` (https://www.prisma.io/docs/orm/overview/databases/postgresql#arguments):
+            // public is the default.
             "schema" if value == "public" => {}
             "schema" => {
                 return Err(err(
@@ -408,6 +457,8 @@ mod tests {
     struct T {
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        app: AppRoleArgs,
     }
 
     /// Parses flags only: the process environment is never read here, so
@@ -489,5 +540,26 @@ mod tests {
     fn bad_url_does_not_echo_it() {
         let e = db(&["--database-url=mysql://u:secret@h/d"]).unwrap_err();
         assert!(!e.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn app_role_needs_both_variables_and_another_name() {
+        let owner = db(&["--database-url=postgres://owner:p@h/d"]).unwrap();
+        let resolve = |flags: &[&str]| args(flags).app.resolve(&owner);
+        assert!(resolve(&[]).unwrap().is_none());
+        let e = resolve(&["--app-db-username=app"]).unwrap_err();
+        assert_eq!(e.var, "APP_DB_PASSWORD");
+        let e = resolve(&["--app-db-password=x"]).unwrap_err();
+        assert_eq!(e.var, "APP_DB_USERNAME");
+        let e = resolve(&["--app-db-username=owner", "--app-db-password=x"]).unwrap_err();
+        assert_eq!(e.var, "APP_DB_USERNAME");
+        let app = resolve(&[
+            "--app-db-username=app",
+            &format!("--app-db-password={PASSWORD}"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(app.user, "app");
+        assert!(!format!("{app:?}").contains(PASSWORD));
     }
 }

@@ -1,7 +1,7 @@
 //! Everything snippetd reads from its command line and environment,
 //! declared once: each setting is one clap field with its flag, its
 //! variable, its default and its range ([`HttpArgs`], [`LogArgs`],
-//! [`db::DbArgs`]). `snippetd serve --help`,
+//! [`db::DbArgs`], [`db::AppRoleArgs`]). `snippetd serve --help`,
 //! `snippetd config` ([`render`]) and the README check (the tests below)
 //! read that one declaration, and [`Config`] is built from it once.
 //!
@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::builder::{BoolishValueParser, RangedU64ValueParser};
 use clap::{value_parser, ArgAction, ArgMatches};
 
-pub use db::{DbArgs, DbConfig, SslMode, TlsConfig};
+pub use db::{AppRole, AppRoleArgs, DbArgs, DbConfig, SslMode, TlsConfig};
 
 use crate::exit;
 
@@ -192,11 +192,23 @@ pub struct Settings {
     pub log: LogArgs,
 }
 
-/// What `migrate` reads: the connection and logging.
+/// What `supervise` and `config` read: `serve`'s settings and the
+/// application role.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SuperviseSettings {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(flatten)]
+    pub app_role: AppRoleArgs,
+}
+
+/// What `migrate` reads: the connection, the application role, logging.
 #[derive(clap::Args, Clone, Debug)]
 pub struct MigrateSettings {
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub app_role: AppRoleArgs,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -470,16 +482,18 @@ mod tests {
         let flags = [
             "t",
             "--database-url=postgres://u:topsecret@db:6543/x?sslmode=require",
+            "--app-db-username=app",
+            "--app-db-password=alsosecret",
             "--port=8080",
         ];
-        let full = Settings::augment_args(clap::Command::new("t"));
+        let full = SuperviseSettings::augment_args(clap::Command::new("t"));
         let m = full
             .clone()
             .mut_args(|a| a.env(clap::builder::Resettable::Reset))
             .try_get_matches_from(flags)
             .unwrap();
-        let s = <Settings as clap::FromArgMatches>::from_arg_matches(&m).unwrap();
-        let db = DbConfig::from_args(&s.db).unwrap();
+        let s = <SuperviseSettings as clap::FromArgMatches>::from_arg_matches(&m).unwrap();
+        let db = DbConfig::from_args(&s.settings.db).unwrap();
         let out = render(&full, &m, &db);
         for line in [
             "DATABASE_URL=<redacted>\n",
@@ -489,6 +503,8 @@ mod tests {
             "DB_PASSWORD=\n",
             "PORT=8080\n",
             "LOG_FORMAT=json\n",
+            "APP_DB_USERNAME=app\n",
+            "APP_DB_PASSWORD=<redacted>\n",
         ] {
             assert!(out.contains(line), "{line:?} in\n{out}");
         }
