@@ -1,30 +1,27 @@
-//! The subcommands: each reads its configuration, wires the layers together
-//! and returns the process exit code.
+//! The subcommands: each takes its parsed settings, wires the layers
+//! together and returns the process exit code (see `exit`).
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, DbConfig, LogConfig, ProcessEnv, EXIT_CONFIG};
+use secrecy::ExposeSecret;
+
+use crate::config::{
+    self, AppRole, Config, DbConfig, LogConfig, MigrateSettings, Settings, SuperviseSettings,
+};
 use crate::db::{migrate as migrations, Connector, DbError};
+use crate::exit;
 use crate::http::{server, App};
 use crate::{healthcheck as probe, logging, signals, supervisor};
 
-/// A runtime failure (database unreachable, port taken, …).
-const EXIT_FAILURE: i32 = 1;
-
-/// Prints a config error as one line naming the variable.
-fn config_failed(e: &ConfigError) -> i32 {
-    eprintln!("snippetd: configuration error: {e}");
-    EXIT_CONFIG
-}
-
 /// A database error as an exit code: a bad CA bundle path is configuration.
-fn db_failed(e: &DbError) -> i32 {
+fn db_failed(e: &DbError) -> ExitCode {
     log::error!("{e}");
-    match e {
-        DbError::RootCert { .. } => EXIT_CONFIG,
-        _ => EXIT_FAILURE,
-    }
+    ExitCode::from(match e {
+        DbError::RootCert { .. } => exit::CONFIG,
+        _ => exit::FAILURE,
+    })
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -54,13 +51,29 @@ fn connector(db: &DbConfig) -> Result<Connector, DbError> {
     Ok(c)
 }
 
-pub fn migrate(check: bool) -> i32 {
-    let (log, db) = match (
-        LogConfig::from_source(&ProcessEnv),
-        DbConfig::from_source(&ProcessEnv),
-    ) {
-        (Ok(l), Ok(d)) => (l, d),
-        (Err(e), _) | (_, Err(e)) => return config_failed(&e),
+/// Applies the migrations (and the application role's grants) and logs
+/// what it did.
+async fn apply(conn: diesel_async::AsyncPgConnection, app: Option<AppRole>) -> Result<(), DbError> {
+    let applied = migrations::run(conn, app).await?;
+    if applied.is_empty() {
+        log::info!("schema is current: no migration to apply");
+    } else {
+        log::info!(
+            "applied {} migration(s): {}",
+            applied.len(),
+            applied.join(", ")
+        );
+    }
+    Ok(())
+}
+
+pub fn migrate(s: &MigrateSettings, check: bool) -> ExitCode {
+    let log = LogConfig::from(&s.log);
+    let (db, app) = match DbConfig::from_args(&s.db)
+        .and_then(|db| s.app_role.resolve(&db).map(|app| (db, app)))
+    {
+        Ok(x) => x,
+        Err(e) => return config::failed(&e),
     };
     init_logging(&log, &db);
     runtime().block_on(async {
@@ -76,28 +89,17 @@ pub fn migrate(check: bool) -> i32 {
             return match migrations::pending(&mut conn).await {
                 Ok(p) if p.is_empty() => {
                     log::info!("schema is current");
-                    0
+                    ExitCode::from(exit::SUCCESS)
                 }
                 Ok(p) => {
                     log::warn!("{} migration(s) pending: {}", p.len(), p.join(", "));
-                    1
+                    ExitCode::from(exit::FAILURE)
                 }
                 Err(e) => db_failed(&e),
             };
         }
-        match migrations::run(conn).await {
-            Ok(applied) if applied.is_empty() => {
-                log::info!("schema is current: no migration to apply");
-                0
-            }
-            Ok(applied) => {
-                log::info!(
-                    "applied {} migration(s): {}",
-                    applied.len(),
-                    applied.join(", ")
-                );
-                0
-            }
+        match apply(conn, app).await {
+            Ok(()) => ExitCode::from(exit::SUCCESS),
             Err(e) => db_failed(&e),
         }
     })
@@ -114,13 +116,9 @@ async fn check_database(c: &Connector) -> Result<(), DbError> {
     }
 }
 
-/// Reads the whole configuration, starts logging, the runtime and the
+/// Validates the configuration, starts logging, the runtime and the
 /// connector, then runs `body`; each failure on the way is an exit code.
-fn with_connector(body: impl AsyncFnOnce(Config, Connector) -> i32) -> i32 {
-    let cfg = match Config::from_source(&ProcessEnv) {
-        Ok(c) => c,
-        Err(e) => return config_failed(&e),
-    };
+fn with_connector(cfg: Config, body: impl AsyncFnOnce(Config, Connector) -> ExitCode) -> ExitCode {
     init_logging(&cfg.log, &cfg.db);
     runtime().block_on(async {
         match connector(&cfg.db) {
@@ -130,8 +128,12 @@ fn with_connector(body: impl AsyncFnOnce(Config, Connector) -> i32) -> i32 {
     })
 }
 
-pub fn serve() -> i32 {
-    with_connector(async |cfg, c| {
+pub fn serve(s: &Settings) -> ExitCode {
+    let cfg = match Config::from_settings(s) {
+        Ok(c) => c,
+        Err(e) => return config::failed(&e),
+    };
+    with_connector(cfg, async |cfg, c| {
         // Healthy only once the database answered and the schema is current:
         // a broken DB config fails the deploy instead of serving 500s.
         if let Err(e) = check_database(&c).await {
@@ -142,7 +144,7 @@ pub fn serve() -> i32 {
             Ok(l) => l,
             Err(e) => {
                 log::error!("cannot listen on {addr}: {e}");
-                return EXIT_FAILURE;
+                return ExitCode::from(exit::FAILURE);
             }
         };
         log::info!(
@@ -152,73 +154,111 @@ pub fn serve() -> i32 {
         let app = Arc::new(App::new(cfg.http.clone(), c.pool()));
         server::run(app, listener, signals::shutdown()).await;
         log::info!("stopped");
-        0
+        ExitCode::from(exit::SUCCESS)
     })
 }
 
-pub fn supervise() -> i32 {
-    with_connector(async |cfg, c| {
+/// `snippetd serve`, as a child: the same environment, except that with an
+/// application role the child connects as that role. It then gets the
+/// merged connection as `DB_*` (no `DATABASE_URL`, which carries the
+/// owner's credentials) and neither the owner's password nor
+/// `APP_DB_PASSWORD`.
+fn serve_command(
+    exe: std::path::PathBuf,
+    db: &DbConfig,
+    app: Option<&AppRole>,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("serve");
+    if let Some(app) = app {
+        cmd.env_remove("DATABASE_URL")
+            .env_remove("APP_DB_USERNAME")
+            .env_remove("APP_DB_PASSWORD");
+        for (var, value) in db.effective() {
+            match value.as_str() {
+                "" => cmd.env_remove(var),
+                v => cmd.env(var, v),
+            };
+        }
+        cmd.env("DB_USERNAME", &app.user)
+            .env("DB_PASSWORD", app.password.expose_secret());
+    }
+    cmd
+}
+
+pub fn supervise(s: &SuperviseSettings) -> ExitCode {
+    let (cfg, app) = match Config::from_settings(&s.settings)
+        .and_then(|cfg| s.app_role.resolve(&cfg.db).map(|app| (cfg, app)))
+    {
+        Ok(x) => x,
+        Err(e) => return config::failed(&e),
+    };
+    with_connector(cfg, async |cfg, c| {
         log::info!("waiting up to {:?} for the database", cfg.db.wait);
         let conn = tokio::select! {
             r = crate::db::wait_for(&c) => match r {
                 Ok(conn) => conn,
                 Err(e) => return db_failed(&e),
             },
-            () = signals::shutdown() => return 0,
+            () = signals::shutdown() => return ExitCode::from(exit::SUCCESS),
         };
-        match migrations::run(conn).await {
-            Ok(applied) => log::info!("migrations applied: {}", applied.len()),
-            Err(e) => return db_failed(&e),
+        // The owner's credentials are used for this step only.
+        if let Err(e) = apply(conn, app.clone()).await {
+            return db_failed(&e);
+        }
+        if let Some(app) = &app {
+            log::info!("serve connects as the application role {:?}", app.user);
         }
         // /proc/self/exe, or argv[0] where there is no /proc (an empty root).
-        let exe = match std::env::current_exe()
+        let Some(exe) = std::env::current_exe()
             .ok()
             .or_else(|| std::env::args_os().next().map(Into::into))
-        {
-            Some(p) => p,
-            None => {
-                log::error!("cannot find my own executable to start `serve`");
-                return EXIT_FAILURE;
-            }
+        else {
+            log::error!("cannot find my own executable to start `serve`");
+            return ExitCode::from(exit::FAILURE);
         };
-        let mut cmd = std::process::Command::new(exe);
-        cmd.arg("serve");
+        let cmd = serve_command(exe, &cfg.db, app.as_ref());
         match supervisor::run(cmd, cfg.http.shutdown_grace).await {
-            Ok(code) => code,
+            Ok(code) => ExitCode::from(code),
             Err(e) => {
                 log::error!("{e}");
-                match e {
-                    supervisor::SupervisorError::Config => EXIT_CONFIG,
-                    _ => EXIT_FAILURE,
-                }
+                ExitCode::from(match e {
+                    supervisor::SupervisorError::Config => exit::CONFIG,
+                    _ => exit::FAILURE,
+                })
             }
         }
     })
 }
 
-pub fn healthcheck(port: u16, timeout_secs: u64) -> i32 {
+pub fn healthcheck(port: u16, timeout_secs: u64) -> ExitCode {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("start the tokio runtime");
     match rt.block_on(probe::probe(port, Duration::from_secs(timeout_secs))) {
-        Ok(()) => 0,
+        Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(e) => {
             eprintln!("snippetd healthcheck: {e}");
-            1
+            ExitCode::from(exit::FAILURE)
         }
     }
 }
 
-pub fn config() -> i32 {
-    match Config::from_source(&ProcessEnv) {
-        Ok(cfg) => {
-            print!("{}", cfg.render());
-            for w in &cfg.db.warnings {
-                eprintln!("snippetd: warning: {w}");
-            }
-            0
-        }
-        Err(e) => config_failed(&e),
+/// Prints every variable `snippetd <name>` declares with its effective
+/// value; `matches` are that subcommand's.
+pub fn config(s: &SuperviseSettings, name: &str, matches: &clap::ArgMatches) -> ExitCode {
+    let cfg = match Config::from_settings(&s.settings)
+        .and_then(|cfg| s.app_role.resolve(&cfg.db).map(|_| cfg))
+    {
+        Ok(cfg) => cfg,
+        Err(e) => return config::failed(&e),
+    };
+    let cmd = <config::cli::Cli as clap::CommandFactory>::command();
+    let sub = cmd.find_subcommand(name).expect("the parsed subcommand");
+    print!("{}", config::render(sub, matches, &cfg.db));
+    for w in &cfg.db.warnings {
+        eprintln!("snippetd: warning: {w}");
     }
+    ExitCode::from(exit::SUCCESS)
 }

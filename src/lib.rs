@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod exit;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;

@@ -13,8 +13,12 @@ use tokio::signal::unix::{signal, SignalKind};
 pub const MAX_CRASHES: usize = 5;
 pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
 
-/// The child exited with EX_CONFIG: restarting cannot help.
-const EXIT_CONFIG: i32 = crate::config::EXIT_CONFIG;
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::exit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
@@ -22,50 +26,52 @@ pub enum SupervisorError {
     Spawn(std::io::Error),
     #[error("the server crashed {0} times within {1:?}; giving up")]
     CrashLoop(usize, Duration),
-    #[error("the server exited with a configuration error (code {EXIT_CONFIG})")]
+    #[error("the server exited with a configuration error (code {})", exit::CONFIG)]
     Config,
 }
 
-/// How a child ended, from a `waitpid` status.
-fn describe(status: libc::c_int) -> (i32, String) {
-    if libc::WIFEXITED(status) {
-        let code = libc::WEXITSTATUS(status);
-        (code, format!("exited with code {code}"))
-    } else if libc::WIFSIGNALED(status) {
-        let sig = libc::WTERMSIG(status);
-        (128 + sig, format!("killed by signal {sig}"))
-    } else {
-        (1, format!("ended with status {status}"))
+/// How a child ended: its exit code (128 + the signal's number when a
+/// signal killed it, as shells report it) and a description.
+fn describe(status: WaitStatus) -> (u8, String) {
+    match status {
+        WaitStatus::Exited(_, code) => (code as u8, format!("exited with code {code}")),
+        WaitStatus::Signaled(_, sig, _) => (
+            128u8.wrapping_add(sig as u8),
+            format!("killed by signal {} ({sig})", sig as i32),
+        ),
+        other => (exit::FAILURE, format!("ended with {other:?}")),
     }
 }
 
-/// Reaps every child that has exited; returns the status of `pid` if it
-/// was among them.
-fn reap(pid: libc::pid_t) -> Option<libc::c_int> {
+/// Reaps every child that has exited (orphans re-parented to us when we
+/// are PID 1 included); returns the status of `pid` if it was among them.
+fn reap(pid: Pid) -> Option<WaitStatus> {
     let mut ours = None;
     loop {
-        let mut status = 0;
-        // SAFETY: waitpid with WNOHANG only writes `status`.
-        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if r <= 0 {
-            return ours;
-        }
-        if r == pid {
-            ours = Some(status);
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            // StillAlive: children remain, none has exited; ECHILD: none left.
+            Ok(WaitStatus::StillAlive) | Err(_) => return ours,
+            Ok(status) => {
+                if status.pid() == Some(pid) {
+                    ours = Some(status);
+                }
+            }
         }
     }
 }
 
-fn send(pid: libc::pid_t, sig: libc::c_int) {
-    // SAFETY: kill has no memory effects; a stale pid only yields ESRCH.
-    unsafe {
-        libc::kill(pid, sig);
+fn send(pid: Pid, sig: Signal) {
+    // ESRCH: it has just exited; the next reap collects it.
+    if let Err(e) = kill(pid, sig) {
+        if e != Errno::ESRCH {
+            log::warn!("cannot send {sig} to the server process {pid}: {e}");
+        }
     }
 }
 
 /// Supervises `command` until a signal asks us to stop (returns the child's
 /// exit code) or it crash-loops.
-pub async fn run(mut command: Command, grace: Duration) -> Result<i32, SupervisorError> {
+pub async fn run(mut command: Command, grace: Duration) -> Result<u8, SupervisorError> {
     let mut chld = signal(SignalKind::child()).expect("install SIGCHLD handler");
     let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
@@ -74,10 +80,10 @@ pub async fn run(mut command: Command, grace: Duration) -> Result<i32, Superviso
     loop {
         let started = Instant::now();
         let child = command.spawn().map_err(SupervisorError::Spawn)?;
-        let pid = child.id() as libc::pid_t;
+        let pid = Pid::from_raw(child.id() as i32);
         // We reap with waitpid ourselves; std's handle must not wait too.
         drop(child);
-        log::info!(target: "snippetd::supervisor", pid = pid, supervisor_pid = std::process::id(); "server process started");
+        log::info!(target: "snippetd::supervisor", pid = pid.as_raw(), supervisor_pid = std::process::id(); "server process started");
         let mut stopping: Option<Instant> = None;
         let status = loop {
             if let Some(status) = reap(pid) {
@@ -86,13 +92,13 @@ pub async fn run(mut command: Command, grace: Duration) -> Result<i32, Superviso
             let kill_at = stopping.map(|t| t + grace + Duration::from_secs(5));
             tokio::select! {
                 _ = chld.recv() => {}
-                _ = term.recv() => { send(pid, libc::SIGTERM); stopping.get_or_insert_with(Instant::now); }
-                _ = int.recv() => { send(pid, libc::SIGINT); stopping.get_or_insert_with(Instant::now); }
+                _ = term.recv() => { send(pid, Signal::SIGTERM); stopping.get_or_insert_with(Instant::now); }
+                _ = int.recv() => { send(pid, Signal::SIGINT); stopping.get_or_insert_with(Instant::now); }
                 // SIGCHLD can coalesce; poll now and then as well.
                 () = tokio::time::sleep(Duration::from_millis(500)) => {
                     if kill_at.is_some_and(|t| Instant::now() >= t) {
                         log::warn!("server did not stop within the grace period: SIGKILL");
-                        send(pid, libc::SIGKILL);
+                        send(pid, Signal::SIGKILL);
                     }
                 }
             }
@@ -102,7 +108,7 @@ pub async fn run(mut command: Command, grace: Duration) -> Result<i32, Superviso
             log::info!(target: "snippetd::supervisor", "server process {how} after the stop signal");
             return Ok(code);
         }
-        if code == EXIT_CONFIG {
+        if code == exit::CONFIG {
             return Err(SupervisorError::Config);
         }
         log::error!(target: "snippetd::supervisor", "server process {how}");
@@ -124,8 +130,8 @@ pub async fn run(mut command: Command, grace: Duration) -> Result<i32, Superviso
         log::warn!(target: "snippetd::supervisor", "restarting in {backoff:?}");
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
-            _ = term.recv() => return Ok(0),
-            _ = int.recv() => return Ok(0),
+            _ = term.recv() => return Ok(exit::SUCCESS),
+            _ = int.recv() => return Ok(exit::SUCCESS),
         }
         backoff = (backoff * 2).min(Duration::from_secs(30));
     }

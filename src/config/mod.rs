@@ -1,0 +1,584 @@
+//! Everything snippetd reads from its command line and environment,
+//! declared once: each setting is one clap field with its flag, its
+//! variable, its default and its range ([`HttpArgs`], [`LogArgs`],
+//! [`db::DbArgs`], [`db::AppRoleArgs`]). `snippetd serve --help`,
+//! `snippetd config` ([`render`]) and the README check (the tests below)
+//! read that one declaration, and [`Config`] is built from it once.
+//!
+//! The `DATABASE_URL` / `DB_*` / `sslmode` merging is in [`db`], the one
+//! place that knows about connection variables, for `migrate` and `serve`
+//! alike.
+
+pub mod cli;
+pub mod db;
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::builder::{BoolishValueParser, RangedU64ValueParser};
+use clap::{value_parser, ArgAction, ArgMatches};
+
+pub use db::{AppRole, AppRoleArgs, DbArgs, DbConfig, SslMode, TlsConfig};
+
+use crate::exit;
+
+/// A missing or invalid variable. Display is one line naming the variable;
+/// it never contains a password or a whole `DATABASE_URL`.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    pub var: String,
+    pub reason: String,
+}
+
+/// Prints a config error as one line naming the variable.
+pub fn failed(e: &ConfigError) -> ExitCode {
+    eprintln!("snippetd: configuration error: {e}");
+    ExitCode::from(exit::CONFIG)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+#[command(next_help_heading = "Logging")]
+pub struct LogArgs {
+    /// json (one object per line) or text
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+    /// env_logger filter
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub rust_log: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// env_logger filter, from `RUST_LOG`.
+    pub filter: String,
+}
+
+impl From<&LogArgs> for LogConfig {
+    fn from(a: &LogArgs) -> LogConfig {
+        LogConfig {
+            format: a.log_format,
+            filter: a.rust_log.clone(),
+        }
+    }
+}
+
+/// Allowed CORS origins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    None,
+    Any,
+    List(Vec<String>),
+}
+
+fn parse_cors(raw: &str) -> Result<CorsOrigins, String> {
+    if raw.trim() == "*" {
+        return Ok(CorsOrigins::Any);
+    }
+    let mut list = Vec::new();
+    for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+            && !origin.trim_end_matches('/').ends_with("://")
+            && !origin.ends_with('/');
+        if !ok {
+            return Err(format!(
+                "{origin:?} is not an origin like https://app.example.com (no path, no trailing slash)"
+            ));
+        }
+        list.push(origin.to_string());
+    }
+    Ok(CorsOrigins::List(list))
+}
+
+/// `PORT`, shared by `serve` and `healthcheck` (one declaration, one parser).
+#[derive(clap::Args, Clone, Debug)]
+pub struct PortArg {
+    /// TCP port to listen on (serve) or to probe (healthcheck)
+    #[arg(long, env = "PORT", default_value_t = 3000, value_parser = value_parser!(u16).range(1..))]
+    pub port: u16,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+#[command(next_help_heading = "HTTP")]
+pub struct HttpArgs {
+    /// IP address to listen on
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+    #[command(flatten)]
+    pub port: PortArg,
+    /// Larger request bodies get 413
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144, value_parser = RangedU64ValueParser::<usize>::new().range(1024..=64 << 20))]
+    pub max_body_bytes: usize,
+    /// A request body that takes longer to arrive gets 408 (capped at REQUEST_TIMEOUT_SECONDS - 1)
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = value_parser!(u64).range(1..=600))]
+    pub body_read_timeout_seconds: u64,
+    /// A request taking longer gets 503
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 15, value_parser = value_parser!(u64).range(2..=600))]
+    pub request_timeout_seconds: u64,
+    /// A connection that sends no complete request head in this time is closed (idle keep-alive included; above the ALB's 60 s)
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECONDS", default_value_t = 65, value_parser = value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_seconds: u64,
+    /// Time for in-flight requests after SIGTERM
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20, value_parser = value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_seconds: u64,
+    /// Concurrent client connections
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
+    /// Comma-separated origins, or *
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_parser = parse_cors)]
+    pub cors_allowed_origins: Option<CorsOrigins>,
+    /// 1 puts internal error details into 5xx responses (never in production)
+    #[arg(long, env = "EXPOSE_ERRORS", default_value = "0", value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    pub expose_errors: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub host: IpAddr,
+    pub port: u16,
+    pub max_body_bytes: usize,
+    pub expose_errors: bool,
+    pub cors: CorsOrigins,
+    /// Closes a connection that has not sent a complete request head within
+    /// this time, idle keep-alive connections included. Default 65 s: above
+    /// the ALB's 60 s idle timeout, as AWS advises for targets
+    /// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html#connection-idle-timeout).
+    pub header_read_timeout: Duration,
+    /// A client that takes longer to send its body gets 408.
+    pub body_read_timeout: Duration,
+    /// Upper bound for one request's work (database included) → 503.
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub max_connections: usize,
+}
+
+impl From<&HttpArgs> for HttpConfig {
+    fn from(a: &HttpArgs) -> HttpConfig {
+        let request_timeout = Duration::from_secs(a.request_timeout_seconds);
+        HttpConfig {
+            host: a.host,
+            port: a.port.port,
+            max_body_bytes: a.max_body_bytes,
+            expose_errors: a.expose_errors,
+            cors: a.cors_allowed_origins.clone().unwrap_or(CorsOrigins::None),
+            header_read_timeout: Duration::from_secs(a.header_read_timeout_seconds),
+            // A slow body is the client's fault (408): let that fire before
+            // the request timeout (503) would.
+            body_read_timeout: Duration::from_secs(a.body_read_timeout_seconds)
+                .min(request_timeout - Duration::from_secs(1)),
+            request_timeout,
+            shutdown_grace: Duration::from_secs(a.shutdown_grace_seconds),
+            max_connections: a.max_connections,
+        }
+    }
+}
+
+/// What `serve` reads.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Settings {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// What `supervise` and `config` read: `serve`'s settings and the
+/// application role.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SuperviseSettings {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(flatten)]
+    pub app_role: AppRoleArgs,
+}
+
+/// What `migrate` reads: the connection, the application role, logging.
+#[derive(clap::Args, Clone, Debug)]
+pub struct MigrateSettings {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub app_role: AppRoleArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Everything `serve` and `supervise` need, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub db: DbConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+}
+
+impl Config {
+    pub fn from_settings(s: &Settings) -> Result<Config, ConfigError> {
+        Ok(Config {
+            log: LogConfig::from(&s.log),
+            db: DbConfig::from_args(&s.db)?,
+            http: HttpConfig::from(&s.http),
+        })
+    }
+}
+
+/// The effective configuration as `VAR=value` lines, in declaration order:
+/// the value as given (or its default) for each variable `cmd` declares,
+/// the merged connection's values for the `DB_*` ones, and `<redacted>`
+/// for a secret (an argument declared with `hide_env_values`).
+pub fn render(cmd: &clap::Command, m: &ArgMatches, db: &DbConfig) -> String {
+    let merged = db.effective();
+    let mut out = String::new();
+    for arg in cmd.get_arguments() {
+        let Some(var) = arg.get_env().and_then(|v| v.to_str()) else {
+            continue;
+        };
+        let raw = m.get_raw(arg.get_id().as_str()).map(|vs| {
+            vs.map(|v| v.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let value = match merged.iter().find(|(k, _)| *k == var) {
+            Some((_, v)) => v.clone(),
+            None if arg.is_hide_env_values_set() => match raw {
+                Some(_) => "<redacted>".into(),
+                None => String::new(),
+            },
+            None => raw.unwrap_or_default(),
+        };
+        out.push_str(&format!("{var}={value}\n"));
+    }
+    out
+}
+
+/// Empty variables count as unset, as in a shell's `${VAR:-default}`:
+/// ECS and Compose pass `VAR=` for an unset value. clap would parse "" as a
+/// value, so they are removed before clap reads the environment.
+fn unset_empty(cmd: &clap::Command) {
+    for var in all_args(cmd).into_iter().filter_map(|a| a.get_env()) {
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+            // Still single-threaded: nothing else reads the environment.
+            std::env::remove_var(var);
+        }
+    }
+}
+
+/// The arguments of `cmd` and of all its subcommands.
+fn all_args(cmd: &clap::Command) -> Vec<&clap::Arg> {
+    let mut args: Vec<&clap::Arg> = cmd.get_arguments().collect();
+    for sub in cmd.get_subcommands() {
+        args.extend(all_args(sub));
+    }
+    args
+}
+
+/// Parses the command line and the environment. A bad value, whether from
+/// a variable or a flag, is one line naming the variable, exit 78; help,
+/// version and usage errors are clap's own.
+pub fn parse<C: clap::Parser>() -> Result<(C, ArgMatches), ExitCode> {
+    unset_empty(&C::command());
+    // Built again: clap reads each variable when the command is built.
+    let cmd = C::command();
+    let matches = cmd
+        .clone()
+        .try_get_matches()
+        .map_err(|e| clap_failed(&cmd, e))?;
+    let parsed = C::from_arg_matches(&matches).map_err(|e| clap_failed(&cmd, e))?;
+    Ok((parsed, matches))
+}
+
+fn clap_failed(cmd: &clap::Command, e: clap::Error) -> ExitCode {
+    match value_error(cmd, &e) {
+        Some(config_error) => failed(&config_error),
+        None => {
+            let _ = e.print();
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::FAILURE))
+        }
+    }
+}
+
+impl Config {
+    /// `serve`'s configuration from a map of variables instead of the
+    /// process environment (in-process tests): each declared variable that
+    /// is set and not empty is passed as its flag.
+    pub fn from_env_map(
+        env: &std::collections::HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let declared = <Serve as clap::CommandFactory>::command();
+        let mut argv = vec!["snippetd".to_string()];
+        for arg in declared.get_arguments() {
+            let var = arg.get_env().and_then(|v| v.to_str()).unwrap_or_default();
+            match (env.get(var), arg.get_long()) {
+                (Some(value), Some(long)) if !value.is_empty() => {
+                    argv.push(format!("--{long}={value}"))
+                }
+                _ => {}
+            }
+        }
+        let matches = declared
+            .clone()
+            .mut_args(|a| a.env(clap::builder::Resettable::Reset))
+            .try_get_matches_from(argv)
+            .and_then(|m| <Serve as clap::FromArgMatches>::from_arg_matches(&m));
+        match matches {
+            Ok(serve) => Config::from_settings(&serve.settings),
+            Err(e) => Err(value_error(&declared, &e).unwrap_or_else(|| ConfigError {
+                var: "command line".into(),
+                reason: e.to_string(),
+            })),
+        }
+    }
+}
+
+/// clap's multi-line error for a value, as the one line naming the variable.
+/// A clap error about a value, as the error naming its variable; `None`
+/// for anything else (help, version, a usage error).
+fn value_error(cmd: &clap::Command, e: &clap::Error) -> Option<ConfigError> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.join(", ")),
+        _ => None,
+    };
+    let about_a_value = match e.kind() {
+        ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => true,
+        // Without a list of valid values, it is a flag given no value.
+        ErrorKind::InvalidValue => context(ContextKind::ValidValue).is_some(),
+        _ => false,
+    };
+    if !about_a_value {
+        return None;
+    }
+    let flag = context(ContextKind::InvalidArg).unwrap_or_default();
+    // An argument's Display ("--port <PORT>", as in the error) needs a built
+    // command.
+    let mut cmd = cmd.clone();
+    cmd.build();
+    let args = all_args(&cmd);
+    let arg = args
+        .iter()
+        .find(|a| a.to_string() == flag)
+        // clap does not say which variable is not UTF-8: the first one that is.
+        .or_else(|| {
+            args.iter().find(|a| {
+                a.get_env()
+                    .and_then(std::env::var_os)
+                    .is_some_and(|v| v.to_str().is_none())
+            })
+        })
+        .copied();
+    let name = arg
+        .and_then(|a| a.get_env())
+        .map(|v| v.to_string_lossy().into_owned())
+        .unwrap_or(flag);
+    let secret = arg.is_some_and(|a| a.is_hide_env_values_set());
+    let reason = match (e.kind(), context(ContextKind::InvalidValue)) {
+        (ErrorKind::InvalidUtf8, _) => "is not valid UTF-8".to_string(),
+        (_, Some(value)) if !secret => {
+            let why = match (
+                std::error::Error::source(e),
+                context(ContextKind::ValidValue),
+            ) {
+                (Some(source), _) => source.to_string(),
+                (None, Some(valid)) => format!("must be one of {valid}"),
+                (None, None) => "invalid".into(),
+            };
+            format!("{why} (got {value:?})")
+        }
+        _ => "is invalid".to_string(),
+    };
+    Some(ConfigError { var: name, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Args, CommandFactory};
+
+    /// Every environment-backed argument of the whole command line, once.
+    fn declared() -> Vec<clap::Arg> {
+        let cmd = cli::Cli::command();
+        let mut seen = std::collections::BTreeMap::new();
+        for sub in cmd.get_subcommands() {
+            for a in sub.get_arguments() {
+                if let Some(var) = a.get_env().and_then(|v| v.to_str()) {
+                    seen.entry(var.to_string()).or_insert_with(|| a.clone());
+                }
+            }
+        }
+        seen.into_values().collect()
+    }
+
+    /// (variable, default) pairs of README.md's configuration table: the
+    /// first cell lists variables, the second their defaults in order.
+    fn readme_table() -> Vec<(String, String)> {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .expect("README has a Configuration section");
+        let section = section.split("\n## ").next().unwrap();
+        let mut rows = Vec::new();
+        for line in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let clean = |s: &str| s.trim().trim_matches('`').to_string();
+            let vars: Vec<String> = cells[1].split(',').map(clean).collect();
+            let defaults: Vec<String> = cells[2].split(',').map(clean).collect();
+            assert_eq!(vars.len(), defaults.len(), "README row: {line}");
+            rows.extend(vars.into_iter().zip(defaults));
+        }
+        rows
+    }
+
+    #[test]
+    fn readme_lists_every_variable_with_its_declared_default() {
+        let readme = readme_table();
+        let declared: Vec<(String, String)> = declared()
+            .iter()
+            .map(|a| {
+                let default = a
+                    .get_default_values()
+                    .iter()
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let var = a.get_env().unwrap().to_string_lossy().into_owned();
+                (
+                    var,
+                    if default.is_empty() {
+                        "–".into()
+                    } else {
+                        default
+                    },
+                )
+            })
+            .collect();
+        let mut readme_sorted = readme.clone();
+        readme_sorted.sort();
+        assert_eq!(
+            readme_sorted, declared,
+            "README.md's configuration table (left) differs from the declaration (right)"
+        );
+    }
+
+    #[test]
+    fn every_flag_is_its_variable_in_lower_case() {
+        for a in declared() {
+            let var = a.get_env().unwrap().to_string_lossy().to_lowercase();
+            let long = a.get_long().unwrap();
+            assert!(
+                long.replace('-', "_") == var
+                    || (var.as_str(), long) == ("healthcheck_timeout_seconds", "timeout"),
+                "--{long} vs {var}"
+            );
+        }
+    }
+
+    fn settings(flags: &[&str]) -> Result<Settings, clap::Error> {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            s: Settings,
+        }
+        let cmd = T::command().mut_args(|a| a.env(clap::builder::Resettable::Reset));
+        let m = cmd.try_get_matches_from(std::iter::once("t").chain(flags.iter().copied()))?;
+        Ok(<T as clap::FromArgMatches>::from_arg_matches(&m)?.s)
+    }
+
+    #[test]
+    fn http_defaults_and_errors() {
+        let s = settings(&["--db-host=h", "--db-username=u", "--db-password=p"]).unwrap();
+        let h = Config::from_settings(&s).unwrap().http;
+        assert_eq!(h.port, 3000);
+        assert_eq!(h.max_body_bytes, 262_144);
+        assert!(!h.expose_errors);
+        assert_eq!(h.cors, CorsOrigins::None);
+        assert!(settings(&["--port=http"]).is_err());
+        assert!(settings(&["--port=0"]).is_err());
+        assert!(settings(&["--cors-allowed-origins=https://a.b/"]).is_err());
+        let s = settings(&[
+            "--cors-allowed-origins=https://a.b, http://c.d:8080",
+            "--expose-errors=yes",
+            "--request-timeout-seconds=5",
+        ])
+        .unwrap();
+        let h = HttpConfig::from(&s.http);
+        assert_eq!(
+            h.cors,
+            CorsOrigins::List(vec!["https://a.b".into(), "http://c.d:8080".into()])
+        );
+        assert!(h.expose_errors);
+        assert_eq!(h.body_read_timeout, Duration::from_secs(4));
+    }
+
+    #[test]
+    fn from_env_map_reads_the_same_declaration() {
+        let env = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let url = ("DATABASE_URL", "postgres://u:p@h/d");
+        let c =
+            Config::from_env_map(&env(&[url, ("PORT", "8080"), ("MAX_CONNECTIONS", "")])).unwrap();
+        assert_eq!((c.http.port, c.http.max_connections), (8080, 10_000));
+        let e = Config::from_env_map(&env(&[url, ("PORT", "x")])).unwrap_err();
+        assert_eq!(e.var, "PORT");
+        let e = Config::from_env_map(&env(&[])).unwrap_err();
+        assert_eq!(e.var, "DB_HOST");
+    }
+
+    #[test]
+    fn render_redacts_secrets_and_shows_the_merged_connection() {
+        let flags = [
+            "t",
+            "--database-url=postgres://u:topsecret@db:6543/x?sslmode=require",
+            "--app-db-username=app",
+            "--app-db-password=alsosecret",
+            "--port=8080",
+        ];
+        let full = SuperviseSettings::augment_args(clap::Command::new("t"));
+        let m = full
+            .clone()
+            .mut_args(|a| a.env(clap::builder::Resettable::Reset))
+            .try_get_matches_from(flags)
+            .unwrap();
+        let s = <SuperviseSettings as clap::FromArgMatches>::from_arg_matches(&m).unwrap();
+        let db = DbConfig::from_args(&s.settings.db).unwrap();
+        let out = render(&full, &m, &db);
+        for line in [
+            "DATABASE_URL=<redacted>\n",
+            "DB_HOST=db\n",
+            "DB_PORT=6543\n",
+            "DB_SSLMODE=require\n",
+            "DB_PASSWORD=\n",
+            "PORT=8080\n",
+            "LOG_FORMAT=json\n",
+            "APP_DB_USERNAME=app\n",
+            "APP_DB_PASSWORD=<redacted>\n",
+        ] {
+            assert!(out.contains(line), "{line:?} in\n{out}");
+        }
+        assert!(!out.contains("secret"), "{out}");
+        assert_eq!(
+            out.lines().count(),
+            declared().len() - 1,
+            "all but HEALTHCHECK_TIMEOUT_SECONDS"
+        );
+    }
+}
