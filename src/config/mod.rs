@@ -28,7 +28,7 @@ use crate::exit;
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {reason}")]
 pub struct ConfigError {
-    pub var: &'static str,
+    pub var: String,
     pub reason: String,
 }
 
@@ -296,8 +296,58 @@ pub fn parse<C: clap::Parser>() -> Result<(C, ArgMatches), ExitCode> {
     Ok((parsed, matches))
 }
 
-/// clap's multi-line error for a value, as the one line naming the variable.
 fn clap_failed(cmd: &clap::Command, e: clap::Error) -> ExitCode {
+    match value_error(cmd, &e) {
+        Some(config_error) => failed(&config_error),
+        None => {
+            let _ = e.print();
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::FAILURE))
+        }
+    }
+}
+
+impl Config {
+    /// `serve`'s configuration from a map of variables instead of the
+    /// process environment (in-process tests): each declared variable that
+    /// is set and not empty is passed as its flag.
+    pub fn from_env_map(
+        env: &std::collections::HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let declared = <Serve as clap::CommandFactory>::command();
+        let mut argv = vec!["snippetd".to_string()];
+        for arg in declared.get_arguments() {
+            let var = arg.get_env().and_then(|v| v.to_str()).unwrap_or_default();
+            match (env.get(var), arg.get_long()) {
+                (Some(value), Some(long)) if !value.is_empty() => {
+                    argv.push(format!("--{long}={value}"))
+                }
+                _ => {}
+            }
+        }
+        let matches = declared
+            .clone()
+            .mut_args(|a| a.env(clap::builder::Resettable::Reset))
+            .try_get_matches_from(argv)
+            .and_then(|m| <Serve as clap::FromArgMatches>::from_arg_matches(&m));
+        match matches {
+            Ok(serve) => Config::from_settings(&serve.settings),
+            Err(e) => Err(value_error(&declared, &e).unwrap_or_else(|| ConfigError {
+                var: "command line".into(),
+                reason: e.to_string(),
+            })),
+        }
+    }
+}
+
+/// clap's multi-line error for a value, as the one line naming the variable.
+/// A clap error about a value, as the error naming its variable; `None`
+/// for anything else (help, version, a usage error).
+fn value_error(cmd: &clap::Command, e: &clap::Error) -> Option<ConfigError> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let context = |kind| match e.get(kind) {
         Some(ContextValue::String(s)) => Some(s.clone()),
@@ -311,8 +361,7 @@ fn clap_failed(cmd: &clap::Command, e: clap::Error) -> ExitCode {
         _ => false,
     };
     if !about_a_value {
-        let _ = e.print();
-        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::FAILURE));
+        return None;
     }
     let flag = context(ContextKind::InvalidArg).unwrap_or_default();
     // An argument's Display ("--port <PORT>", as in the error) needs a built
@@ -341,7 +390,7 @@ fn clap_failed(cmd: &clap::Command, e: clap::Error) -> ExitCode {
         (ErrorKind::InvalidUtf8, _) => "is not valid UTF-8".to_string(),
         (_, Some(value)) if !secret => {
             let why = match (
-                std::error::Error::source(&e),
+                std::error::Error::source(e),
                 context(ContextKind::ValidValue),
             ) {
                 (Some(source), _) => source.to_string(),
@@ -352,8 +401,7 @@ fn clap_failed(cmd: &clap::Command, e: clap::Error) -> ExitCode {
         }
         _ => "is invalid".to_string(),
     };
-    eprintln!("snippetd: configuration error: {name}: {reason}");
-    ExitCode::from(exit::CONFIG)
+    Some(ConfigError { var: name, reason })
 }
 
 #[cfg(test)]
@@ -475,6 +523,24 @@ mod tests {
         );
         assert!(h.expose_errors);
         assert_eq!(h.body_read_timeout, Duration::from_secs(4));
+    }
+
+    #[test]
+    fn from_env_map_reads_the_same_declaration() {
+        let env = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let url = ("DATABASE_URL", "postgres://u:p@h/d");
+        let c =
+            Config::from_env_map(&env(&[url, ("PORT", "8080"), ("MAX_CONNECTIONS", "")])).unwrap();
+        assert_eq!((c.http.port, c.http.max_connections), (8080, 10_000));
+        let e = Config::from_env_map(&env(&[url, ("PORT", "x")])).unwrap_err();
+        assert_eq!(e.var, "PORT");
+        let e = Config::from_env_map(&env(&[])).unwrap_err();
+        assert_eq!(e.var, "DB_HOST");
     }
 
     #[test]
