@@ -17,7 +17,7 @@ use super::ConfigError;
 
 fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
-        var,
+        var: var.into(),
         reason: reason.into(),
     }
 }
