@@ -112,6 +112,19 @@ mock_provider "aws" {
       arn = "arn:aws:iam::123456789012:role/mock"
     }
   }
+
+  # Observability (sns.tf, alarms.tf); asserted in tests/observability.tftest.hcl.
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:eu-west-1:123456789012:snippetd-alarms"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  }
 }
 
 # Distinct ARNs for the roles whose wiring the tests compare.
