@@ -513,3 +513,20 @@ variable "alarm_app_checkout_timeouts_per_minute" {
   type        = number
   default     = 1
 }
+
+variable "budget_monthly_limit_usd" {
+  description = "Monthly AWS Budgets cost limit in USD. The budget alerts the alarm topic at 80 % of it (actual) and when the month's forecast exceeds it. The stack at its defaults costs roughly 125 USD a month (docs/operations.md)."
+  type        = number
+  default     = 150
+
+  validation {
+    condition     = var.budget_monthly_limit_usd > 0
+    error_message = "budget_monthly_limit_usd must be positive."
+  }
+}
+
+variable "budget_filter_by_project_tag" {
+  description = "false: the budget covers the whole account's cost. true: only cost tagged Project = var.name; activate Project as a cost allocation tag in the Billing console first, or the budget sees nothing."
+  type        = bool
+  default     = false
+}
