@@ -530,3 +530,75 @@ variable "budget_filter_by_project_tag" {
   type        = bool
   default     = false
 }
+
+# ---------------------------------------------------------------------------
+# Edge: AWS WAF on CloudFront (waf.tf; cost in docs/deploy.md)
+# ---------------------------------------------------------------------------
+
+variable "waf_rate_limit_window_seconds" {
+  description = "Window over which WAF counts each client IP's requests for the rate-based rules: 60, 120, 300 or 600."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([60, 120, 300, 600], var.waf_rate_limit_window_seconds)
+    error_message = "waf_rate_limit_window_seconds must be 60, 120, 300 or 600."
+  }
+}
+
+variable "waf_rate_limit_all" {
+  description = "Requests of any method one client IP may send per waf_rate_limit_window_seconds before WAF answers 429, across all tasks (the global line; the app's own limits are per task)."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = var.waf_rate_limit_all >= 10 && var.waf_rate_limit_all <= 2000000000
+    error_message = "waf_rate_limit_all must be 10 to 2,000,000,000 (WAF's range)."
+  }
+}
+
+variable "waf_rate_limit_writes" {
+  description = "POST, PUT, PATCH and DELETE requests one client IP may send per waf_rate_limit_window_seconds before WAF answers 429."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.waf_rate_limit_writes >= 10 && var.waf_rate_limit_writes <= 2000000000
+    error_message = "waf_rate_limit_writes must be 10 to 2,000,000,000 (WAF's range)."
+  }
+}
+
+variable "waf_common_rules_to_count" {
+  description = "Rules of AWSManagedRulesCommonRuleSet set to count (logged, not blocked). SizeRestrictions_BODY must stay (snippets are up to 256 KiB; it blocks bodies over 8 KiB); the *_BODY rules that match code (XSS, LFI, RFI, metadata-address patterns) are counted too, because a snippet is code (docs/deploy.md)."
+  type        = list(string)
+  default = [
+    "SizeRestrictions_BODY",
+    "CrossSiteScripting_BODY",
+    "GenericLFI_BODY",
+    "GenericRFI_BODY",
+    "EC2MetaDataSSRF_BODY",
+  ]
+
+  validation {
+    condition     = contains(var.waf_common_rules_to_count, "SizeRestrictions_BODY")
+    error_message = "waf_common_rules_to_count must contain SizeRestrictions_BODY: it would block every snippet over 8 KiB."
+  }
+}
+
+variable "waf_anonymous_ip_rules_to_count" {
+  description = "Rules of AWSManagedRulesAnonymousIpList (applied to POST, PUT, PATCH and DELETE only) set to count instead of block. Default: HostingProviderIPList, because API clients and CI jobs write from cloud hosts; AnonymousIPList (VPNs, Tor, proxies) blocks. Add \"AnonymousIPList\" to let anonymized clients write."
+  type        = list(string)
+  default     = ["HostingProviderIPList"]
+}
+
+variable "waf_log_retention_days" {
+  description = "CloudWatch retention of the WAF logs (log group aws-waf-logs-<name> in us-east-1)."
+  type        = number
+  default     = 30
+}
+
+variable "waf_log_all_requests" {
+  description = "false: log only the requests WAF blocked or counted (cheap). true: log every request (CloudWatch Logs ingestion for every request; for investigations)."
+  type        = bool
+  default     = false
+}

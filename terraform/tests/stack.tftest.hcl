@@ -158,6 +158,24 @@ provider "aws" {
   skip_region_validation      = true
 }
 
+# The us-east-1 configuration of the CloudFront web ACL (waf.tf), mocked too;
+# its own assertions are in tests/waf.tftest.hcl.
+mock_provider "aws" {
+  alias = "us_east_1"
+
+  mock_resource "aws_wafv2_web_acl" {
+    defaults = {
+      arn = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/snippetd-cloudfront/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-snippetd"
+    }
+  }
+}
+
 variables {
   github_repository    = "example-org/snippetd"
   origin_verify_secret = "0123456789abcdef0123456789abcdef"
