@@ -75,8 +75,6 @@ resource "aws_cloudfront_response_headers_policy" "api" {
 resource "aws_cloudfront_distribution" "api" {
   #checkov:skip=CKV2_AWS_42:No custom domain in the base stack; the *.cloudfront.net default certificate serves HTTPS.
   #checkov:skip=CKV_AWS_174:The default CloudFront certificate cannot pin a minimum TLS version; add a custom domain + ACM certificate for TLSv1.2_2021.
-  #checkov:skip=CKV_AWS_68:No WAF in the base stack (cost); optional hardening documented in docs/deploy.md.
-  #checkov:skip=CKV2_AWS_47:No WAF web ACL in the base stack (see CKV_AWS_68).
   #checkov:skip=CKV_AWS_86:CloudFront standard logs need an S3 bucket; requests are logged by the app with their request id.
   #checkov:skip=CKV_AWS_305:An API, not a website: there is no root object to serve.
   #checkov:skip=CKV_AWS_310:Single origin (one ALB in one region); there is nothing to fail over to.
@@ -86,6 +84,7 @@ resource "aws_cloudfront_distribution" "api" {
   comment         = "${var.name} API"
   price_class     = var.cloudfront_price_class
   http_version    = "http2and3"
+  web_acl_id      = aws_wafv2_web_acl.cloudfront.arn # waf.tf
 
   origin {
     origin_id   = local.origin_id

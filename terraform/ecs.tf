@@ -16,6 +16,9 @@ locals {
     { name = "EXPOSE_ERRORS", value = "0" },
     { name = "SHUTDOWN_GRACE_SECONDS", value = tostring(var.shutdown_grace_seconds) },
     { name = "CORS_ALLOWED_ORIGINS", value = var.cors_allowed_origins },
+    # EMF metrics (app_metrics.json): the Service dimension the alarms and the dashboard read, one line a minute.
+    { name = local.app_metrics.service_env, value = local.emf_service_value },
+    { name = local.app_metrics.interval_env, value = "60" },
   ]
 
   # ECS reads these JSON keys of the secret when a task starts (only then).
@@ -132,6 +135,14 @@ resource "aws_ecs_service" "api" {
   deployment_circuit_breaker {
     enable   = true
     rollback = true
+  }
+
+  # A deployment whose tasks pass the health checks and then answer 5xx or
+  # slowly is rolled back too (alarms.tf, deployment_alarm_names).
+  alarms {
+    alarm_names = local.deployment_alarm_names
+    enable      = true
+    rollback    = true
   }
 
   network_configuration {

@@ -69,3 +69,30 @@ output "task_definition_arn" {
   description = "The revision Terraform registered last (image var.image_tag). The service runs whatever the deploy set; see docs/deploy.md before switching the service to this one."
   value       = aws_ecs_task_definition.api.arn
 }
+
+# --- Observability and edge (alarms.tf, dashboard.tf, sns.tf, waf.tf) ---
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm and the budget notify; subscribe to it (docs/operations.md)."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "dashboard_url" {
+  description = "The CloudWatch dashboard in the console."
+  value       = "https://${data.aws_region.current.name}.console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.name}#dashboards/dashboard/${aws_cloudwatch_dashboard.main.dashboard_name}"
+}
+
+output "deployment_alarm_names" {
+  description = "The alarms that roll back an ECS deployment when they fire during it."
+  value       = local.deployment_alarm_names
+}
+
+output "waf_web_acl_arn" {
+  description = "The CloudFront web ACL (us-east-1)."
+  value       = aws_wafv2_web_acl.cloudfront.arn
+}
+
+output "waf_log_group_name" {
+  description = "CloudWatch log group (us-east-1) of the WAF logs: blocked and counted requests by default."
+  value       = aws_cloudwatch_log_group.waf.name
+}

@@ -37,3 +37,20 @@ provider "aws" {
   alias  = "password_generator"
   region = var.aws_region
 }
+
+# us-east-1 whatever var.aws_region is: a web ACL for CloudFront (scope
+# CLOUDFRONT) and the log group it logs to must live there (waf.tf).
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = merge(
+      {
+        Project   = var.name
+        ManagedBy = "terraform"
+      },
+      var.tags,
+    )
+  }
+}

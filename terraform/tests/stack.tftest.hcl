@@ -112,6 +112,19 @@ mock_provider "aws" {
       arn = "arn:aws:iam::123456789012:role/mock"
     }
   }
+
+  # Observability (sns.tf, alarms.tf); asserted in tests/observability.tftest.hcl.
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:eu-west-1:123456789012:snippetd-alarms"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  }
 }
 
 # Distinct ARNs for the roles whose wiring the tests compare.
@@ -143,6 +156,24 @@ provider "aws" {
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
+}
+
+# The us-east-1 configuration of the CloudFront web ACL (waf.tf), mocked too;
+# its own assertions are in tests/waf.tftest.hcl.
+mock_provider "aws" {
+  alias = "us_east_1"
+
+  mock_resource "aws_wafv2_web_acl" {
+    defaults = {
+      arn = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/snippetd-cloudfront/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-snippetd"
+    }
+  }
 }
 
 variables {
