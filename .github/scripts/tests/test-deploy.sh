@@ -24,6 +24,8 @@ start_api() {
 		wait "$api_pid" 2> /dev/null || true
 	fi
 	local port_file="$work/port.$RANDOM$RANDOM"
+	# The file exists before the job starts: `head` below never races its creation.
+	: > "$port_file"
 	MOCK_API="$1" python3 "$here/mock_api.py" > "$port_file" &
 	api_pid=$!
 	port=""
