@@ -18,10 +18,14 @@ locals {
     { name = "CORS_ALLOWED_ORIGINS", value = var.cors_allowed_origins },
   ]
 
-  # ECS reads these JSON keys of the secret when a task starts (only then).
+  # ECS reads these JSON keys of the secrets when a task starts (only then).
+  # DB_*: the master (schema owner), used by supervise for migrate only;
+  # APP_DB_*: the application role that serve connects as.
   container_secrets = [
     { name = "DB_USERNAME", valueFrom = "${aws_secretsmanager_secret.db.arn}:username::" },
     { name = "DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.db.arn}:password::" },
+    { name = "APP_DB_USERNAME", valueFrom = "${aws_secretsmanager_secret.app_db.arn}:username::" },
+    { name = "APP_DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.app_db.arn}:password::" },
   ]
 }
 
@@ -154,7 +158,8 @@ resource "aws_ecs_service" "api" {
   # in-place change to this service.)
   force_new_deployment = true
   triggers = {
-    db_password_version = tostring(var.db_password_version)
+    db_password_version     = tostring(var.db_password_version)
+    app_db_password_version = tostring(var.app_db_password_version)
   }
 
   lifecycle {
@@ -165,9 +170,10 @@ resource "aws_ecs_service" "api" {
   }
 
   depends_on = [
-    aws_lb_listener_rule.from_cloudfront,
+    aws_lb_listener.http,
     aws_db_instance.main,
     aws_secretsmanager_secret_version.db,
+    aws_secretsmanager_secret_version.app_db,
     aws_iam_role_policy.execution,
   ]
 }
