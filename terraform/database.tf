@@ -54,10 +54,10 @@ resource "aws_db_parameter_group" "main" {
 
 resource "aws_secretsmanager_secret" "db" {
   #checkov:skip=CKV2_AWS_57:Rotation is deliberate (bump db_password_version): the same apply rolls the ECS tasks, which read secrets only at start.
-  #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed aws/secretsmanager key; only the task execution role may read it, a CMK adds nothing here.
   name_prefix             = "${var.name}/db-master-"
   description             = "snippetd database master credentials (JSON: username, password, engine, port, dbname). Written by Terraform; rotate with var.db_password_version."
   recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_id              = aws_kms_key.main.arn
 }
 
 resource "aws_secretsmanager_secret_version" "db" {
@@ -115,6 +115,7 @@ resource "aws_db_instance" "main" {
   performance_insights_enabled    = var.db_performance_insights
   # 7 days: the free tier.
   performance_insights_retention_period = var.db_performance_insights ? 7 : null
+  performance_insights_kms_key_id       = var.db_performance_insights ? aws_kms_key.main.arn : null
 
   lifecycle {
     precondition {
@@ -149,10 +150,10 @@ locals {
 
 resource "aws_secretsmanager_secret" "app_db" {
   #checkov:skip=CKV2_AWS_57:Rotation is deliberate (bump app_db_password_version): the same apply rolls the ECS tasks, whose migrate step sets the new password on the role.
-  #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed aws/secretsmanager key; only the task execution role may read it, a CMK adds nothing here.
   name_prefix             = "${var.name}/db-app-"
   description             = "snippetd application database role (JSON: username, password): what `serve` connects as. Written by Terraform; rotate with var.app_db_password_version."
   recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_id              = aws_kms_key.main.arn
 }
 
 resource "aws_secretsmanager_secret_version" "app_db" {

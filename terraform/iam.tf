@@ -43,6 +43,15 @@ resource "aws_iam_role_policy" "execution" {
         Resource = [aws_secretsmanager_secret.db.arn, aws_secretsmanager_secret.app_db.arn]
       },
       {
+        Sid      = "DecryptDbSecrets"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = aws_kms_key.main.arn
+        Condition = {
+          StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" }
+        }
+      },
+      {
         Sid      = "WriteLogs"
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]

@@ -48,6 +48,13 @@ mock_provider "aws" {
     }
   }
 
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn    = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+      key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
   mock_resource "aws_cloudfront_vpc_origin" {
     defaults = {
       id  = "vo_0123456789abcdefABCDEF"
@@ -271,6 +278,11 @@ run "database" {
   assert {
     condition     = aws_secretsmanager_secret_version.app_db.secret_string_wo_version == 1 && aws_secretsmanager_secret.app_db.name_prefix == "snippetd/db-app-"
     error_message = "The application role has its own secret, version 1 by default."
+  }
+
+  assert {
+    condition     = aws_kms_key.main.enable_key_rotation
+    error_message = "The customer-managed key rotates."
   }
 }
 
@@ -535,6 +547,18 @@ run "wiring" {
       jsondecode(aws_iam_role.execution.assume_role_policy).Statement[0].Principal.Service == "ecs-tasks.amazonaws.com"
     )
     error_message = "Only ECS acting for this account may assume the execution role (aws:SourceAccount)."
+  }
+
+  assert {
+    condition = (
+      aws_secretsmanager_secret.db.kms_key_id == aws_kms_key.main.arn &&
+      aws_secretsmanager_secret.app_db.kms_key_id == aws_kms_key.main.arn &&
+      aws_db_instance.main.performance_insights_kms_key_id == aws_kms_key.main.arn &&
+      aws_cloudwatch_log_group.api.kms_key_id == aws_kms_key.main.arn &&
+      jsondecode(aws_iam_role_policy.execution.policy).Statement[3].Resource == aws_kms_key.main.arn &&
+      jsondecode(aws_iam_role_policy.execution.policy).Statement[3].Condition.StringEquals["kms:ViaService"] == "secretsmanager.eu-west-1.amazonaws.com"
+    )
+    error_message = "The secrets, Performance Insights and the logs use the stack's key; the execution role decrypts only through Secrets Manager."
   }
 
   assert {
