@@ -28,6 +28,10 @@ mock-provider tests in terraform/tests cover them):
   aws_cloudfront_vpc_origin.alb               moto has no VPC origin API; the e2e
                                               distribution gets a custom origin on
                                               the ALB's DNS name instead
+  data.aws_security_group.cloudfront_vpc_origin  the group CloudFront creates for
+  aws_vpc_security_group_ingress_rule.alb_from_vpc_origin  a VPC origin (no VPC
+                                              origin in moto, so no group), and the
+                                              ALB's rule that admits it
   aws_appautoscaling_target.api               the provider calls ListTagsForResource,
                                               which moto does not implement (the
                                               apply hangs in retries)
@@ -53,11 +57,14 @@ PLUGIN_DIR = os.environ.get("TF_PLUGIN_DIR", "").strip()
 DEADLINE = time.monotonic() + float(os.environ.get("TF_E2E_TIMEOUT", "1500"))
 REGION = "us-east-1"
 
-# What moto cannot serve: (type, name, reason). Removed from the copy only.
+# What moto cannot serve: (type, name, reason); "data.TYPE" for a data
+# source. Removed from the copy only.
 EXCLUDED = [
     ("aws_cloudfront_origin_request_policy", "api", "moto has no CloudFront origin request policy API"),
     ("aws_cloudfront_response_headers_policy", "api", "moto has no CloudFront response headers policy API"),
     ("aws_cloudfront_vpc_origin", "alb", "moto has no CloudFront VPC origin API (the distribution gets a custom origin on the ALB's DNS name)"),
+    ("data.aws_security_group", "cloudfront_vpc_origin", "the security group CloudFront creates for a VPC origin: without one in moto, there is none"),
+    ("aws_vpc_security_group_ingress_rule", "alb_from_vpc_origin", "admits the VPC origin's security group above"),
     ("aws_appautoscaling_target", "api", "the provider calls ListTagsForResource, which moto does not implement: the apply hangs in retries"),
     ("aws_appautoscaling_policy", "cpu", "needs aws_appautoscaling_target.api"),
 ]
@@ -150,9 +157,11 @@ def start_moto(workdir):
 
 
 def strip_blocks(text, rtype, name):
-    """Removes `resource "rtype" "name" { ... }` from HCL text (braces outside
-    strings and comments are counted). Returns (text, removed)."""
-    m = re.search(r'^resource\s+"%s"\s+"%s"\s*\{' % (re.escape(rtype), re.escape(name)), text, re.M)
+    """Removes `resource "rtype" "name" { ... }` (or `data "TYPE" "name"` for
+    rtype "data.TYPE") from HCL text (braces outside strings and comments are
+    counted). Returns (text, removed)."""
+    kind, rtype = ("data", rtype[5:]) if rtype.startswith("data.") else ("resource", rtype)
+    m = re.search(r'^%s\s+"%s"\s+"%s"\s*\{' % (kind, re.escape(rtype), re.escape(name)), text, re.M)
     if not m:
         return text, False
     i, depth, in_str, n = m.end(), 1, False, len(text)

@@ -103,3 +103,27 @@ resource "aws_vpc_security_group_ingress_rule" "db_from_tasks" {
   to_port                      = 5432
   referenced_security_group_id = aws_security_group.tasks.id
 }
+
+# --- CloudFront VPC origin ------------------------------------------------------
+# CloudFront's VPC origin connects from network interfaces it places in the
+# ALB's subnets, in a security group it creates and names itself (one per
+# VPC). Admitting that group, besides the origin-facing prefix list above,
+# keeps the ALB reachable whichever of the two addresses the connections
+# come from; both admit CloudFront only.
+
+data "aws_security_group" "cloudfront_vpc_origin" {
+  name   = "CloudFront-VPCOrigins-Service-SG"
+  vpc_id = aws_vpc.main.id
+
+  depends_on = [aws_cloudfront_vpc_origin.alb]
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_from_vpc_origin" {
+  #checkov:skip=CKV_AWS_260:False positive: the source is CloudFront's VPC origin security group, not 0.0.0.0/0.
+  security_group_id            = aws_security_group.alb.id
+  description                  = "HTTP from CloudFront's VPC origin interfaces"
+  ip_protocol                  = "tcp"
+  from_port                    = 80
+  to_port                      = 80
+  referenced_security_group_id = data.aws_security_group.cloudfront_vpc_origin.id
+}

@@ -17,6 +17,12 @@ mock_provider "aws" {
     }
   }
 
+  mock_data "aws_security_group" {
+    defaults = {
+      id = "sg-0cf0a1b2c3d4e5f60"
+    }
+  }
+
   mock_data "aws_caller_identity" {
     defaults = {
       account_id = "123456789012"
@@ -335,6 +341,16 @@ run "wiring" {
   }
 
   # --- internal ALB behind a CloudFront VPC origin (issue 18) ---
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.alb_from_vpc_origin.security_group_id == aws_security_group.alb.id &&
+      aws_vpc_security_group_ingress_rule.alb_from_vpc_origin.referenced_security_group_id == "sg-0cf0a1b2c3d4e5f60" &&
+      aws_vpc_security_group_ingress_rule.alb_from_vpc_origin.from_port == 80 &&
+      aws_vpc_security_group_ingress_rule.alb_from_vpc_origin.cidr_ipv4 == null
+    )
+    error_message = "The ALB must admit port 80 from CloudFront's VPC origin security group."
+  }
+
   assert {
     condition = (
       aws_lb.api.internal == true &&
