@@ -49,10 +49,10 @@ log-scan:
 	  echo "log-scan: the database password appears in the logs above"; exit 1; fi
 	@echo "log-scan: $$(cat target/test-logs/* | wc -l) log lines, no password"
 
-lint: tools docker-lint workflows-lint tf-lint ## linters: Dockerfile, compose, workflows, terraform
+lint: tools deny docker-lint workflows-lint tf-lint ## linters: cargo deny, Dockerfile, compose, workflows, terraform
 	@echo "make lint: all clean"
 
-tools: $(VENV)/.installed ## install the Python lint tools into .venv
+tools: $(VENV)/.installed cargo-deny-tool ## install the Python lint tools into .venv, and cargo-deny
 
 $(VENV)/.installed: $(wildcard tools/requirements-*.txt)
 	$(PYTHON) -m venv $(VENV)

@@ -6,6 +6,7 @@
 #   make push              build and push REPO:<HEAD sha> to ECR (skipped when that tag is already there)
 #   make deploy            preflight, push, then .github/scripts/deploy.sh deploy (what deploy.yml runs)
 #   make deploy TAG=<sha>  deploy an image already in ECR, without building: rollback
+#                          (DEPLOY_ALLOW_OLDER=1: a commit older than the running one is allowed)
 #   make deploy-smoke      only the smoke test against terraform's api_url
 #
 # Every value comes from `terraform -chdir=terraform output` (never assembled by
@@ -84,8 +85,9 @@ push: ## build and push REPO:<HEAD sha> to ECR (clean tree; skipped if the tag e
 	fi; \
 	registry="$${repo%%/*}"; region="$$(cut -d. -f4 <<< "$$registry")"; \
 	$(AWS) ecr get-login-password --region "$$region" | $(DOCKER) login --username AWS --password-stdin "$$registry"; \
-	echo "+ $(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform $$platform --provenance=false --push --tag $$repo:$$head ."; \
-	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --provenance=false --push --tag "$$repo:$$head" .; \
+	epoch="$$(git log -1 --format=%ct)"; \
+	echo "+ $(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform $$platform --build-arg SOURCE_DATE_EPOCH=$$epoch --provenance=false --push --tag $$repo:$$head ."; \
+	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --build-arg SOURCE_DATE_EPOCH="$$epoch" --provenance=false --push --tag "$$repo:$$head" .; \
 	$(DEPLOY_SCRIPT) image-arch
 
 deploy-preflight: ## fail unless cpu_architecture is what the live task definition runs
@@ -95,8 +97,8 @@ deploy-preflight: ## fail unless cpu_architecture is what the live task definiti
 deploy: ## push HEAD and roll the ECS service to it; TAG=<sha>: deploy that existing image (rollback)
 	@$(tf_deploy_env); \
 	if [ -n "$(TAG)" ]; then \
-	  echo "deploying the existing image $$ECR_REPOSITORY_URI:$(TAG) (no build)"; \
-	  export IMAGE_TAG="$(TAG)"; \
+	  echo "deploying the existing image $$ECR_REPOSITORY_URI:$(TAG) (no build; older than the running commit is allowed)"; \
+	  export IMAGE_TAG="$(TAG)" DEPLOY_ALLOW_OLDER=1; \
 	else \
 	  $(require_clean_tree); \
 	  $(DEPLOY_SCRIPT) preflight; \
@@ -123,5 +125,8 @@ workflows-lint: deploy-script-test ## zizmor, workflow schema, shellcheck, deplo
 	  echo "workflows-lint: shellcheck not installed, .github/scripts/*.sh not checked (apt-get install shellcheck)"; \
 	fi
 
-deploy-script-test: ## deploy.sh against a mock aws CLI and a mock API (offline)
-	bash .github/scripts/tests/test-deploy.sh
+deploy-script-test: ## deploy.sh against a mock aws CLI and a mock API (offline); RUNS=N repeats it
+	@for i in $$(seq $${RUNS:-1}); do \
+	  if [ "$${RUNS:-1}" -gt 1 ]; then echo "--- test-deploy.sh run $$i/$${RUNS}"; fi; \
+	  bash .github/scripts/tests/test-deploy.sh; \
+	done

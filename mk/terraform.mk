@@ -1,22 +1,39 @@
 # Terraform (terraform/): offline tests and lint. Included by the top
 # Makefile (include mk/*.mk); also runs alone:
 #   make -f mk/terraform.mk tf-test tf-lint
-# Without registry access, point TF_PLUGIN_DIR at a local provider mirror
-# (layout registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/):
-#   TF_PLUGIN_DIR=/path/to/mirror make tf-test
+# Provider source: a local filesystem mirror of hashicorp/aws found on disk
+# (layout MIRROR/registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/, searched
+# under TF_MIRROR_ROOTS) is used with `terraform init -plugin-dir`; with none,
+# the registry, as on any laptop. Either way the committed
+# terraform/.terraform.lock.hcl pins the version and the hashes.
+#   TF_PLUGIN_DIR=/path/to/mirror make tf-test   use this mirror
+#   TF_PLUGIN_DIR= make tf-test                  force the registry
 
 TF        ?= terraform
 TF_DIR    ?= terraform
 VENV      ?= .venv
 CHECKOV   ?= $(VENV)/bin/checkov
-TF_PLUGIN_DIR ?=
+TF_MIRROR_ROOTS ?= /opt /usr/local /usr/share /srv /var/lib /root /home
+# The provider version the lock file pins (a mirror of another version cannot
+# satisfy it, so one of this version is preferred).
+TF_AWS_LOCKED = $(shell sed -n '/hashicorp\/aws"/,/}/s/^ *version *= *"\(.*\)"/\1/p' $(TF_DIR)/.terraform.lock.hcl 2>/dev/null)
+TF_OS_ARCH = $(shell $(TF) version -json 2>/dev/null | sed -n 's/.*"platform": *"\([a-z0-9_]*\)".*/\1/p')
+# Discovered once per make run (the $(eval) memoizes it), only when the
+# variable is not set at all (an empty TF_PLUGIN_DIR means "the registry").
+tf_find_mirror = $(shell find $(TF_MIRROR_ROOTS) -maxdepth 9 \
+	-path '*/registry.terraform.io/hashicorp/aws/*/$(TF_OS_ARCH)/terraform-provider-aws_*' \
+	-not -path '*/.terraform/*' -not -path '/proc/*' 2>/dev/null \
+	| awk -v v='/$(TF_AWS_LOCKED)/' 'index($$0, v) { print; found = 1; exit } { last = $$0 } END { if (!found && last != "") print last }' \
+	| sed 's|/registry\.terraform\.io/hashicorp/aws/.*||')
+TF_PLUGIN_DIR ?= $(eval TF_PLUGIN_DIR := $(tf_find_mirror))$(TF_PLUGIN_DIR)
 
 # -plugin-dir only when a mirror is given; otherwise the registry.
 TF_INIT_FLAGS = -backend=false -input=false $(if $(strip $(TF_PLUGIN_DIR)),-plugin-dir=$(TF_PLUGIN_DIR))
 
 .PHONY: tf-init tf-test tf-fmt tf-lint
 
-tf-init: ## terraform init without a backend (-plugin-dir=$TF_PLUGIN_DIR when set)
+tf-init: ## terraform init without a backend (a provider mirror found on disk, else the registry)
+	@echo "terraform providers: $(if $(strip $(TF_PLUGIN_DIR)),local mirror $(TF_PLUGIN_DIR),registry (no local mirror found))"
 	$(TF) -chdir=$(TF_DIR) init $(TF_INIT_FLAGS)
 
 # validate + the mocked `terraform test` suite (no AWS credentials, no network).

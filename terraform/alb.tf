@@ -1,17 +1,25 @@
-# The ALB is internet-facing (CloudFront reaches it over the internet) but
-# admits only CloudFront's origin-facing servers (security group), and of
-# those only requests carrying the secret origin header (listener rule):
-# another CloudFront distribution cannot reach it either. Everything else
-# gets 403.
+# The ALB is internal: it lives in the private subnets, has no public IP and
+# no public DNS answer that routes to it. CloudFront reaches it through a VPC
+# origin (cloudfront.tf), an AWS-managed path into the VPC, so no other
+# client on the internet can connect to it, and no shared secret header is
+# needed to tell CloudFront's requests apart. Its security group admits only
+# CloudFront's origin-facing servers (security_groups.tf).
+#
+# CloudFront -> ALB stays HTTP on port 80 inside the VPC: the VPC origin's
+# connection never crosses the internet (CloudFront's edge servers reach ENIs
+# that CloudFront places in this VPC), and HTTPS to the ALB would need a
+# certificate for a domain we own that names the ALB. With
+# var.domain_name + var.acm_certificate_arn set, viewers get TLS >= 1.2 at the
+# edge; see docs/deploy.md, "Custom domain".
 
 resource "aws_lb" "api" {
-  #checkov:skip=CKV2_AWS_20:HTTPS terminates at CloudFront; this HTTP origin is reachable only from CloudFront's prefix list with the secret header.
-  #checkov:skip=CKV2_AWS_28:No WAF in the base stack (cost); only CloudFront reaches the ALB, attach a web ACL to CloudFront if needed.
+  #checkov:skip=CKV2_AWS_20:Internal ALB reached only through CloudFront's VPC origin; viewers are redirected to HTTPS at CloudFront, and the hop inside the VPC is HTTP (docs/deploy.md).
+  #checkov:skip=CKV2_AWS_28:Internal ALB with no internet path to it: a web ACL belongs on the CloudFront distribution, the only entry point.
   #checkov:skip=CKV_AWS_91:ALB access logs need an S3 bucket; every request is logged by the app with its request id.
   name               = "${var.name}-alb"
   load_balancer_type = "application"
-  internal           = false
-  subnets            = aws_subnet.public[*].id
+  internal           = true
+  subnets            = aws_subnet.private[*].id
   security_groups    = [aws_security_group.alb.id]
 
   drop_invalid_header_fields = true
@@ -46,36 +54,13 @@ resource "aws_lb_target_group" "api" {
 }
 
 resource "aws_lb_listener" "http" {
-  #checkov:skip=CKV_AWS_2:CloudFront's origin is HTTP-only (the ALB has no custom domain/certificate); viewers get HTTPS at CloudFront.
-  #checkov:skip=CKV_AWS_103:No TLS listener on the ALB (HTTP origin behind CloudFront), so no TLS policy to set.
+  #checkov:skip=CKV_AWS_2:Internal listener behind CloudFront's VPC origin (HTTP inside the VPC, docs/deploy.md); viewers get HTTPS at CloudFront.
+  #checkov:skip=CKV_AWS_103:No TLS listener on the internal ALB, so no TLS policy to set.
   load_balancer_arn = aws_lb.api.arn
   port              = 80
   protocol          = "HTTP"
 
   default_action {
-    type = "fixed-response"
-
-    fixed_response {
-      content_type = "text/plain"
-      message_body = "Forbidden"
-      status_code  = "403"
-    }
-  }
-}
-
-resource "aws_lb_listener_rule" "from_cloudfront" {
-  listener_arn = aws_lb_listener.http.arn
-  priority     = 10
-
-  condition {
-    http_header {
-      http_header_name = var.origin_verify_header_name
-      # Two values only while rotating (OR-ed by the ALB).
-      values = compact([var.origin_verify_secret, var.origin_verify_secret_previous])
-    }
-  }
-
-  action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.api.arn
   }

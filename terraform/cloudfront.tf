@@ -1,14 +1,15 @@
 # CloudFront: HTTPS for viewers (HTTP redirects), nothing cached, every method,
-# the query string and the headers the API reads forwarded, and the secret
-# origin header added. That header's value is in the Terraform state (it has
-# to be in the distribution's configuration): protect the state, rotate with
-# var.origin_verify_secret / var.origin_verify_secret_previous.
+# the query string and the headers the API reads forwarded. The origin is the
+# internal ALB through a CloudFront VPC origin: no public load balancer, no
+# shared secret header (nothing secret in the state for this hop).
 
 locals {
   # AWS managed policies (fixed IDs, the same in every account).
   cache_policy_caching_disabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" # Managed-CachingDisabled
 
   origin_id = "alb"
+
+  custom_domain = var.domain_name != "" && var.acm_certificate_arn != ""
 
   forwarded_headers = [
     "Accept",
@@ -20,6 +21,24 @@ locals {
     "Origin",
     "X-Request-Id",
   ]
+}
+
+# CloudFront's way into the VPC: it places its own network interfaces in the
+# ALB's subnets. The ALB's security group admits CloudFront's origin-facing
+# servers (security_groups.tf). Creating or deleting one takes ~10-15 minutes.
+resource "aws_cloudfront_vpc_origin" "alb" {
+  vpc_origin_endpoint_config {
+    name                   = "${var.name}-alb"
+    arn                    = aws_lb.api.arn
+    http_port              = 80
+    https_port             = 443
+    origin_protocol_policy = "http-only"
+
+    origin_ssl_protocols {
+      items    = ["TLSv1.2"]
+      quantity = 1
+    }
+  }
 }
 
 resource "aws_cloudfront_origin_request_policy" "api" {
@@ -73,11 +92,11 @@ resource "aws_cloudfront_response_headers_policy" "api" {
 }
 
 resource "aws_cloudfront_distribution" "api" {
-  #checkov:skip=CKV2_AWS_42:No custom domain in the base stack; the *.cloudfront.net default certificate serves HTTPS.
-  #checkov:skip=CKV_AWS_174:The default CloudFront certificate cannot pin a minimum TLS version; add a custom domain + ACM certificate for TLSv1.2_2021.
+  #checkov:skip=CKV2_AWS_42:The custom domain + ACM certificate is optional (var.domain_name, var.acm_certificate_arn); without one the *.cloudfront.net certificate serves HTTPS.
+  #checkov:skip=CKV_AWS_174:With var.acm_certificate_arn the minimum is TLSv1.2_2021; the default *.cloudfront.net certificate cannot pin a minimum version.
   #checkov:skip=CKV_AWS_86:CloudFront standard logs need an S3 bucket; requests are logged by the app with their request id.
   #checkov:skip=CKV_AWS_305:An API, not a website: there is no root object to serve.
-  #checkov:skip=CKV_AWS_310:Single origin (one ALB in one region); there is nothing to fail over to.
+  #checkov:skip=CKV_AWS_310:Single origin (one internal ALB in one region); there is nothing to fail over to.
   #checkov:skip=CKV_AWS_374:The API is public worldwide by design.
   enabled         = true
   is_ipv6_enabled = true
@@ -85,23 +104,16 @@ resource "aws_cloudfront_distribution" "api" {
   price_class     = var.cloudfront_price_class
   http_version    = "http2and3"
   web_acl_id      = aws_wafv2_web_acl.cloudfront.arn # waf.tf
+  aliases         = local.custom_domain ? [var.domain_name] : []
 
   origin {
     origin_id   = local.origin_id
     domain_name = aws_lb.api.dns_name
 
-    custom_origin_config {
-      http_port                = 80
-      https_port               = 443
-      origin_protocol_policy   = "http-only"
-      origin_ssl_protocols     = ["TLSv1.2"]
+    vpc_origin_config {
+      vpc_origin_id            = aws_cloudfront_vpc_origin.alb.id
       origin_read_timeout      = 30
       origin_keepalive_timeout = 5
-    }
-
-    custom_header {
-      name  = var.origin_verify_header_name
-      value = var.origin_verify_secret
     }
   }
 
@@ -122,7 +134,20 @@ resource "aws_cloudfront_distribution" "api" {
     }
   }
 
+  # Default: the *.cloudfront.net certificate (CloudFront then accepts TLS
+  # 1.0+ from viewers and nothing can raise that). With a custom domain and an
+  # ACM certificate (us-east-1): SNI only, TLS 1.2+ with the 2021 ciphers.
   viewer_certificate {
-    cloudfront_default_certificate = true
+    cloudfront_default_certificate = !local.custom_domain
+    acm_certificate_arn            = local.custom_domain ? var.acm_certificate_arn : null
+    ssl_support_method             = local.custom_domain ? "sni-only" : null
+    minimum_protocol_version       = local.custom_domain ? "TLSv1.2_2021" : "TLSv1"
+  }
+
+  lifecycle {
+    precondition {
+      condition     = (var.domain_name == "") == (var.acm_certificate_arn == "")
+      error_message = "Set domain_name and acm_certificate_arn together (or neither)."
+    }
   }
 }

@@ -54,10 +54,10 @@ resource "aws_db_parameter_group" "main" {
 
 resource "aws_secretsmanager_secret" "db" {
   #checkov:skip=CKV2_AWS_57:Rotation is deliberate (bump db_password_version): the same apply rolls the ECS tasks, which read secrets only at start.
-  #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed aws/secretsmanager key; only the task execution role may read it, a CMK adds nothing here.
   name_prefix             = "${var.name}/db-master-"
   description             = "snippetd database master credentials (JSON: username, password, engine, port, dbname). Written by Terraform; rotate with var.db_password_version."
   recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_id              = aws_kms_key.main.arn
 }
 
 resource "aws_secretsmanager_secret_version" "db" {
@@ -76,7 +76,6 @@ resource "aws_db_instance" "main" {
   #checkov:skip=CKV_AWS_118:Enhanced monitoring (extra role, cost) is not needed at this size; CloudWatch metrics and exported logs are on.
   #checkov:skip=CKV_AWS_157:Multi-AZ is var.db_multi_az, off by default for cost (the guide's single instance).
   #checkov:skip=CKV_AWS_161:The app authenticates with the Secrets Manager password; IAM auth tokens are not supported by the app.
-  #checkov:skip=CKV_AWS_353:Performance Insights is var.db_performance_insights, off by default.
   identifier     = "${var.name}-db"
   engine         = "postgres"
   engine_version = var.db_engine_version
@@ -114,11 +113,61 @@ resource "aws_db_instance" "main" {
   apply_immediately               = var.db_apply_immediately
   enabled_cloudwatch_logs_exports = ["postgresql", "upgrade"]
   performance_insights_enabled    = var.db_performance_insights
+  # 7 days: the free tier.
+  performance_insights_retention_period = var.db_performance_insights ? 7 : null
+  performance_insights_kms_key_id       = var.db_performance_insights ? aws_kms_key.main.arn : null
 
   lifecycle {
     precondition {
       condition     = var.db_password_generate || var.db_password != null
       error_message = "db_password_generate = false needs db_password."
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------
+# The application's own role (issue 18). `snippetd migrate` (run as the
+# master user by `supervise` before it starts `serve`) creates the role
+# APP_DB_USERNAME if missing, sets its password to APP_DB_PASSWORD, and grants
+# it SELECT/INSERT/UPDATE/DELETE on the application's tables only: no DDL, no
+# TRUNCATE, no other schema. `serve` connects with these credentials. Like the
+# master password, this one is generated ephemerally and written only through
+# secret_string_wo: it is never in the plan or the state.
+# ---------------------------------------------------------------------------
+
+ephemeral "aws_secretsmanager_random_password" "app_db" {
+  count    = var.db_password_generate ? 1 : 0
+  provider = aws.password_generator
+
+  password_length    = 40
+  exclude_characters = "/\"@ '\\"
+}
+
+locals {
+  # Ephemeral: usable only in write-only arguments, never stored.
+  app_db_password = var.db_password_generate ? ephemeral.aws_secretsmanager_random_password.app_db[0].random_password : var.app_db_password
+}
+
+resource "aws_secretsmanager_secret" "app_db" {
+  #checkov:skip=CKV2_AWS_57:Rotation is deliberate (bump app_db_password_version): the same apply rolls the ECS tasks, whose migrate step sets the new password on the role.
+  name_prefix             = "${var.name}/db-app-"
+  description             = "snippetd application database role (JSON: username, password): what `serve` connects as. Written by Terraform; rotate with var.app_db_password_version."
+  recovery_window_in_days = var.secret_recovery_window_days
+  kms_key_id              = aws_kms_key.main.arn
+}
+
+resource "aws_secretsmanager_secret_version" "app_db" {
+  secret_id = aws_secretsmanager_secret.app_db.id
+  secret_string_wo = jsonencode({
+    username = var.app_db_username
+    password = local.app_db_password
+  })
+  secret_string_wo_version = var.app_db_password_version
+
+  lifecycle {
+    precondition {
+      condition     = var.db_password_generate || var.app_db_password != null
+      error_message = "db_password_generate = false needs app_db_password too."
     }
   }
 }

@@ -21,10 +21,14 @@ locals {
     { name = local.app_metrics.interval_env, value = "60" },
   ]
 
-  # ECS reads these JSON keys of the secret when a task starts (only then).
+  # ECS reads these JSON keys of the secrets when a task starts (only then).
+  # DB_*: the master (schema owner), used by supervise for migrate only;
+  # APP_DB_*: the application role that serve connects as.
   container_secrets = [
     { name = "DB_USERNAME", valueFrom = "${aws_secretsmanager_secret.db.arn}:username::" },
     { name = "DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.db.arn}:password::" },
+    { name = "APP_DB_USERNAME", valueFrom = "${aws_secretsmanager_secret.app_db.arn}:username::" },
+    { name = "APP_DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.app_db.arn}:password::" },
   ]
 }
 
@@ -38,10 +42,10 @@ resource "aws_ecs_cluster" "main" {
 }
 
 resource "aws_cloudwatch_log_group" "api" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; passwords never reach the logs (the app redacts them).
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (30 by default) for cost; raise it where policy requires a year.
   name              = "/ecs/${var.name}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
 }
 
 resource "aws_ecs_task_definition" "api" {
@@ -165,7 +169,8 @@ resource "aws_ecs_service" "api" {
   # in-place change to this service.)
   force_new_deployment = true
   triggers = {
-    db_password_version = tostring(var.db_password_version)
+    db_password_version     = tostring(var.db_password_version)
+    app_db_password_version = tostring(var.app_db_password_version)
   }
 
   lifecycle {
@@ -176,9 +181,10 @@ resource "aws_ecs_service" "api" {
   }
 
   depends_on = [
-    aws_lb_listener_rule.from_cloudfront,
+    aws_lb_listener.http,
     aws_db_instance.main,
     aws_secretsmanager_secret_version.db,
+    aws_secretsmanager_secret_version.app_db,
     aws_iam_role_policy.execution,
   ]
 }

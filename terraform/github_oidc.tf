@@ -1,7 +1,9 @@
-# GitHub Actions deploy identity. Only tokens for this repository's main
-# branch, or for its deploy environment (which GitHub must restrict to main),
-# can assume the role; it may push to this ECR repository and roll this ECS
-# service, nothing else.
+# GitHub Actions deploy identity. Only tokens of this repository's deploy
+# environment (which GitHub must restrict to main) can assume the role: the
+# deploy job always runs in that environment, so a bare `ref:refs/heads/main`
+# subject (any job on main, environment or not) is not trusted. The role may
+# push to this ECR repository and roll this ECS service, and nothing that
+# .github/scripts/deploy.sh and the deploy workflow do not call.
 
 locals {
   github_oidc_host = "token.actions.githubusercontent.com"
@@ -10,10 +12,7 @@ locals {
     ? var.github_oidc_provider_arn
     : aws_iam_openid_connect_provider.github[0].arn
   )
-  github_subjects = compact([
-    "repo:${var.github_repository}:ref:refs/heads/main",
-    var.github_environment != "" ? "repo:${var.github_repository}:environment:${var.github_environment}" : "",
-  ])
+  github_subjects = ["repo:${var.github_repository}:environment:${var.github_environment}"]
   ecs_service_arn = "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:service/${aws_ecs_cluster.main.name}/${aws_ecs_service.api.name}"
 }
 
@@ -29,7 +28,7 @@ resource "aws_iam_openid_connect_provider" "github" {
 
 resource "aws_iam_role" "deploy" {
   name                 = "${var.name}-github-deploy"
-  description          = "GitHub Actions deploy of ${var.github_repository} (main branch / ${var.github_environment} environment)"
+  description          = "GitHub Actions deploy of ${var.github_repository} (${var.github_environment} environment)"
   max_session_duration = 3600
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
@@ -50,6 +49,9 @@ resource "aws_iam_role" "deploy" {
 resource "aws_iam_role_policy" "deploy" {
   name = "deploy-snippetd"
   role = aws_iam_role.deploy.id
+  # Each action is one that the deploy workflow (ECR login, buildx push) or
+  # .github/scripts/deploy.sh (image-exists, image-arch, preflight, deploy,
+  # rollback) calls; tests/stack.tftest.hcl pins the list.
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -60,14 +62,13 @@ resource "aws_iam_role_policy" "deploy" {
         Resource = "*"
       },
       {
-        Sid    = "EcrPushThisRepository"
+        Sid    = "EcrPushAndInspectThisRepository"
         Effect = "Allow"
         Action = [
           "ecr:BatchCheckLayerAvailability",
           "ecr:BatchGetImage",
           "ecr:CompleteLayerUpload",
           "ecr:DescribeImages",
-          "ecr:DescribeImageScanFindings",
           "ecr:GetDownloadUrlForLayer",
           "ecr:InitiateLayerUpload",
           "ecr:PutImage",
@@ -80,15 +81,6 @@ resource "aws_iam_role_policy" "deploy" {
         Effect   = "Allow"
         Action   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
         Resource = "*"
-      },
-      {
-        Sid      = "TagNewTaskDefinitions"
-        Effect   = "Allow"
-        Action   = ["ecs:TagResource"]
-        Resource = "*"
-        Condition = {
-          StringEquals = { "ecs:CreateAction" = "RegisterTaskDefinition" }
-        }
       },
       {
         Sid      = "RollThisService"
@@ -113,24 +105,6 @@ resource "aws_iam_role_policy" "deploy" {
         Condition = {
           StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" }
         }
-      },
-      {
-        Sid      = "ReadDistribution"
-        Effect   = "Allow"
-        Action   = ["cloudfront:GetDistribution"]
-        Resource = aws_cloudfront_distribution.api.arn
-      },
-      {
-        Sid      = "ReadTargetHealth"
-        Effect   = "Allow"
-        Action   = ["elasticloadbalancing:DescribeTargetHealth"]
-        Resource = "*"
-      },
-      {
-        Sid      = "ReadServiceLogs"
-        Effect   = "Allow"
-        Action   = ["logs:FilterLogEvents", "logs:GetLogEvents"]
-        Resource = "${aws_cloudwatch_log_group.api.arn}:*"
       },
     ]
   })

@@ -1,15 +1,19 @@
 # Execution role: what the ECS agent needs to start the task (pull the image,
-# read the DB secret, write logs). Task role: what the app itself may call in
+# read the two DB secrets, write logs). Task role: what the app itself may call in
 # AWS, which is nothing.
 
 resource "aws_iam_role" "execution" {
   name = "${var.name}-ecs-execution"
+  # Only ECS acting for this account may assume it (confused deputy).
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
       Principal = { Service = "ecs-tasks.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+      }
     }]
   })
 }
@@ -33,10 +37,19 @@ resource "aws_iam_role_policy" "execution" {
         Resource = aws_ecr_repository.api.arn
       },
       {
-        Sid      = "ReadDbSecret"
+        Sid      = "ReadDbSecrets"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = aws_secretsmanager_secret.db.arn
+        Resource = [aws_secretsmanager_secret.db.arn, aws_secretsmanager_secret.app_db.arn]
+      },
+      {
+        Sid      = "DecryptDbSecrets"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = aws_kms_key.main.arn
+        Condition = {
+          StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" }
+        }
       },
       {
         Sid      = "WriteLogs"

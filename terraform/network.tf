@@ -127,12 +127,12 @@ resource "aws_route_table_association" "private" {
 # ---------------------------------------------------------------------------
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; flow logs hold no secrets.
   #checkov:skip=CKV_AWS_338:Retention is var.flow_logs_retention_days (30 by default) for cost.
   count = var.flow_logs_retention_days > 0 ? 1 : 0
 
   name              = "/vpc/${var.name}/flow-logs"
   retention_in_days = var.flow_logs_retention_days
+  kms_key_id        = aws_kms_key.main.arn
 }
 
 resource "aws_iam_role" "flow_logs" {

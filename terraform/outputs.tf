@@ -6,13 +6,13 @@ output "api_repo_uri" {
 }
 
 output "alb_dns_name" {
-  description = "ALB DNS name (answers 403 to anything but CloudFront)."
+  description = "Internal ALB DNS name (resolves to private addresses; only CloudFront's VPC origin reaches it)."
   value       = aws_lb.api.dns_name
 }
 
 output "api_url" {
   description = "Public HTTPS base URL of the API (CloudFront)."
-  value       = "https://${aws_cloudfront_distribution.api.domain_name}"
+  value       = "https://${local.custom_domain ? var.domain_name : aws_cloudfront_distribution.api.domain_name}"
 }
 
 output "ecs_cluster_name" {
@@ -28,6 +28,11 @@ output "ecs_service_name" {
 output "db_secret_arn" {
   description = "Secrets Manager secret with the database credentials (JSON keys username, password)."
   value       = aws_secretsmanager_secret.db.arn
+}
+
+output "app_db_secret_arn" {
+  description = "Secrets Manager secret with the application role's credentials (JSON keys username, password): APP_DB_USERNAME / APP_DB_PASSWORD."
+  value       = aws_secretsmanager_secret.app_db.arn
 }
 
 output "deploy_role_arn" {

@@ -1,7 +1,7 @@
-# The chain: CloudFront (origin-facing prefix list) -> ALB :80 -> tasks :3000
-# -> RDS :5432. Every rule names the group (or prefix list) it admits; none
-# admits a CIDR except the tasks' HTTPS egress (ECR, Secrets Manager and
-# CloudWatch Logs through the NAT gateway).
+# The chain: CloudFront VPC origin (origin-facing prefix list) -> internal ALB
+# :80 -> tasks :3000 -> RDS :5432. Every rule names the group (or prefix list)
+# it admits; none admits a CIDR except the tasks' HTTPS egress (ECR, Secrets
+# Manager and CloudWatch Logs through the NAT gateway).
 
 data "aws_ec2_managed_prefix_list" "cloudfront_origin_facing" {
   name = "com.amazonaws.global.cloudfront.origin-facing"
@@ -46,9 +46,9 @@ resource "aws_security_group" "db" {
 # --- ALB ---------------------------------------------------------------------
 
 resource "aws_vpc_security_group_ingress_rule" "alb_from_cloudfront" {
-  #checkov:skip=CKV_AWS_260:False positive: the source is CloudFront's origin-facing prefix list, not 0.0.0.0/0.
+  #checkov:skip=CKV_AWS_260:False positive: the source is CloudFront's origin-facing prefix list, not 0.0.0.0/0 (and the ALB is internal: nothing outside the VPC but the VPC origin reaches it).
   security_group_id = aws_security_group.alb.id
-  description       = "HTTP from CloudFront origin-facing servers"
+  description       = "HTTP from CloudFront (VPC origin) origin-facing servers"
   ip_protocol       = "tcp"
   from_port         = 80
   to_port           = 80
@@ -102,4 +102,28 @@ resource "aws_vpc_security_group_ingress_rule" "db_from_tasks" {
   from_port                    = 5432
   to_port                      = 5432
   referenced_security_group_id = aws_security_group.tasks.id
+}
+
+# --- CloudFront VPC origin ------------------------------------------------------
+# CloudFront's VPC origin connects from network interfaces it places in the
+# ALB's subnets, in a security group it creates and names itself (one per
+# VPC). Admitting that group, besides the origin-facing prefix list above,
+# keeps the ALB reachable whichever of the two addresses the connections
+# come from; both admit CloudFront only.
+
+data "aws_security_group" "cloudfront_vpc_origin" {
+  name   = "CloudFront-VPCOrigins-Service-SG"
+  vpc_id = aws_vpc.main.id
+
+  depends_on = [aws_cloudfront_vpc_origin.alb]
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_from_vpc_origin" {
+  #checkov:skip=CKV_AWS_260:False positive: the source is CloudFront's VPC origin security group, not 0.0.0.0/0.
+  security_group_id            = aws_security_group.alb.id
+  description                  = "HTTP from CloudFront's VPC origin interfaces"
+  ip_protocol                  = "tcp"
+  from_port                    = 80
+  to_port                      = 80
+  referenced_security_group_id = data.aws_security_group.cloudfront_vpc_origin.id
 }

@@ -174,9 +174,9 @@ variable "db_apply_immediately" {
 }
 
 variable "db_performance_insights" {
-  description = "Enable Performance Insights (7 days free tier)."
+  description = "Enable Performance Insights (7-day retention: the free tier)."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "secret_recovery_window_days" {
@@ -228,9 +228,9 @@ variable "image_tag" {
 }
 
 variable "cpu_architecture" {
-  description = "Fargate CPU architecture. The image must be built for the same platform (X86_64 = linux/amd64, ARM64 = linux/arm64); the deploy reads this output."
+  description = "Fargate CPU architecture. The image must be built for the same platform (X86_64 = linux/amd64, ARM64 = linux/arm64); the deploy reads this output. ARM64 (Graviton) costs ~20 % less per vCPU-hour and memory-hour."
   type        = string
-  default     = "X86_64"
+  default     = "ARM64"
 
   validation {
     condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
@@ -347,35 +347,6 @@ variable "wait_for_steady_state" {
 # Load balancer and CDN
 # ---------------------------------------------------------------------------
 
-variable "origin_verify_header_name" {
-  description = "Name of the header CloudFront adds to origin requests and the ALB requires."
-  type        = string
-  default     = "X-Origin-Verify"
-}
-
-variable "origin_verify_secret" {
-  description = "Value of the origin header (32-128 of [A-Za-z0-9_-]); e.g. openssl rand -hex 32. It is stored in the Terraform state (CloudFront and the ALB rule both need it in clear): protect the state."
-  type        = string
-  sensitive   = true
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{32,128}$", var.origin_verify_secret))
-    error_message = "origin_verify_secret must be 32-128 characters of [A-Za-z0-9_-] (ALB header matching treats * and ? as wildcards)."
-  }
-}
-
-variable "origin_verify_secret_previous" {
-  description = "During a rotation of origin_verify_secret: the old value, still accepted by the ALB until CloudFront has deployed the new one. Empty otherwise."
-  type        = string
-  default     = ""
-  sensitive   = true
-
-  validation {
-    condition     = var.origin_verify_secret_previous == "" || can(regex("^[A-Za-z0-9_-]{32,128}$", var.origin_verify_secret_previous))
-    error_message = "origin_verify_secret_previous must be empty or 32-128 characters of [A-Za-z0-9_-]."
-  }
-}
-
 variable "alb_deletion_protection" {
   description = "ALB deletion protection. Set false (and apply) before terraform destroy."
   type        = bool
@@ -403,9 +374,14 @@ variable "github_repository" {
 }
 
 variable "github_environment" {
-  description = "GitHub environment of the deploy job (its token's sub is repo:OWNER/REPO:environment:NAME). Restrict that environment to the main branch in GitHub. Empty: only the main branch sub is trusted."
+  description = "GitHub environment of the deploy job: the deploy role trusts only tokens whose sub is repo:OWNER/REPO:environment:NAME. Restrict that environment to the main branch in GitHub."
   type        = string
   default     = "production"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,255}$", var.github_environment))
+    error_message = "github_environment must name the deploy job's GitHub environment (the only subject the deploy role trusts)."
+  }
 }
 
 variable "github_oidc_provider_arn" {
@@ -601,4 +577,66 @@ variable "waf_log_all_requests" {
   description = "false: log only the requests WAF blocked or counted (cheap). true: log every request (CloudWatch Logs ingestion for every request; for investigations)."
   type        = bool
   default     = false
+}
+
+# ---------------------------------------------------------------------------
+# Issue 18: custom domain (viewer TLS minimum) and the application's own
+# database role
+# ---------------------------------------------------------------------------
+
+variable "domain_name" {
+  description = "Custom domain of the API (e.g. api.example.com), served by CloudFront with acm_certificate_arn and a TLS 1.2 minimum (TLSv1.2_2021). Empty: the *.cloudfront.net name. Point a DNS alias/CNAME at the distribution yourself."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.domain_name == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain_name))
+    error_message = "domain_name must be empty or a lowercase DNS name."
+  }
+}
+
+variable "acm_certificate_arn" {
+  description = "ARN of an issued ACM certificate in us-east-1 (CloudFront's region) covering domain_name. Set together with domain_name."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.acm_certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+$", var.acm_certificate_arn))
+    error_message = "acm_certificate_arn must be empty or an ACM certificate ARN in us-east-1 (CloudFront only uses certificates from there)."
+  }
+}
+
+variable "app_db_username" {
+  description = "PostgreSQL role `snippetd serve` connects as (APP_DB_USERNAME): created and granted SELECT/INSERT/UPDATE/DELETE on the application's tables by `snippetd migrate`, which runs as the master user (DB_USERNAME)."
+  type        = string
+  default     = "snippetd_app"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.app_db_username)) && var.app_db_username != var.db_username
+    error_message = "app_db_username must be a lowercase PostgreSQL identifier (at most 63 characters) other than db_username."
+  }
+}
+
+variable "app_db_password_version" {
+  description = "Bump (1 -> 2 -> ...) to rotate the application role's password: one apply generates a new one, writes it to its secret (write-only, never in state) and rolls the ECS service; each new task's migrate step sets it on the role. See docs/deploy.md."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.app_db_password_version >= 1 && floor(var.app_db_password_version) == var.app_db_password_version
+    error_message = "app_db_password_version must be a positive integer."
+  }
+}
+
+variable "app_db_password" {
+  description = "The application role's password when db_password_generate = false. Ephemeral: never stored in plan or state."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+
+  validation {
+    condition     = var.app_db_password == null || can(regex("^[!#-&(-.0-?A-[\\]-~]{16,128}$", var.app_db_password))
+    error_message = "app_db_password must be 16-128 printable ASCII characters without / \" @ ' \\ or space."
+  }
 }

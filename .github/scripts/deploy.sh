@@ -7,10 +7,14 @@
 #   deploy.sh preflight     live task definition's CPU == CPU_ARCHITECTURE; prints platform=linux/...
 #   deploy.sh image-exists  prints exists=true|false for ECR_REPOSITORY_URI:IMAGE_TAG
 #   deploy.sh image-arch    fails unless that image in ECR is built for CPU_ARCHITECTURE
-#   deploy.sh deploy        image-arch, then: new task definition revision with the image,
-#                           update the service, wait until stable, verify that the
-#                           PRIMARY deployment (COMPLETED) and every running task use
-#                           the new revision, then smoke
+#   deploy.sh check-order   fails unless IMAGE_TAG is main's head or descends from the
+#                           commit the service runs now (never replace newer with older)
+#   deploy.sh deploy        image-arch, check-order, then: new task definition revision
+#                           with the image, update the service, wait until stable, verify
+#                           that the PRIMARY deployment (COMPLETED) and every running task
+#                           use the new revision, then smoke. Any failure after the
+#                           service update rolls the service back to the revision it ran
+#                           before, waits for that to be stable, and fails with the reason.
 #   deploy.sh smoke         /health and /snippets (list; create, read, delete) at API_URL
 #
 # Environment (all from Terraform outputs; see docs/workflows.md):
@@ -23,13 +27,26 @@
 #   CONTAINER_NAME        container_name (optional: found from the image otherwise)
 #   AWS_REGION            optional: taken from ECR_REPOSITORY_URI when unset
 #   DEPLOY_TIMEOUT        seconds to wait for the service to be stable (default 1800)
+#   ROLLBACK_TIMEOUT      seconds to wait for the rolled-back service (default 900)
+#   MAIN_REF              git ref of main's head (default origin/main; the checkout
+#                         needs the history: fetch-depth 0)
+#   DEPLOY_GIT_DIR        the git work tree to ask (default .)
+#   DEPLOY_ALLOW_OLDER    1: deploy IMAGE_TAG even if it is older than what runs (an
+#                         explicit rollback by a person; said loudly in the log)
 #   SMOKE_ATTEMPTS        tries per smoke request (default 12), SMOKE_DELAY seconds between (default 5)
 #
 # Logs go to stderr; stdout carries only key=value results (for $GITHUB_OUTPUT).
 set -euo pipefail
 
 log() { printf '%s deploy: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# The reason is kept for the rollback message (die in the main shell only
+# reaches the EXIT trap; one in a $(...) subshell just fails that command).
+FAIL_REASON=""
+die() {
+	FAIL_REASON="$*"
+	log "ERROR: $*"
+	exit 1
+}
 
 need_env() {
 	local name
@@ -47,12 +64,21 @@ need_tools() {
 
 TMP="$(mktemp -d)"
 CLEANUP_SNIPPET=""
+# Set once the service has been pointed at a new revision: the revision it
+# ran before, to roll back to if anything after that fails.
+ROLLBACK_TO=""
 cleanup() {
+	local rc=$?
 	if [[ -n "$CLEANUP_SNIPPET" ]]; then
 		log "removing smoke-test snippet $CLEANUP_SNIPPET"
 		curl --silent --output /dev/null --max-time 15 -X DELETE "${API_URL%/}/snippets/$CLEANUP_SNIPPET" || true
 	fi
+	if [[ "$rc" -ne 0 && -n "$ROLLBACK_TO" ]]; then
+		rollback "${FAIL_REASON:-exit status $rc}" || true
+		rc=1
+	fi
 	rm -rf "$TMP"
+	exit "$rc"
 }
 trap cleanup EXIT
 
@@ -224,12 +250,84 @@ verify_running() {
 	log "verified: $(primary_summary); all ${#task_arns[@]} running tasks use it"
 }
 
+# The image tag (= commit) of the app container in a task definition file.
+image_tag_of() {
+	local td="$1" container image
+	container="$(pick_container "$td")"
+	image="$(jq -r --arg n "$container" '.containerDefinitions[] | select(.name == $n) | .image' "$td")"
+	case "$image" in
+	*@*) echo "" ;; # pinned by digest: no commit to compare
+	*:*) echo "${image##*:}" ;;
+	*) echo "" ;;
+	esac
+}
+
+# Refuses to replace what runs with an older or unrelated commit: CI runs on
+# main finish out of order, and a re-run of an old CI run triggers a deploy of
+# its old commit. IMAGE_TAG must be main's current head, or descend from the
+# commit the live task definition's image was built from.
+cmd_check_order() {
+	need_env ECS_CLUSTER ECS_SERVICE IMAGE_TAG
+	need_tools aws jq git
+	[[ "$IMAGE_TAG" =~ ^[0-9a-f]{40}$ ]] || die "IMAGE_TAG '$IMAGE_TAG' is not a full commit SHA"
+	local gitdir="${DEPLOY_GIT_DIR:-.}" main_ref="${MAIN_REF:-origin/main}" main_head running current
+	describe_service
+	current="$(jq -r '.services[0].taskDefinition' "$TMP/service.json")"
+	aws ecs describe-task-definition --task-definition "$current" --query taskDefinition --output json > "$TMP/live-td.json"
+	running="$(image_tag_of "$TMP/live-td.json")"
+	main_head="$(git -C "$gitdir" rev-parse --verify --quiet "$main_ref^{commit}")" \
+		|| die "cannot resolve $main_ref in $gitdir: the deploy needs main's history (actions/checkout fetch-depth: 0)"
+	if [[ "$IMAGE_TAG" == "$main_head" ]]; then
+		log "order: $IMAGE_TAG is main's head ($main_ref); running: ${running:-unknown}"
+		return 0
+	fi
+	if [[ "$running" =~ ^[0-9a-f]{40}$ ]] && git -C "$gitdir" cat-file -e "$running^{commit}" 2> /dev/null \
+		&& git -C "$gitdir" cat-file -e "$IMAGE_TAG^{commit}" 2> /dev/null \
+		&& git -C "$gitdir" merge-base --is-ancestor "$running" "$IMAGE_TAG"; then
+		log "order: $IMAGE_TAG descends from the running $running (main's head is $main_head)"
+		return 0
+	fi
+	if [[ "${DEPLOY_ALLOW_OLDER:-}" == 1 ]]; then
+		log "WARNING: order: $IMAGE_TAG is not main's head ($main_head) and does not descend from the running ${running:-unknown}: deploying it anyway, as asked (DEPLOY_ALLOW_OLDER=1, an explicit rollback)"
+		return 0
+	fi
+	die "refusing to deploy $IMAGE_TAG: it is not main's head ($main_head) and does not descend from the commit now running (${running:-unknown}, $(basename "$current")). A newer commit is (or will be) deployed; to roll back on purpose, run the deploy workflow by hand with image_tag (or make deploy TAG=<sha>)"
+}
+
+# Points the service back at ROLLBACK_TO and waits until that is what runs.
+rollback() {
+	local reason="$1" target="$ROLLBACK_TO" timeout="${ROLLBACK_TIMEOUT:-900}" deadline
+	ROLLBACK_TO=""
+	log "ROLLBACK: $reason; rolling $ECS_SERVICE back to $(basename "$target")"
+	if ! aws ecs update-service --cluster "$ECS_CLUSTER" --service "$ECS_SERVICE" --task-definition "$target" \
+		--query 'service.taskDefinition' --output text > /dev/null; then
+		log "ERROR: rollback: update-service to $target failed: roll back by hand (make deploy TAG=<previous sha>)"
+		return 1
+	fi
+	deadline=$((SECONDS + timeout))
+	until aws ecs wait services-stable --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE"; do
+		if ((SECONDS >= deadline)); then
+			log "ERROR: rollback: the service was not stable on $(basename "$target") after ${timeout}s: look at it now"
+			return 1
+		fi
+	done
+	aws ecs describe-services --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE" --output json > "$TMP/service.json"
+	if jq -e --arg td "$target" '.services[0].deployments | length == 1 and .[0].status == "PRIMARY"
+		and .[0].taskDefinition == $td and .[0].rolloutState == "COMPLETED"' "$TMP/service.json" > /dev/null; then
+		log "ROLLBACK: the service runs $(basename "$target") again, stable. The deploy failed: $reason"
+	else
+		log "ERROR: rollback: the service is stable but does not run only $(basename "$target"): $(primary_summary)"
+		return 1
+	fi
+}
+
 cmd_deploy() {
 	need_env ECS_CLUSTER ECS_SERVICE CPU_ARCHITECTURE ECR_REPOSITORY_URI IMAGE_TAG API_URL
 	need_tools aws jq curl
 	local timeout="${DEPLOY_TIMEOUT:-1800}" current family container new_td deadline
 	cmd_preflight > /dev/null
 	cmd_image_arch
+	cmd_check_order
 
 	current="$(jq -r '.services[0].taskDefinition' "$TMP/service.json")"
 	# Start from the family's latest revision, not the running one: a
@@ -254,6 +352,8 @@ cmd_deploy() {
 	log "registered $new_td"
 	echo "task_definition=$new_td"
 
+	# From here on, any failure rolls the service back to $current (cleanup).
+	ROLLBACK_TO="$current"
 	# shellcheck disable=SC2016 # backquotes are JMESPath literals, not shell
 	aws ecs update-service --cluster "$ECS_CLUSTER" --service "$ECS_SERVICE" --task-definition "$new_td" \
 		--query 'service.deployments[?status==`PRIMARY`].id | [0]' --output text > "$TMP/deployment-id"
@@ -276,6 +376,7 @@ cmd_deploy() {
 	done
 	verify_running "$new_td"
 	cmd_smoke
+	ROLLBACK_TO=""
 	log "deployed $IMAGE as $new_td"
 }
 
@@ -364,6 +465,7 @@ usage() {
 main() {
 	case "${1:-}" in
 	preflight) cmd_preflight ;;
+	check-order) cmd_check_order ;;
 	image-exists) cmd_image_exists ;;
 	image-arch) cmd_image_arch ;;
 	deploy) cmd_deploy ;;

@@ -17,6 +17,12 @@ mock_provider "aws" {
     }
   }
 
+  mock_data "aws_security_group" {
+    defaults = {
+      id = "sg-0cf0a1b2c3d4e5f60"
+    }
+  }
+
   mock_data "aws_caller_identity" {
     defaults = {
       account_id = "123456789012"
@@ -45,6 +51,20 @@ mock_provider "aws" {
   mock_resource "aws_secretsmanager_secret" {
     defaults = {
       arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:snippetd/db-master-abc-AbCdEf"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn    = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+      key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
+  mock_resource "aws_cloudfront_vpc_origin" {
+    defaults = {
+      id  = "vo_0123456789abcdefABCDEF"
+      arn = "arn:aws:cloudfront::123456789012:vpcorigin/vo_0123456789abcdefABCDEF"
     }
   }
 
@@ -129,6 +149,11 @@ mock_provider "aws" {
 
 # Distinct ARNs for the roles whose wiring the tests compare.
 override_resource {
+  target = aws_secretsmanager_secret.app_db
+  values = { arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:snippetd/db-app-abc-GhIjKl" }
+}
+
+override_resource {
   target = aws_iam_role.execution
   values = { arn = "arn:aws:iam::123456789012:role/snippetd-ecs-execution" }
 }
@@ -177,13 +202,13 @@ mock_provider "aws" {
 }
 
 variables {
-  github_repository    = "example-org/snippetd"
-  origin_verify_secret = "0123456789abcdef0123456789abcdef"
-  image_tag            = "3f1c2a9d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
-  # The tests hand in the password through the ephemeral variable instead of
-  # letting ephemeral.aws_secretsmanager_random_password generate it.
+  github_repository = "example-org/snippetd"
+  image_tag         = "3f1c2a9d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
+  # The tests hand in the passwords through the ephemeral variables instead of
+  # letting ephemeral.aws_secretsmanager_random_password generate them.
   db_password_generate = false
   db_password          = "test-only-Password#1234"
+  app_db_password      = "test-only-AppPassword#5678"
 }
 
 run "network" {
@@ -275,6 +300,27 @@ run "database" {
     condition     = one([for p in aws_db_parameter_group.main.parameter : p.value if p.name == "rds.force_ssl"]) == "1"
     error_message = "The database must refuse non-TLS connections."
   }
+
+  assert {
+    condition     = aws_db_instance.main.performance_insights_enabled && aws_db_instance.main.performance_insights_retention_period == 7
+    error_message = "Performance Insights on by default, with the free 7-day retention."
+  }
+
+  # --- the application role's secret (issue 18) ---
+  assert {
+    condition     = aws_secretsmanager_secret_version.app_db.secret_string == null || aws_secretsmanager_secret_version.app_db.secret_string == ""
+    error_message = "The application role's secret value must not be in the state (secret_string_wo only)."
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret_version.app_db.secret_string_wo_version == 1 && aws_secretsmanager_secret.app_db.name_prefix == "snippetd/db-app-"
+    error_message = "The application role has its own secret, version 1 by default."
+  }
+
+  assert {
+    condition     = aws_kms_key.main.enable_key_rotation
+    error_message = "The customer-managed key rotates."
+  }
 }
 
 run "database_options" {
@@ -325,6 +371,44 @@ run "wiring" {
     error_message = "The ALB admits port 80 from the prefix list only, no CIDR."
   }
 
+  # --- internal ALB behind a CloudFront VPC origin (issue 18) ---
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.alb_from_vpc_origin.security_group_id == aws_security_group.alb.id &&
+      aws_vpc_security_group_ingress_rule.alb_from_vpc_origin.referenced_security_group_id == "sg-0cf0a1b2c3d4e5f60" &&
+      aws_vpc_security_group_ingress_rule.alb_from_vpc_origin.from_port == 80 &&
+      aws_vpc_security_group_ingress_rule.alb_from_vpc_origin.cidr_ipv4 == null
+    )
+    error_message = "The ALB must admit port 80 from CloudFront's VPC origin security group."
+  }
+
+  assert {
+    condition = (
+      aws_lb.api.internal == true &&
+      toset(aws_lb.api.subnets) == toset(aws_subnet.private[*].id) &&
+      aws_lb.api.security_groups == toset([aws_security_group.alb.id])
+    )
+    error_message = "The ALB must be internal, in the private subnets (no public IPv4), in the ALB security group."
+  }
+
+  assert {
+    condition = (
+      one(aws_cloudfront_vpc_origin.alb.vpc_origin_endpoint_config).arn == aws_lb.api.arn &&
+      one(aws_cloudfront_vpc_origin.alb.vpc_origin_endpoint_config).http_port == 80 &&
+      one(aws_cloudfront_vpc_origin.alb.vpc_origin_endpoint_config).origin_protocol_policy == "http-only"
+    )
+    error_message = "The VPC origin must point at the internal ALB's HTTP listener."
+  }
+
+  assert {
+    condition = (
+      one(one(aws_cloudfront_distribution.api.origin).vpc_origin_config).vpc_origin_id == aws_cloudfront_vpc_origin.alb.id &&
+      length(one(aws_cloudfront_distribution.api.origin).custom_origin_config) == 0 &&
+      length(one(aws_cloudfront_distribution.api.origin).custom_header) == 0
+    )
+    error_message = "CloudFront must reach the ALB through the VPC origin, with no custom (internet) origin and no secret header."
+  }
+
   assert {
     condition = (
       aws_vpc_security_group_ingress_rule.tasks_from_alb.security_group_id == aws_security_group.tasks.id &&
@@ -354,25 +438,14 @@ run "wiring" {
     error_message = "RDS must be in the private subnets."
   }
 
-  # --- listener: secret header or 403 ---
+  # --- listener: everything that reaches the internal ALB is CloudFront's ---
   assert {
     condition = (
       aws_lb_listener.http.port == 80 &&
-      aws_lb_listener.http.default_action[0].type == "fixed-response" &&
-      aws_lb_listener.http.default_action[0].fixed_response[0].status_code == "403"
+      aws_lb_listener.http.default_action[0].type == "forward" &&
+      aws_lb_listener.http.default_action[0].target_group_arn == aws_lb_target_group.api.arn
     )
-    error_message = "Requests without the origin header must get 403."
-  }
-
-  assert {
-    condition = (
-      length(aws_lb_listener_rule.from_cloudfront.condition) == 1 &&
-      one(aws_lb_listener_rule.from_cloudfront.condition).http_header[0].http_header_name == "X-Origin-Verify" &&
-      nonsensitive(toset(one(aws_lb_listener_rule.from_cloudfront.condition).http_header[0].values)) == toset(["0123456789abcdef0123456789abcdef"]) &&
-      aws_lb_listener_rule.from_cloudfront.action[0].type == "forward" &&
-      aws_lb_listener_rule.from_cloudfront.action[0].target_group_arn == aws_lb_target_group.api.arn
-    )
-    error_message = "Only requests with the secret header may be forwarded to the target group."
+    error_message = "The internal listener forwards to the target group."
   }
 
   # --- target group ---
@@ -389,11 +462,10 @@ run "wiring" {
   # --- CloudFront ---
   assert {
     condition = (
-      length(one(aws_cloudfront_distribution.api.origin).custom_header) == 1 &&
-      one(one(aws_cloudfront_distribution.api.origin).custom_header).name == "X-Origin-Verify" &&
-      nonsensitive(one(one(aws_cloudfront_distribution.api.origin).custom_header).value) == "0123456789abcdef0123456789abcdef"
+      aws_cloudfront_distribution.api.viewer_certificate[0].cloudfront_default_certificate == true &&
+      length(aws_cloudfront_distribution.api.aliases) == 0
     )
-    error_message = "CloudFront must add the secret header to origin requests."
+    error_message = "Without a custom domain the *.cloudfront.net certificate serves HTTPS."
   }
 
   assert {
@@ -454,11 +526,11 @@ run "wiring" {
   assert {
     condition = (
       aws_ecs_task_definition.api.cpu == "256" && aws_ecs_task_definition.api.memory == "512" &&
-      aws_ecs_task_definition.api.runtime_platform[0].cpu_architecture == "X86_64" &&
+      aws_ecs_task_definition.api.runtime_platform[0].cpu_architecture == "ARM64" &&
       aws_ecs_task_definition.api.execution_role_arn == aws_iam_role.execution.arn &&
       aws_ecs_task_definition.api.task_role_arn == aws_iam_role.task.arn
     )
-    error_message = "Task: 0.25 vCPU / 512 MB, X86_64, its own execution and task roles."
+    error_message = "Task: 0.25 vCPU / 512 MB, ARM64 (Graviton) by default, its own execution and task roles."
   }
 
   # --- container definition and the secret wiring ---
@@ -477,10 +549,12 @@ run "wiring" {
     condition = {
       for s in jsondecode(aws_ecs_task_definition.api.container_definitions)[0].secrets : s.name => s.valueFrom
       } == {
-      DB_USERNAME = "${aws_secretsmanager_secret.db.arn}:username::"
-      DB_PASSWORD = "${aws_secretsmanager_secret.db.arn}:password::"
+      DB_USERNAME     = "${aws_secretsmanager_secret.db.arn}:username::"
+      DB_PASSWORD     = "${aws_secretsmanager_secret.db.arn}:password::"
+      APP_DB_USERNAME = "${aws_secretsmanager_secret.app_db.arn}:username::"
+      APP_DB_PASSWORD = "${aws_secretsmanager_secret.app_db.arn}:password::"
     }
-    error_message = "DB_USERNAME and DB_PASSWORD must come from the secret's JSON keys."
+    error_message = "DB_* (owner, for migrate) and APP_DB_* (serve's role) must come from their secrets' JSON keys."
   }
 
   assert {
@@ -501,17 +575,42 @@ run "wiring" {
 
   assert {
     condition = alltrue([
-      for e in jsondecode(aws_ecs_task_definition.api.container_definitions)[0].environment : !contains(["DB_PASSWORD", "DB_USERNAME", "DATABASE_URL"], e.name)
+      for e in jsondecode(aws_ecs_task_definition.api.container_definitions)[0].environment : !contains(["DB_PASSWORD", "DB_USERNAME", "APP_DB_PASSWORD", "APP_DB_USERNAME", "DATABASE_URL"], e.name)
     ])
     error_message = "No credentials in plain environment."
   }
 
   assert {
     condition = (
-      jsondecode(aws_iam_role_policy.execution.policy).Statement[2].Resource == aws_secretsmanager_secret.db.arn &&
+      jsondecode(aws_iam_role_policy.execution.policy).Statement[2].Resource == [aws_secretsmanager_secret.db.arn, aws_secretsmanager_secret.app_db.arn] &&
       jsondecode(aws_iam_role_policy.execution.policy).Statement[1].Resource == aws_ecr_repository.api.arn
     )
-    error_message = "The execution role reads only this secret and pulls only from this repository."
+    error_message = "The execution role reads only the two DB secrets and pulls only from this repository."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_iam_role.execution.assume_role_policy).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012" &&
+      jsondecode(aws_iam_role.execution.assume_role_policy).Statement[0].Principal.Service == "ecs-tasks.amazonaws.com"
+    )
+    error_message = "Only ECS acting for this account may assume the execution role (aws:SourceAccount)."
+  }
+
+  assert {
+    condition = (
+      aws_secretsmanager_secret.db.kms_key_id == aws_kms_key.main.arn &&
+      aws_secretsmanager_secret.app_db.kms_key_id == aws_kms_key.main.arn &&
+      aws_db_instance.main.performance_insights_kms_key_id == aws_kms_key.main.arn &&
+      aws_cloudwatch_log_group.api.kms_key_id == aws_kms_key.main.arn &&
+      jsondecode(aws_iam_role_policy.execution.policy).Statement[3].Resource == aws_kms_key.main.arn &&
+      jsondecode(aws_iam_role_policy.execution.policy).Statement[3].Condition.StringEquals["kms:ViaService"] == "secretsmanager.eu-west-1.amazonaws.com"
+    )
+    error_message = "The secrets, Performance Insights and the logs use the stack's key; the execution role decrypts only through Secrets Manager."
+  }
+
+  assert {
+    condition     = aws_ecs_service.api.triggers["app_db_password_version"] == "1"
+    error_message = "The application role's password version must be a redeploy trigger."
   }
 
   assert {
@@ -523,21 +622,35 @@ run "wiring" {
   assert {
     condition = (
       jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == [
-        "repo:example-org/snippetd:ref:refs/heads/main",
         "repo:example-org/snippetd:environment:production",
       ] &&
       jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com" &&
       jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Principal.Federated == aws_iam_openid_connect_provider.github[0].arn
     )
-    error_message = "Only this repository's main branch (or its production environment) may assume the deploy role."
+    error_message = "Only this repository's production environment may assume the deploy role (no bare ref:refs/heads/main subject)."
   }
 
   assert {
     condition = alltrue([
       for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement :
-      s.Resource != "*" || contains(["ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource", "ecs:DescribeTasks", "ecs:ListTasks", "elasticloadbalancing:DescribeTargetHealth"], s.Action[0])
+      s.Resource != "*" || contains(["ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks"], s.Action[0])
     ])
     error_message = "Only actions without resource-level permissions may use Resource = *."
+  }
+
+  # Exactly what the deploy workflow and deploy.sh call (issue 18): nothing
+  # for CloudFront, load balancers, logs or tagging.
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s.Action])) == toset([
+      "ecr:GetAuthorizationToken",
+      "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:DescribeImages",
+      "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
+      "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
+      "ecs:DescribeServices", "ecs:UpdateService",
+      "ecs:DescribeTasks", "ecs:ListTasks",
+      "iam:PassRole",
+    ])
+    error_message = "The deploy role must allow exactly the actions deploy.sh and the deploy workflow call."
   }
 
   assert {
@@ -566,8 +679,9 @@ run "wiring" {
       output.ecs_service_name == "snippetd" &&
       output.db_secret_arn == aws_secretsmanager_secret.db.arn &&
       output.deploy_role_arn == aws_iam_role.deploy.arn &&
-      output.cpu_architecture == "X86_64" &&
-      output.image_platform == "linux/amd64" &&
+      output.cpu_architecture == "ARM64" &&
+      output.image_platform == "linux/arm64" &&
+      output.app_db_secret_arn == aws_secretsmanager_secret.app_db.arn &&
       output.task_family == "snippetd" &&
       output.container_name == "snippetd" &&
       output.task_definition_arn == aws_ecs_task_definition.api.arn
@@ -594,31 +708,76 @@ run "password_rotation_rolls_the_service" {
   }
 }
 
-run "arm64" {
+run "x86_64" {
   command = plan
 
   variables {
-    cpu_architecture = "ARM64"
+    cpu_architecture = "X86_64"
   }
 
   assert {
-    condition     = aws_ecs_task_definition.api.runtime_platform[0].cpu_architecture == "ARM64" && output.cpu_architecture == "ARM64" && output.image_platform == "linux/arm64"
+    condition     = aws_ecs_task_definition.api.runtime_platform[0].cpu_architecture == "X86_64" && output.cpu_architecture == "X86_64" && output.image_platform == "linux/amd64"
     error_message = "cpu_architecture must reach the task definition and the outputs."
   }
 }
 
-run "origin_secret_rotation" {
+run "app_password_rotation_rolls_the_service" {
   command = plan
 
   variables {
-    origin_verify_secret          = "ffffffffffffffffffffffffffffffff"
-    origin_verify_secret_previous = "0123456789abcdef0123456789abcdef"
+    app_db_password_version = 3
   }
 
   assert {
-    condition     = nonsensitive(toset(one(aws_lb_listener_rule.from_cloudfront.condition).http_header[0].values)) == toset(["ffffffffffffffffffffffffffffffff", "0123456789abcdef0123456789abcdef"])
-    error_message = "While rotating, the ALB must accept the new and the previous origin secret."
+    condition = (
+      aws_secretsmanager_secret_version.app_db.secret_string_wo_version == 3 &&
+      aws_secretsmanager_secret_version.db.secret_string_wo_version == 1 &&
+      aws_ecs_service.api.triggers["app_db_password_version"] == "3" &&
+      aws_ecs_service.api.force_new_deployment
+    )
+    error_message = "A new application password version must reach its secret only, and force a new ECS deployment."
   }
+}
+
+run "custom_domain" {
+  command = apply
+
+  variables {
+    domain_name         = "api.example.com"
+    acm_certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+  }
+
+  assert {
+    condition = (
+      aws_cloudfront_distribution.api.aliases == toset(["api.example.com"]) &&
+      aws_cloudfront_distribution.api.viewer_certificate[0].acm_certificate_arn == "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789" &&
+      aws_cloudfront_distribution.api.viewer_certificate[0].minimum_protocol_version == "TLSv1.2_2021" &&
+      aws_cloudfront_distribution.api.viewer_certificate[0].ssl_support_method == "sni-only" &&
+      aws_cloudfront_distribution.api.viewer_certificate[0].cloudfront_default_certificate == false &&
+      output.api_url == "https://api.example.com"
+    )
+    error_message = "A custom domain serves the ACM certificate with SNI and a TLS 1.2 minimum, and becomes api_url."
+  }
+}
+
+run "rejects_domain_without_certificate" {
+  command = plan
+
+  variables {
+    domain_name = "api.example.com"
+  }
+
+  expect_failures = [aws_cloudfront_distribution.api]
+}
+
+run "rejects_app_role_named_like_the_master" {
+  command = plan
+
+  variables {
+    app_db_username = "snippetd"
+  }
+
+  expect_failures = [var.app_db_username]
 }
 
 run "existing_oidc_provider" {
@@ -626,16 +785,25 @@ run "existing_oidc_provider" {
 
   variables {
     github_oidc_provider_arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
-    github_environment       = ""
   }
 
   assert {
     condition = (
       length(aws_iam_openid_connect_provider.github) == 0 &&
-      jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == ["repo:example-org/snippetd:ref:refs/heads/main"]
+      jsondecode(aws_iam_role.deploy.assume_role_policy).Statement[0].Principal.Federated == "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
     )
-    error_message = "An existing OIDC provider is reused; without an environment only main is trusted."
+    error_message = "An existing OIDC provider is reused."
   }
+}
+
+run "rejects_empty_github_environment" {
+  command = plan
+
+  variables {
+    github_environment = ""
+  }
+
+  expect_failures = [var.github_environment]
 }
 
 run "rejects_bad_architecture" {
@@ -646,16 +814,6 @@ run "rejects_bad_architecture" {
   }
 
   expect_failures = [var.cpu_architecture]
-}
-
-run "rejects_short_origin_secret" {
-  command = plan
-
-  variables {
-    origin_verify_secret = "too-short"
-  }
-
-  expect_failures = [var.origin_verify_secret]
 }
 
 run "rejects_stop_timeout_below_grace" {

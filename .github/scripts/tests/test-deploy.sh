@@ -16,7 +16,26 @@ trap cleanup EXIT
 
 passed=0
 failed=0
-sha=0123456789abcdef0123456789abcdef01234567
+
+# A repository whose history the order check reads (MAIN_REF=main):
+#   A -- B -- C      main (C is its head)
+#    \
+#     D              side (does not contain B or C)
+repo="$work/repo"
+git init --quiet --initial-branch=main "$repo"
+commit() {
+	git -C "$repo" -c user.name=test -c user.email=test@example.invalid commit --quiet --allow-empty -m "$1"
+	git -C "$repo" rev-parse HEAD
+}
+A="$(commit A)"
+B="$(commit B)"
+C="$(commit C)"
+git -C "$repo" checkout --quiet -b side "$A"
+D="$(commit D)"
+git -C "$repo" checkout --quiet main
+# The default case: deploy main's head over A.
+sha="$C"
+running="$A"
 
 start_api() {
 	if [[ -n "$api_pid" ]]; then
@@ -24,6 +43,8 @@ start_api() {
 		wait "$api_pid" 2> /dev/null || true
 	fi
 	local port_file="$work/port.$RANDOM$RANDOM"
+	# The file exists before the job starts: `head` below never races its creation.
+	: > "$port_file"
 	MOCK_API="$1" python3 "$here/mock_api.py" > "$port_file" &
 	api_pid=$!
 	port=""
@@ -37,20 +58,34 @@ start_api() {
 }
 
 # run NAME EXPECT(pass|fail) SCENARIO API_MODE COMMAND [GREP-in-output]
+# Extra environment for one case: VAR=value ... in the array `extra`
+# (reset after each case); IMAGE_TAG=$sha, running commit $running.
+extra=()
 run() {
 	local name="$1" expect="$2" scenario="$3" api="$4" command="$5" pattern="${6:-}" rc=0
 	rm -rf "$work/mock"
 	mkdir -p "$work/mock"
 	start_api "$api"
 	env -i PATH="$here:$PATH" HOME="$work" MOCK_DIR="$work/mock" MOCK_SCENARIO="$scenario" \
-		MOCK_CONFIG_URL="http://127.0.0.1:$port/__image-config" \
+		MOCK_CONFIG_URL="http://127.0.0.1:$port/__image-config" MOCK_RUNNING_TAG="$running" \
 		ECS_CLUSTER=snippetd ECS_SERVICE=snippetd-api CPU_ARCHITECTURE=X86_64 \
 		ECR_REPOSITORY_URI=123456789012.dkr.ecr.eu-west-1.amazonaws.com/snippetd IMAGE_TAG="$sha" \
 		API_URL="http://127.0.0.1:$port" SMOKE_ATTEMPTS=4 SMOKE_DELAY=0 DEPLOY_TIMEOUT=60 \
+		DEPLOY_GIT_DIR="$repo" MAIN_REF=main ${extra[@]+"${extra[@]}"} \
 		bash "$deploy" "$command" > "$work/out" 2>&1 || rc=$?
+	extra=()
 	local ok=true
 	if [[ "$expect" == pass && "$rc" -ne 0 ]] || [[ "$expect" == fail && "$rc" -eq 0 ]]; then ok=false; fi
 	if [[ -n "$pattern" ]] && ! grep -qE "$pattern" "$work/out"; then ok=false; fi
+	if [[ -n "${expect_rollback:-}" ]]; then
+		# the service was pointed back at the revision it ran before (:7), last
+		[[ "$(grep '^ecs update-service' "$work/mock/calls.log" | tail -n 1)" == *"--task-definition arn:aws:ecs:eu-west-1:123456789012:task-definition/snippetd:7 "* ]] || ok=false
+		expect_rollback=""
+	fi
+	if [[ -n "${expect_no_update:-}" ]]; then
+		! grep -q '^ecs update-service\|^ecs register-task-definition' "$work/mock/calls.log" || ok=false
+		expect_no_update=""
+	fi
 	if [[ "$expect" == pass && "$command" == deploy ]]; then
 		# the new revision: same task definition, new image on the app container only,
 		# read-only fields gone
@@ -74,13 +109,42 @@ run() {
 run "deploy: happy path" pass ok ok deploy "smoke test passed"
 run "deploy: waits past a waiter time-out while in progress" pass slow ok deploy "not stable yet"
 run "deploy: smoke retries 503 from the edge" pass ok flaky-health deploy "retrying"
-run "deploy: circuit-breaker rollback fails the job" fail rollback ok deploy "rolled back"
-run "deploy: rollback seen only after the waiter succeeded" fail rollback-after-wait ok deploy "does not run .*snippetd:8"
-run "deploy: a task on the old revision fails the job" fail stale-task ok deploy "not every running task"
 run "deploy: live task definition on another CPU" fail wrong-live-arch ok deploy "runs ARM64"
 run "deploy: image built for another CPU" fail ok image-arm64 deploy "built for 'arm64'"
 run "deploy: image not in ECR" fail missing-image ok deploy "not in ECR"
-run "deploy: /snippets answering 500 fails the smoke test" fail ok snippets-500 deploy "GET /snippets answered 500"
+
+# Order (issue 18, point 1): never replace a newer commit with an older one.
+run "order: main's head over an older commit" pass ok ok deploy "is main's head"
+sha="$B" running="$A"
+run "order: a descendant of the running commit (not main's head)" pass ok ok deploy "descends from the running $A"
+sha="$B" running="$C" expect_no_update=1
+run "order: an older commit over main's head is refused" fail ok ok deploy "refusing to deploy $B: it is not main's head \($C\)"
+sha="$D" running="$B" expect_no_update=1
+run "order: a commit off main's line is refused" fail ok ok deploy "refusing to deploy $D"
+sha="$B" running="$C" extra=(DEPLOY_ALLOW_OLDER=1)
+run "order: an explicit rollback (DEPLOY_ALLOW_OLDER=1) is allowed" pass ok ok deploy "deploying it anyway"
+sha="$C" running="$D"
+run "order: main's head is deployed whatever runs" pass ok ok deploy "is main's head"
+sha="$B" running="unset" expect_no_update=1
+run "order: running image without a commit tag, not main's head: refused" fail ok ok deploy "refusing to deploy"
+sha="$C" running="$A" extra=(MAIN_REF=no-such-branch)
+run "order: no history of main: refused" fail ok ok deploy "cannot resolve no-such-branch"
+sha="$C" running="$A"
+
+# Rollback (issue 18, point 2): any failure after the service update puts
+# the previous revision back, waits for it, and fails with the reason.
+expect_rollback=1
+run "rollback: smoke test failure" fail ok snippets-500 deploy "ROLLBACK: the service runs snippetd:7 again, stable. The deploy failed: smoke: GET /snippets answered 500"
+expect_rollback=1
+run "rollback: a task on the wrong revision" fail stale-task ok deploy "ROLLBACK: the service runs snippetd:7 again, stable. The deploy failed: not every running task"
+expect_rollback=1 extra=(DEPLOY_TIMEOUT=1)
+run "rollback: never stable" fail never-stable ok deploy "ROLLBACK: the service runs snippetd:7 again, stable. The deploy failed: the service was not stable after 1s"
+expect_rollback=1
+run "rollback: after the circuit breaker's own" fail rollback ok deploy "ROLLBACK: the service runs snippetd:7 again, stable. The deploy failed: the deployment of .* was rolled back"
+expect_rollback=1
+run "rollback: seen only after the waiter succeeded" fail rollback-after-wait ok deploy "does not run .*snippetd:8"
+expect_rollback=1 extra=(ROLLBACK_TIMEOUT=1)
+run "rollback: a rollback that does not stabilize is reported" fail rollback-stuck snippets-500 deploy "rollback: the service was not stable on snippetd:7"
 run "preflight prints the build platform" pass ok ok preflight "live task definition .* runs X86_64"
 run "image-exists: present" pass ok ok image-exists "exists=true"
 run "image-exists: absent" pass missing-image ok image-exists "exists=false"
