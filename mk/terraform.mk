@@ -29,12 +29,13 @@ TF_PLUGIN_DIR ?= $(eval TF_PLUGIN_DIR := $(tf_find_mirror))$(TF_PLUGIN_DIR)
 
 # The tests mock every provider; should one ever not be mocked, it must not
 # look for credentials on the network (the EC2 metadata address is not
-# loopback): no metadata lookups, no shared profiles, fake static keys.
-export AWS_EC2_METADATA_DISABLED := true
-export AWS_ACCESS_KEY_ID ?= mock-offline
-export AWS_SECRET_ACCESS_KEY ?= mock-offline
-export AWS_CONFIG_FILE := /dev/null
-export AWS_SHARED_CREDENTIALS_FILE := /dev/null
+# loopback): no metadata lookups, no shared profiles, fake static keys. Only
+# for these offline targets: `make deploy` keeps the caller's credentials.
+tf-init tf-test tf-lint: export AWS_EC2_METADATA_DISABLED := true
+tf-init tf-test tf-lint: export AWS_ACCESS_KEY_ID := mock-offline
+tf-init tf-test tf-lint: export AWS_SECRET_ACCESS_KEY := mock-offline
+tf-init tf-test tf-lint: export AWS_CONFIG_FILE := /dev/null
+tf-init tf-test tf-lint: export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 
 # -plugin-dir only when a mirror is given; otherwise the registry.
 TF_INIT_FLAGS = -backend=false -input=false $(if $(strip $(TF_PLUGIN_DIR)),-plugin-dir=$(TF_PLUGIN_DIR))
