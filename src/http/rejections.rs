@@ -194,7 +194,7 @@ impl AsyncWrite for Watched {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Poll::Pending = this.poll_pending(cx, 0) {
+        if this.poll_pending(cx, 0).is_pending() {
             return Poll::Pending;
         }
         Pin::new(&mut this.io).poll_flush(cx)
@@ -202,7 +202,7 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Poll::Pending = this.poll_pending(cx, 0) {
+        if this.poll_pending(cx, 0).is_pending() {
             return Poll::Pending;
         }
         Pin::new(&mut this.io).poll_shutdown(cx)

@@ -181,7 +181,9 @@ pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
         .decode_utf8()
         .is_err()
     {
-        return Err(bad("a query parameter is not valid UTF-8 once decoded".into()));
+        return Err(bad(
+            "a query parameter is not valid UTF-8 once decoded".into()
+        ));
     }
     let raw: RawListQuery = serde_html_form::from_str(query.unwrap_or("")).map_err(|e| {
         let text = e.to_string();

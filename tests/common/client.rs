@@ -79,7 +79,10 @@ impl Client {
 
     /// Sends raw bytes on a new connection and parses the answer.
     pub fn raw(&self, bytes: &[u8]) -> std::io::Result<Response> {
-        assert!(self.inproc.is_none(), "raw bytes need a socket: use TestApp");
+        assert!(
+            self.inproc.is_none(),
+            "raw bytes need a socket: use TestApp"
+        );
         let mut s = TcpStream::connect(self.addr)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         s.write_all(bytes)?;
@@ -102,8 +105,13 @@ impl Client {
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            let body = body.map(|b| bytes::Bytes::copy_from_slice(b)).unwrap_or_default();
-            return h.call(req.body(http_body_util::Full::new(body)).expect("valid request"));
+            let body = body
+                .map(bytes::Bytes::copy_from_slice)
+                .unwrap_or_default();
+            return h.call(
+                req.body(http_body_util::Full::new(body))
+                    .expect("valid request"),
+            );
         }
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
