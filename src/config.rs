@@ -4,7 +4,7 @@
 //! and `DB_*` (the guide's bugs 4.1–4.3 and 4.11 came from three).
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -514,15 +514,79 @@ impl HttpConfig {
     }
 }
 
+/// Where metrics go (docs/metrics.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// The Prometheus listener, `METRICS_ADDR` (`off`: none).
+    pub addr: Option<SocketAddr>,
+    /// How often an EMF line is written to stdout (`0`: never).
+    pub emf_interval: Option<Duration>,
+    /// The `Service` dimension of the EMF metrics.
+    pub service: String,
+}
+
+impl MetricsConfig {
+    pub fn from_source(src: &impl Source) -> Result<MetricsConfig, ConfigError> {
+        let addr = match src.get("METRICS_ADDR")?.as_deref().map(str::trim) {
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            Some("off") => None,
+            Some(raw) => Some(raw.parse().map_err(|_| {
+                err(
+                    "METRICS_ADDR",
+                    format!("must be IP:PORT (e.g. 127.0.0.1:9464) or off (got {raw:?})"),
+                )
+            })?),
+        };
+        let secs = parse_num(src, "METRICS_EMF_INTERVAL_SECONDS", 0u64, 0, 3600)?;
+        let service = src
+            .get("METRICS_SERVICE")?
+            .unwrap_or_else(|| "snippetd".into());
+        // A CloudWatch dimension value: 1–1024 characters, no control ones.
+        if service.chars().count() > 1024 || service.chars().any(char::is_control) {
+            return Err(err(
+                "METRICS_SERVICE",
+                "must be at most 1024 characters, none of them control characters",
+            ));
+        }
+        Ok(MetricsConfig {
+            addr,
+            emf_interval: (secs > 0).then(|| Duration::from_secs(secs)),
+            service,
+        })
+    }
+}
+
 /// Everything `serve` and `supervise` need.
 /// Every variable read above.
 const VARS: &[&str] = &[
-    "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD", "DB_NAME",
-    "DB_SSLMODE", "DB_SSLROOTCERT", "DB_POOL_SIZE", "DB_POOL_TIMEOUT_MS",
-    "DB_CONNECT_TIMEOUT_SECONDS", "DB_STATEMENT_TIMEOUT_MS", "DB_WAIT_SECONDS", "HOST",
-    "PORT", "MAX_BODY_BYTES", "BODY_READ_TIMEOUT_SECONDS", "REQUEST_TIMEOUT_SECONDS",
-    "HEADER_READ_TIMEOUT_SECONDS", "SHUTDOWN_GRACE_SECONDS", "MAX_CONNECTIONS",
-    "CORS_ALLOWED_ORIGINS", "LOG_FORMAT", "RUST_LOG", "EXPOSE_ERRORS",
+    "DATABASE_URL",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USERNAME",
+    "DB_PASSWORD",
+    "DB_NAME",
+    "DB_SSLMODE",
+    "DB_SSLROOTCERT",
+    "DB_POOL_SIZE",
+    "DB_POOL_TIMEOUT_MS",
+    "DB_CONNECT_TIMEOUT_SECONDS",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_WAIT_SECONDS",
+    "HOST",
+    "PORT",
+    "MAX_BODY_BYTES",
+    "BODY_READ_TIMEOUT_SECONDS",
+    "REQUEST_TIMEOUT_SECONDS",
+    "HEADER_READ_TIMEOUT_SECONDS",
+    "SHUTDOWN_GRACE_SECONDS",
+    "MAX_CONNECTIONS",
+    "CORS_ALLOWED_ORIGINS",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "EXPOSE_ERRORS",
+    "METRICS_ADDR",
+    "METRICS_EMF_INTERVAL_SECONDS",
+    "METRICS_SERVICE",
 ];
 
 #[derive(Clone, Debug)]
@@ -530,6 +594,7 @@ pub struct Config {
     pub db: DbConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -538,12 +603,15 @@ impl Config {
             log: LogConfig::from_source(src)?,
             db: DbConfig::from_source(src)?,
             http: HttpConfig::from_source(src)?,
+            metrics: MetricsConfig::from_source(src)?,
         })
     }
 
     /// The effective configuration as `KEY=value` lines, password redacted.
     /// The configuration from a map of variables (in-process tests).
-    pub fn from_env_map(env: &std::collections::HashMap<String, String>) -> Result<Config, ConfigError> {
+    pub fn from_env_map(
+        env: &std::collections::HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
         let map: std::collections::HashMap<&'static str, String> = VARS
             .iter()
             .filter_map(|v| env.get(*v).map(|val| (*v, val.clone())))
@@ -623,6 +691,20 @@ impl Config {
                 },
             ),
             ("RUST_LOG", self.log.filter.clone()),
+            (
+                "METRICS_ADDR",
+                self.metrics
+                    .addr
+                    .map_or_else(|| "off".into(), |a| a.to_string()),
+            ),
+            (
+                "METRICS_EMF_INTERVAL_SECONDS",
+                self.metrics
+                    .emf_interval
+                    .map_or(0, |d| d.as_secs())
+                    .to_string(),
+            ),
+            ("METRICS_SERVICE", self.metrics.service.clone()),
         ];
         lines
             .iter()
@@ -705,6 +787,28 @@ mod tests {
         let e =
             DbConfig::from_source(&env(&[("DATABASE_URL", "mysql://u:secret@h/d")])).unwrap_err();
         assert!(!e.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn metrics_defaults_off_and_errors() {
+        let m = MetricsConfig::from_source(&env(&[])).unwrap();
+        assert_eq!(m.addr, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(m.emf_interval, None);
+        assert_eq!(m.service, "snippetd");
+        let m = MetricsConfig::from_source(&env(&[
+            ("METRICS_ADDR", "off"),
+            ("METRICS_EMF_INTERVAL_SECONDS", "60"),
+            ("METRICS_SERVICE", "snippetd-prod"),
+        ]))
+        .unwrap();
+        assert_eq!(m.addr, None);
+        assert_eq!(m.emf_interval, Some(Duration::from_secs(60)));
+        assert_eq!(m.service, "snippetd-prod");
+        let e = MetricsConfig::from_source(&env(&[("METRICS_ADDR", "9464")])).unwrap_err();
+        assert_eq!(e.var, "METRICS_ADDR");
+        let e = MetricsConfig::from_source(&env(&[("METRICS_EMF_INTERVAL_SECONDS", "-1")]))
+            .unwrap_err();
+        assert_eq!(e.var, "METRICS_EMF_INTERVAL_SECONDS");
     }
 
     #[test]
