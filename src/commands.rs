@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::config::{Config, ConfigError, DbConfig, LogConfig, ProcessEnv, EXIT_CONFIG};
 use crate::db::{migrate as migrations, Connector, DbError};
 use crate::http::{server, App};
-use crate::{healthcheck as probe, logging, signals, supervisor};
+use crate::{healthcheck as probe, logging, metrics, signals, supervisor};
 
 /// A runtime failure (database unreachable, port taken, …).
 const EXIT_FAILURE: i32 = 1;
@@ -145,12 +145,48 @@ pub fn serve() -> i32 {
                 return EXIT_FAILURE;
             }
         };
+        // Before the pool and the app: they register their metrics with
+        // the recorder installed here.
+        let installed = metrics::install(&cfg.metrics);
+        let pool = c.pool();
+        let sample: metrics::Sampler = {
+            let pool = pool.clone();
+            Arc::new(move || {
+                pool.record_state();
+                metrics::sample_process(installed);
+            })
+        };
+        if let (Some(maddr), Some(handle)) = (cfg.metrics.addr, installed.prometheus.clone()) {
+            match metrics::listener::bind(maddr).await {
+                Ok(l) => {
+                    log::info!(
+                        "metrics on http://{}/metrics",
+                        l.local_addr().unwrap_or(maddr)
+                    );
+                    metrics::listener::spawn(l, handle, sample.clone());
+                }
+                Err(e) => {
+                    log::error!(
+                        "cannot listen on {maddr} (METRICS_ADDR): {e}; set another address or off"
+                    );
+                    return EXIT_FAILURE;
+                }
+            }
+        }
+        metrics::spawn_background(installed, &cfg.metrics, sample.clone());
         log::info!(
             "listening on http://{}",
             listener.local_addr().unwrap_or(addr)
         );
-        let app = Arc::new(App::new(cfg.http.clone(), c.pool()));
+        let app = Arc::new(App::new(cfg.http.clone(), pool));
         server::run(app, listener, signals::shutdown()).await;
+        // The last, partial interval: its 5xx are often the interesting ones.
+        if let Some(registry) = &installed.emf {
+            sample();
+            metrics::emf::write_stdout(
+                &registry.flush(&cfg.metrics.service, metrics::emf::now_ms()),
+            );
+        }
         log::info!("stopped");
         0
     })

@@ -41,6 +41,8 @@ pub struct Lookups {
     pool: DbPool,
     leaders_max: usize,
     state: Mutex<State>,
+    /// Lookups answered per query (`snippetd_lookup_batch_size`).
+    batch_size: ::metrics::Histogram,
 }
 
 #[derive(Default)]
@@ -67,6 +69,7 @@ impl Lookups {
             leaders_max: concurrency(pool.max_size()),
             pool,
             state: Mutex::default(),
+            batch_size: ::metrics::histogram!(crate::metrics::LOOKUP_BATCH),
         }
     }
 
@@ -141,6 +144,9 @@ impl Lookups {
                     None => break,
                 }
             }
+        }
+        if conn.is_ok() {
+            self.batch_size.record((batch.len() + 1) as f64);
         }
         let result = match conn {
             Ok(mut c) if batch.is_empty() => store::find(&mut c, id).await.map(Vec::from_iter),
