@@ -105,9 +105,7 @@ impl Client {
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            let body = body
-                .map(bytes::Bytes::copy_from_slice)
-                .unwrap_or_default();
+            let body = body.map(bytes::Bytes::copy_from_slice).unwrap_or_default();
             return h.call(
                 req.body(http_body_util::Full::new(body))
                     .expect("valid request"),
