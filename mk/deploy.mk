@@ -71,8 +71,8 @@ image: ## build Dockerfile.scratch for terraform's cpu_architecture, tagged REPO
 	tag="$$head"; \
 	if [ -n "$$(git status --porcelain)" ]; then tag="$$head-dirty"; echo "uncommitted changes: tagging $$tag (push and deploy refuse a dirty tree)"; fi; \
 	$(tf_image_vars); \
-	echo "+ $(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform $$platform --load --tag $$repo:$$tag ."; \
-	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --load --tag "$$repo:$$tag" .
+	echo "+ $(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform $$platform --build-arg GIT_SHA=$$tag --load --tag $$repo:$$tag ."; \
+	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --build-arg GIT_SHA="$$tag" --load --tag "$$repo:$$tag" .
 
 push: ## build and push REPO:<HEAD sha> to ECR (clean tree; skipped if the tag exists)
 	@$(require_clean_tree); \
@@ -86,8 +86,8 @@ push: ## build and push REPO:<HEAD sha> to ECR (clean tree; skipped if the tag e
 	registry="$${repo%%/*}"; region="$$(cut -d. -f4 <<< "$$registry")"; \
 	$(AWS) ecr get-login-password --region "$$region" | $(DOCKER) login --username AWS --password-stdin "$$registry"; \
 	epoch="$$(git log -1 --format=%ct)"; \
-	echo "+ $(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform $$platform --build-arg SOURCE_DATE_EPOCH=$$epoch --provenance=false --push --tag $$repo:$$head ."; \
-	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --build-arg SOURCE_DATE_EPOCH="$$epoch" --provenance=false --push --tag "$$repo:$$head" .; \
+	echo "+ $(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform $$platform --build-arg SOURCE_DATE_EPOCH=$$epoch --build-arg GIT_SHA=$$head --provenance=false --push --tag $$repo:$$head ."; \
+	$(DOCKER) buildx build --file $(IMAGE_DOCKERFILE) --platform "$$platform" --build-arg SOURCE_DATE_EPOCH="$$epoch" --build-arg GIT_SHA="$$head" --provenance=false --push --tag "$$repo:$$head" .; \
 	$(DEPLOY_SCRIPT) image-arch
 
 deploy-preflight: ## fail unless cpu_architecture is what the live task definition runs

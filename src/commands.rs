@@ -13,7 +13,7 @@ use crate::config::{
 use crate::db::{migrate as migrations, Connector, DbError};
 use crate::exit;
 use crate::http::{server, App};
-use crate::{healthcheck as probe, logging, signals, supervisor};
+use crate::{healthcheck as probe, logging, metrics, signals, supervisor};
 
 /// A database error as an exit code: a bad CA bundle path is configuration.
 fn db_failed(e: &DbError) -> ExitCode {
@@ -147,12 +147,48 @@ pub fn serve(s: &Settings) -> ExitCode {
                 return ExitCode::from(exit::FAILURE);
             }
         };
+        // Before the pool and the app: they register their metrics with
+        // the recorder installed here.
+        let installed = metrics::install(&cfg.metrics);
+        let pool = c.pool();
+        let sample: metrics::Sampler = {
+            let pool = pool.clone();
+            Arc::new(move || {
+                pool.record_state();
+                metrics::sample_process(installed);
+            })
+        };
+        if let (Some(maddr), Some(handle)) = (cfg.metrics.addr, installed.prometheus.clone()) {
+            match metrics::listener::bind(maddr).await {
+                Ok(l) => {
+                    log::info!(
+                        "metrics on http://{}/metrics",
+                        l.local_addr().unwrap_or(maddr)
+                    );
+                    metrics::listener::spawn(l, handle, sample.clone());
+                }
+                Err(e) => {
+                    log::error!(
+                        "cannot listen on {maddr} (METRICS_ADDR): {e}; set another address or off"
+                    );
+                    return ExitCode::from(exit::FAILURE);
+                }
+            }
+        }
+        metrics::spawn_background(installed, &cfg.metrics, sample.clone());
         log::info!(
             "listening on http://{}",
             listener.local_addr().unwrap_or(addr)
         );
-        let app = Arc::new(App::new(cfg.http.clone(), c.pool()));
+        let app = Arc::new(App::new(cfg.http.clone(), pool));
         server::run(app, listener, signals::shutdown()).await;
+        // The last, partial interval: its 5xx are often the interesting ones.
+        if let Some(registry) = &installed.emf {
+            sample();
+            metrics::emf::write_stdout(
+                &registry.flush(&cfg.metrics.service, metrics::emf::now_ms()),
+            );
+        }
         log::info!("stopped");
         ExitCode::from(exit::SUCCESS)
     })

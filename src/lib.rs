@@ -1,7 +1,8 @@
 //! snippetd as a library: the binary's layers, importable by tests.
 //!
 //! Data flows one way: `http` → `snippets` → `db`, with `config` and
-//! `logging` below all of them. `supervisor`, `healthcheck` and `signals`
+//! `logging` below all of them; `metrics` is recorded into from any
+//! layer and read only by its own exporters. `supervisor`, `healthcheck` and `signals`
 //! are process-level; `commands` wires the layers into subcommands.
 
 pub mod commands;
@@ -11,6 +12,7 @@ pub mod exit;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod signals;
 pub mod snippets;
 pub mod supervisor;

@@ -467,6 +467,7 @@ fn cors_for_listed_origins_only() {
         r.header("access-control-allow-origin"),
         Some("http://localhost:5173")
     );
+    // Header names are case-insensitive; tower-http sends them lower-case.
     assert!(r
         .header("access-control-expose-headers")
         .unwrap()

@@ -18,6 +18,7 @@ use postgres_native_tls::MakeTlsConnector;
 
 use crate::config::DbConfig;
 use crate::logging::error_chain;
+use crate::metrics as m;
 
 pub type DbConn<'a> = PooledConnection<'a, AsyncPgConnection>;
 
@@ -29,9 +30,21 @@ pub struct DbPool {
     pool: Pool<AsyncPgConnection>,
     last_error: Arc<Mutex<Option<String>>>,
     max_size: u32,
+    timeouts: ::metrics::Counter,
 }
 
 impl DbPool {
+    /// Sets the pool gauges from bb8's state (called before metrics are
+    /// exported, not per request).
+    pub fn record_state(&self) {
+        let state = self.pool.state();
+        ::metrics::gauge!(m::POOL_CONNECTIONS).set(f64::from(state.connections));
+        ::metrics::gauge!(m::POOL_IDLE).set(f64::from(state.idle_connections));
+        ::metrics::gauge!(m::POOL_MAX).set(f64::from(self.max_size));
+        ::metrics::gauge!(m::POOL_WAITING).set(state.statistics.pending_gets() as f64);
+        ::metrics::counter!(m::POOL_WAITED).absolute(state.statistics.get_waited);
+    }
+
     /// `DB_POOL_SIZE`.
     pub fn max_size(&self) -> u32 {
         self.max_size
@@ -54,14 +67,15 @@ impl DbPool {
     ) -> Result<DbConn<'a>, CheckoutError> {
         match got {
             Ok(c) => Ok(c),
-            Err(bb8::RunError::TimedOut) => Err(CheckoutError(
+            Err(bb8::RunError::TimedOut) => Err(CheckoutError({
+                self.timeouts.increment(1);
                 match self.last_error.lock().ok().and_then(|e| e.clone()) {
                     Some(cause) => format!(
                         "timed out waiting for a database connection; the last attempt failed: {cause}"
                     ),
                     None => "timed out waiting for a database connection (all in use)".into(),
-                },
-            )),
+                }
+            })),
             Err(bb8::RunError::User(e)) => Err(CheckoutError(error_chain(&e))),
         }
     }
@@ -73,10 +87,13 @@ impl DbPool {
 struct ErrorLog {
     last_error: Arc<Mutex<Option<String>>>,
     last_logged: Arc<Mutex<Option<std::time::Instant>>>,
+    /// `snippetd_db_connection_errors_total{kind="connect"}`.
+    errors: ::metrics::Counter,
 }
 
 impl bb8::ErrorSink<PoolError> for ErrorLog {
     fn sink(&self, error: PoolError) {
+        self.errors.increment(1);
         let text = error_chain(&error);
         if let Ok(mut last) = self.last_logged.lock() {
             if last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
@@ -186,8 +203,12 @@ impl Connector {
         });
         // A checkout costs no round trip: a connection whose socket closed
         // (database restarted, fail-over) is dropped and replaced instead.
-        manager_config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| {
+        let broken_total = ::metrics::counter!(m::DB_CONNECTION_ERRORS, "kind" => "broken");
+        manager_config.recycling_method = RecyclingMethod::CustomFunction(Box::new(move |conn| {
             let broken = conn.is_broken();
+            if broken {
+                broken_total.increment(1);
+            }
             async move {
                 if broken {
                     Err(diesel::result::Error::BrokenTransactionManager)
@@ -205,12 +226,14 @@ impl Connector {
             .error_sink(Box::new(ErrorLog {
                 last_error: last_error.clone(),
                 last_logged: Arc::default(),
+                errors: ::metrics::counter!(m::DB_CONNECTION_ERRORS, "kind" => "connect"),
             }))
             .build_unchecked(manager);
         DbPool {
             pool,
             last_error,
             max_size: self.cfg.pool_size,
+            timeouts: ::metrics::counter!(m::POOL_TIMEOUTS),
         }
     }
 }

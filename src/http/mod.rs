@@ -10,12 +10,14 @@ pub mod request;
 pub mod router;
 pub mod server;
 pub mod stack;
+pub mod trace;
 
 use bytes::Bytes;
 use serde_json::Value;
 
 use crate::config::HttpConfig;
 use crate::db::DbPool;
+use crate::metrics::HttpMetrics;
 use crate::snippets::lookups::Lookups;
 use crate::snippets::validate;
 
@@ -27,6 +29,8 @@ pub struct App {
     pub lookups: Lookups,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
+    /// Request counts and latencies, registered per route template.
+    pub metrics: HttpMetrics,
 }
 
 impl App {
@@ -38,6 +42,7 @@ impl App {
             lookups: Lookups::new(pool.clone()),
             pool,
             openapi: Bytes::from(openapi),
+            metrics: HttpMetrics::new(router::ROUTES.iter().map(|r| r.0)),
         }
     }
 }

@@ -205,6 +205,19 @@ impl AsyncWrite for Watched {
     }
 }
 
+/// Counts one rejection (`snippetd_http_rejected_total{status}`). The
+/// statuses are the few [`Watched::replacement`] answers with.
+pub fn count(status: u16) {
+    let status = match status {
+        400 => "400",
+        414 => "414",
+        431 => "431",
+        505 => "505",
+        _ => "other",
+    };
+    ::metrics::counter!(crate::metrics::HTTP_REJECTED, "status" => status).increment(1);
+}
+
 /// Logs one rejection, unless more than [`LOG_PER_SECOND`] were logged in
 /// the current second (then the next logged line says how many were not).
 pub fn log(peer: SocketAddr, reason: &hyper::Error, status: u16) {

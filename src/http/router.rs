@@ -56,6 +56,12 @@ pub fn template(path: &str) -> Option<&'static str> {
     matcher().at(path).ok().map(|m| ROUTES[*m.value].0)
 }
 
+/// The index in [`ROUTES`] of the template `path` matches: the metrics'
+/// route label, found without formatting anything.
+pub fn template_index(path: &str) -> Option<usize> {
+    matcher().at(path).ok().map(|m| *m.value)
+}
+
 fn matcher() -> &'static matchit::Router<usize> {
     static M: OnceLock<matchit::Router<usize>> = OnceLock::new();
     M.get_or_init(|| {

@@ -63,6 +63,7 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
             if let Err(e) = conn.await {
                 let status = rejected.load(Ordering::Relaxed);
                 if status != 0 {
+                    rejections::count(status);
                     rejections::log(peer, &e, status);
                 } else {
                     log::debug!("connection from {peer} closed with an error: {e}");

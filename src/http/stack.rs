@@ -2,7 +2,9 @@
 //!
 //! 1. [`framing`] (here): the request id and its task-local scope, the HTTP
 //!    MUSTs of [`super::guard`], problem+json for any bare error status an
-//!    inner layer produced, `X-Request-Id` on every response, the access log.
+//!    inner layer produced, `X-Request-Id` on every response, the trace
+//!    context ([`super::trace`]), the request metrics (pre-registered
+//!    handles: a few atomic increments) and the access log.
 //! 2. tower-http `CorsLayer`, from `CORS_ALLOWED_ORIGINS`.
 //! 3. tower-http `TimeoutLayer`: `REQUEST_TIMEOUT_SECONDS` → 503.
 //! 4. tower-http `CatchPanicLayer`: a panicking handler → 500, logged.
@@ -35,7 +37,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::problem::ApiError;
-use super::{guard, handlers, App};
+use super::trace::{self, TraceParent};
+use super::{guard, handlers, router, App};
 use crate::config::CorsOrigins;
 use crate::logging;
 
@@ -130,11 +133,15 @@ where
     S: Service<Request<ReqBody>, Response = Response<InnerBody>, Error = Infallible>,
 {
     let started = Instant::now();
+    let _in_flight = app.metrics.in_flight();
     let rid = request_id(req.headers());
     let scope = rid.clone();
     logging::with_request_id(scope, async move {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
+        let route = router::template_index(&path);
+        let trace = TraceParent::from_headers(req.headers());
+        let amzn = trace::amzn_trace_id(req.headers()).map(str::to_owned);
         let mut resp = match guard::check(&req) {
             Err(e) => problem(e, &rid, app.cfg.expose_errors).map(Either::Right),
             Ok(()) => {
@@ -173,17 +180,75 @@ where
         if let Ok(v) = HeaderValue::from_str(&rid) {
             resp.headers_mut().insert(X_REQUEST_ID, v);
         }
-        log::info!(
-            target: "access",
-            method = method.as_str(),
-            path = path.as_str(),
-            status = resp.status().as_u16(),
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-            "request"
-        );
+        if let Some(tp) = &trace {
+            if let Ok(v) = HeaderValue::from_str(&tp.child()) {
+                resp.headers_mut().insert(trace::TRACEPARENT, v);
+            }
+        }
+        let elapsed = started.elapsed();
+        let status = resp.status().as_u16();
+        app.metrics.record(route, status, elapsed);
+        access_log(AccessLine {
+            method: method.as_str(),
+            path: &path,
+            status,
+            elapsed,
+            trace_id: trace.as_ref().map(|t| t.trace_id.as_str()),
+            amzn_trace_id: amzn.as_deref(),
+        });
         resp
     })
     .await
+}
+
+struct AccessLine<'a> {
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    elapsed: Duration,
+    trace_id: Option<&'a str>,
+    amzn_trace_id: Option<&'a str>,
+}
+
+/// The access log line: `trace_id` and `amzn_trace_id` only when the
+/// request carried them (a `log` key-value cannot be absent otherwise).
+fn access_log(line: AccessLine<'_>) {
+    use log::kv::Value;
+    if !log::log_enabled!(target: "access", log::Level::Info) {
+        return;
+    }
+    let mut kv: [(&str, Value<'_>); 6] = [
+        ("method", Value::from(line.method)),
+        ("path", Value::from(line.path)),
+        ("status", Value::from(line.status)),
+        (
+            "duration_ms",
+            Value::from(line.elapsed.as_secs_f64() * 1000.0),
+        ),
+        ("", Value::from("")),
+        ("", Value::from("")),
+    ];
+    let mut n = 4;
+    for (key, value) in [
+        ("trace_id", line.trace_id),
+        ("amzn_trace_id", line.amzn_trace_id),
+    ] {
+        if let Some(v) = value {
+            kv[n] = (key, Value::from(v));
+            n += 1;
+        }
+    }
+    log::logger().log(
+        &log::Record::builder()
+            .args(format_args!("request"))
+            .level(log::Level::Info)
+            .target("access")
+            .module_path_static(Some(module_path!()))
+            .file_static(Some(file!()))
+            .line(Some(line!()))
+            .key_values(&&kv[..n])
+            .build(),
+    );
 }
 
 fn is_problem<B>(resp: &Response<B>) -> bool {
@@ -238,8 +303,22 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH, X_REQUEST_ID])
-        .expose_headers([ETAG, LOCATION, LINK, RETRY_AFTER, X_REQUEST_ID])
+        .allow_headers([
+            CONTENT_TYPE,
+            IF_MATCH,
+            IF_NONE_MATCH,
+            X_REQUEST_ID,
+            HeaderName::from_static(trace::TRACEPARENT),
+            HeaderName::from_static("tracestate"),
+        ])
+        .expose_headers([
+            ETAG,
+            LOCATION,
+            LINK,
+            RETRY_AFTER,
+            X_REQUEST_ID,
+            HeaderName::from_static(trace::TRACEPARENT),
+        ])
         .max_age(Duration::from_secs(600))
 }
 

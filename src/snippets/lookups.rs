@@ -89,6 +89,8 @@ pub struct Lookups<L: Loader = DbLoader> {
     loader: L,
     leaders_max: usize,
     state: Mutex<State>,
+    /// Lookups answered per query (`snippetd_lookup_batch_size`).
+    batch_size: ::metrics::Histogram,
 }
 
 #[derive(Default)]
@@ -121,6 +123,7 @@ impl<L: Loader> Lookups<L> {
             loader,
             leaders_max,
             state: Mutex::default(),
+            batch_size: ::metrics::histogram!(crate::metrics::LOOKUP_BATCH),
         }
     }
 
@@ -195,6 +198,9 @@ impl<L: Loader> Lookups<L> {
                     None => break,
                 }
             }
+        }
+        if conn.is_ok() {
+            self.batch_size.record((batch.len() + 1) as f64);
         }
         let result = match conn {
             Ok(mut c) => {

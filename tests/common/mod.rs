@@ -30,6 +30,9 @@ pub fn snippetd(env: &HashMap<String, String>) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear();
     cmd.env("LOG_FORMAT", "json").env("RUST_LOG", "info");
+    // Servers run side by side: none takes the default metrics port unless
+    // a test gives it one (tests/metrics.rs).
+    cmd.env("METRICS_ADDR", "off");
     for (k, v) in env {
         cmd.env(k, v);
     }

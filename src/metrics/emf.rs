@@ -1,0 +1,564 @@
+//! CloudWatch Embedded Metric Format: a recorder that aggregates what the
+//! facade records, and, once per `METRICS_EMF_INTERVAL_SECONDS`, the lines
+//! that CloudWatch Logs turns into the metrics of terraform/app_metrics.json
+//! (the catalog [`CATALOG`] must equal; tests/metrics.rs checks both).
+//!
+//! Per interval: one line with the service-level metrics (dimension set
+//! `[Service]`), and one line per route template that answered requests in
+//! the interval with the per-route metrics (dimension set `[Service, Route]`):
+//! an EMF line carries one value per dimension, so each route needs its own.
+//! Counts are the interval's deltas; latency percentiles come from an
+//! in-process log-linear histogram (8 buckets per power of two: at most
+//! 1/16 relative error after interpolation) that each flush drains.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
+use metrics_util::registry::{Registry, Storage};
+use serde_json::{json, Map, Value};
+
+use super::*;
+
+pub const NAMESPACE: &str = "snippetd";
+pub const SERVICE_DIMENSION: &str = "Service";
+pub const ROUTE_DIMENSION: &str = "Route";
+
+/// (name, CloudWatch unit, by route): terraform/app_metrics.json's list.
+pub const CATALOG: &[(&str, &str, bool)] = &[
+    ("Requests", "Count", true),
+    ("Http4xx", "Count", true),
+    ("Http5xx", "Count", true),
+    ("LatencyP50", "Milliseconds", true),
+    ("LatencyP90", "Milliseconds", true),
+    ("LatencyP99", "Milliseconds", true),
+    ("InFlight", "Count", false),
+    ("PoolSize", "Count", false),
+    ("PoolIdle", "Count", false),
+    ("PoolCheckoutTimeouts", "Count", false),
+    ("DbConnectionErrors", "Count", false),
+    ("LookupBatchSize", "Count", false),
+    ("RateLimited", "Count", false),
+    ("AuthFailures", "Count", false),
+    ("MemoryRss", "Bytes", false),
+    ("OpenFds", "Count", false),
+];
+
+/// A counter that remembers what the last flush reported.
+#[derive(Debug, Default)]
+pub struct EmfCounter {
+    total: AtomicU64,
+    reported: AtomicU64,
+}
+
+impl CounterFn for EmfCounter {
+    fn increment(&self, value: u64) {
+        self.total.fetch_add(value, Relaxed);
+    }
+
+    fn absolute(&self, value: u64) {
+        self.total.fetch_max(value, Relaxed);
+    }
+}
+
+impl EmfCounter {
+    fn take_delta(&self) -> u64 {
+        let total = self.total.load(Relaxed);
+        total.saturating_sub(self.reported.swap(total, Relaxed))
+    }
+}
+
+/// A gauge (f64 bits) and its highest value since the last flush. Every
+/// gauge snippetd records is ≥ 0, where the order of the bit patterns is
+/// the order of the values, so the peak is one `fetch_max`.
+#[derive(Debug, Default)]
+pub struct EmfGauge {
+    value: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl EmfGauge {
+    fn raise(&self, v: f64) {
+        if v >= 0.0 {
+            // + 0.0 turns -0.0 (a huge bit pattern) into 0.0.
+            self.peak.fetch_max((v + 0.0).to_bits(), Relaxed);
+        }
+    }
+
+    fn add(&self, delta: f64) {
+        let prev = self
+            .value
+            .fetch_update(Relaxed, Relaxed, |b| {
+                Some((f64::from_bits(b) + delta).to_bits())
+            })
+            .unwrap_or_else(|b| b);
+        self.raise(f64::from_bits(prev) + delta);
+    }
+
+    fn value(&self) -> f64 {
+        f64::from_bits(self.value.load(Relaxed))
+    }
+
+    /// The highest value since the last call; the next interval starts at
+    /// the current value.
+    fn take_peak(&self) -> f64 {
+        let now = self.value().max(0.0) + 0.0;
+        f64::from_bits(self.peak.swap(now.to_bits(), Relaxed)).max(now)
+    }
+}
+
+impl GaugeFn for EmfGauge {
+    fn increment(&self, value: f64) {
+        self.add(value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.add(-value);
+    }
+
+    fn set(&self, value: f64) {
+        self.value.store(value.to_bits(), Relaxed);
+        self.raise(value);
+    }
+}
+
+/// Values are kept in millionths (microseconds for seconds): exact below
+/// 16, then 8 buckets per power of two, up to 2^40 (12 days of latency).
+const LINEAR: usize = 16;
+const BUCKETS: usize = LINEAR + (40 - 4) * 8;
+
+fn bucket(v: u64) -> usize {
+    if v < LINEAR as u64 {
+        return v as usize;
+    }
+    let octave = 63 - v.leading_zeros();
+    let sub = (v >> (octave - 3)) & 7;
+    (LINEAR + (octave as usize - 4) * 8 + sub as usize).min(BUCKETS - 1)
+}
+
+/// The smallest value of bucket `i` (and the end of bucket `i - 1`).
+fn lower(i: usize) -> u64 {
+    if i < LINEAR {
+        return i as u64;
+    }
+    let octave = (i - LINEAR) / 8 + 4;
+    let sub = ((i - LINEAR) % 8) as u64;
+    (8 + sub) << (octave - 3)
+}
+
+#[derive(Debug)]
+pub struct EmfHistogram {
+    sum: AtomicU64,
+    buckets: Box<[AtomicU64]>,
+}
+
+impl Default for EmfHistogram {
+    fn default() -> Self {
+        EmfHistogram {
+            sum: AtomicU64::new(0),
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl HistogramFn for EmfHistogram {
+    fn record(&self, value: f64) {
+        // `as` saturates: NaN and negatives count as 0.
+        let v = (value * 1e6).round() as u64;
+        self.sum.fetch_add(v, Relaxed);
+        self.buckets[bucket(v)].fetch_add(1, Relaxed);
+    }
+}
+
+impl EmfHistogram {
+    fn take(&self) -> Snapshot {
+        Snapshot {
+            sum: self.sum.swap(0, Relaxed),
+            buckets: self.buckets.iter().map(|b| b.swap(0, Relaxed)).collect(),
+        }
+    }
+}
+
+/// One interval of a histogram (or several merged).
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    sum: u64,
+    buckets: Vec<u64>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            sum: 0,
+            buckets: vec![0; BUCKETS],
+        }
+    }
+}
+
+impl Snapshot {
+    fn merge(&mut self, other: &Snapshot) {
+        self.sum += other.sum;
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    pub fn mean(&self) -> f64 {
+        match self.count() {
+            0 => 0.0,
+            n => self.sum as f64 / n as f64 / 1e6,
+        }
+    }
+
+    /// The `q` quantile (0 < q ≤ 1), interpolated within its bucket; 0
+    /// when empty.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let n = self.count();
+        if n == 0 {
+            return 0.0;
+        }
+        let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
+        let mut seen = 0;
+        for (i, &c) in self.buckets.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            if seen + c >= rank {
+                let (lo, hi) = (lower(i) as f64, lower(i + 1) as f64);
+                let within = if i < LINEAR {
+                    0.0
+                } else {
+                    (rank - seen) as f64 / c as f64 * (hi - lo)
+                };
+                return (lo + within) / 1e6;
+            }
+            seen += c;
+        }
+        0.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmfStorage;
+
+impl Storage<Key> for EmfStorage {
+    type Counter = Arc<EmfCounter>;
+    type Gauge = Arc<EmfGauge>;
+    type Histogram = Arc<EmfHistogram>;
+
+    fn counter(&self, _: &Key) -> Self::Counter {
+        Arc::default()
+    }
+
+    fn gauge(&self, _: &Key) -> Self::Gauge {
+        Arc::default()
+    }
+
+    fn histogram(&self, _: &Key) -> Self::Histogram {
+        Arc::default()
+    }
+}
+
+/// The recorder half, installed behind the fanout.
+pub struct EmfRecorder(EmfRegistry);
+
+impl EmfRecorder {
+    pub fn new() -> EmfRecorder {
+        EmfRecorder(EmfRegistry(Arc::new(Registry::new(EmfStorage))))
+    }
+
+    pub fn registry(&self) -> EmfRegistry {
+        self.0.clone()
+    }
+}
+
+impl Default for EmfRecorder {
+    fn default() -> Self {
+        EmfRecorder::new()
+    }
+}
+
+impl Recorder for EmfRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        (self.0)
+            .0
+            .get_or_create_counter(key, |c| Counter::from_arc(c.clone()))
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        (self.0)
+            .0
+            .get_or_create_gauge(key, |g| Gauge::from_arc(g.clone()))
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        (self.0)
+            .0
+            .get_or_create_histogram(key, |h| Histogram::from_arc(h.clone()))
+    }
+}
+
+/// The reader half: what the EMF writer flushes.
+#[derive(Clone)]
+pub struct EmfRegistry(Arc<Registry<Key, EmfStorage>>);
+
+#[derive(Default)]
+struct RouteInterval {
+    requests: u64,
+    http4xx: u64,
+    http5xx: u64,
+    latency: Snapshot,
+}
+
+fn label<'k>(key: &'k Key, name: &str) -> &'k str {
+    key.labels()
+        .find(|l| l.key() == name)
+        .map(|l| l.value())
+        .unwrap_or("")
+}
+
+impl EmfRegistry {
+    /// The interval's EMF lines (no trailing newline), and a new interval.
+    pub fn flush(&self, service: &str, timestamp_ms: u64) -> Vec<String> {
+        let mut svc: BTreeMap<&'static str, Value> = CATALOG
+            .iter()
+            .filter(|m| !m.2)
+            .map(|m| (m.0, json!(0)))
+            .collect();
+        let mut routes: BTreeMap<String, RouteInterval> = BTreeMap::new();
+        let add = |svc: &mut BTreeMap<&'static str, Value>, name: &'static str, d: u64| {
+            let v = svc.get(name).and_then(Value::as_u64).unwrap_or(0);
+            svc.insert(name, json!(v + d));
+        };
+        self.0.visit_counters(|key, c| {
+            let d = c.take_delta();
+            match key.name() {
+                HTTP_REQUESTS => {
+                    let r = routes.entry(label(key, "route").to_owned()).or_default();
+                    r.requests += d;
+                    match label(key, "status_class") {
+                        "4xx" => r.http4xx += d,
+                        "5xx" => r.http5xx += d,
+                        _ => {}
+                    }
+                }
+                POOL_TIMEOUTS => add(&mut svc, "PoolCheckoutTimeouts", d),
+                DB_CONNECTION_ERRORS => add(&mut svc, "DbConnectionErrors", d),
+                RATE_LIMITED => add(&mut svc, "RateLimited", d),
+                AUTH_FAILURES => add(&mut svc, "AuthFailures", d),
+                _ => {}
+            }
+        });
+        self.0.visit_gauges(|key, g| {
+            let peak = g.take_peak();
+            let name = match key.name() {
+                HTTP_IN_FLIGHT => {
+                    svc.insert("InFlight", json!(peak));
+                    return;
+                }
+                POOL_CONNECTIONS => "PoolSize",
+                POOL_IDLE => "PoolIdle",
+                RSS => "MemoryRss",
+                OPEN_FDS => "OpenFds",
+                _ => return,
+            };
+            svc.insert(name, json!(g.value()));
+        });
+        self.0.visit_histograms(|key, h| {
+            let snap = h.take();
+            match key.name() {
+                HTTP_DURATION => routes
+                    .entry(label(key, "route").to_owned())
+                    .or_default()
+                    .latency
+                    .merge(&snap),
+                LOOKUP_BATCH => {
+                    svc.insert("LookupBatchSize", json!(snap.mean()));
+                }
+                _ => {}
+            }
+        });
+
+        let mut lines = vec![document(
+            timestamp_ms,
+            &[SERVICE_DIMENSION],
+            &[(SERVICE_DIMENSION, service)],
+            svc.into_iter().collect(),
+        )];
+        for (route, r) in routes.iter().filter(|(_, r)| r.requests > 0) {
+            let ms = |q| (r.latency.quantile(q) * 1e6).round() / 1e3;
+            let values = vec![
+                ("Requests", json!(r.requests)),
+                ("Http4xx", json!(r.http4xx)),
+                ("Http5xx", json!(r.http5xx)),
+                ("LatencyP50", json!(ms(0.50))),
+                ("LatencyP90", json!(ms(0.90))),
+                ("LatencyP99", json!(ms(0.99))),
+            ];
+            lines.push(document(
+                timestamp_ms,
+                &[SERVICE_DIMENSION, ROUTE_DIMENSION],
+                &[(SERVICE_DIMENSION, service), (ROUTE_DIMENSION, route)],
+                values,
+            ));
+        }
+        lines
+    }
+}
+
+/// One EMF document: the `_aws` metadata, the dimension values and the
+/// metric values as top-level members.
+fn document(
+    timestamp_ms: u64,
+    dimensions: &[&str],
+    dimension_values: &[(&str, &str)],
+    values: Vec<(&str, Value)>,
+) -> String {
+    let metrics: Vec<Value> = values
+        .iter()
+        .map(|(name, _)| {
+            let unit = CATALOG
+                .iter()
+                .find(|m| m.0 == *name)
+                .map_or("None", |m| m.1);
+            json!({ "Name": name, "Unit": unit })
+        })
+        .collect();
+    let mut doc = Map::new();
+    doc.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [dimensions],
+                "Metrics": metrics,
+            }],
+        }),
+    );
+    for (k, v) in dimension_values {
+        doc.insert((*k).into(), json!(v));
+    }
+    for (k, v) in values {
+        doc.insert(k.into(), v);
+    }
+    Value::Object(doc).to_string()
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Writes the lines to stdout (the log stream CloudWatch reads; the log
+/// lines go to stderr), one write per line.
+pub fn write_stdout(lines: &[String]) {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = out.write_all(format!("{line}\n").as_bytes());
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_contiguous_and_ordered() {
+        for i in 0..BUCKETS - 1 {
+            assert!(lower(i) < lower(i + 1), "{i}");
+            assert_eq!(bucket(lower(i)), i, "{i}");
+            assert_eq!(bucket(lower(i + 1) - 1), i, "{i}");
+        }
+    }
+
+    #[test]
+    fn percentiles_within_a_sixteenth() {
+        let h = EmfHistogram::default();
+        // 1..=1000 ms.
+        for ms in 1..=1000 {
+            h.record(ms as f64 / 1000.0);
+        }
+        let s = h.take();
+        assert_eq!(s.count(), 1000);
+        for (q, want) in [(0.5, 0.5), (0.9, 0.9), (0.99, 0.99)] {
+            let got = s.quantile(q);
+            assert!(
+                (got - want).abs() / want < 1.0 / 16.0,
+                "p{q}: {got} vs {want}"
+            );
+        }
+        assert!((s.mean() - 0.5005).abs() < 1e-9);
+        assert_eq!(h.take().count(), 0, "a flush drains");
+    }
+
+    #[test]
+    fn gauge_peak_is_the_interval_maximum() {
+        let g = EmfGauge::default();
+        for _ in 0..5 {
+            g.increment(1.0);
+        }
+        for _ in 0..4 {
+            g.decrement(1.0);
+        }
+        assert_eq!(g.take_peak(), 5.0);
+        assert_eq!(g.take_peak(), 1.0, "the next interval starts at the value");
+    }
+
+    #[test]
+    fn counters_report_deltas() {
+        let c = EmfCounter::default();
+        c.increment(3);
+        assert_eq!(c.take_delta(), 3);
+        c.increment(2);
+        assert_eq!(c.take_delta(), 2);
+        assert_eq!(c.take_delta(), 0);
+    }
+
+    #[test]
+    fn flush_writes_per_route_lines_only_for_routes_with_traffic() {
+        let rec = EmfRecorder::new();
+        let reg = rec.registry();
+        metrics::with_local_recorder(&rec, || {
+            let m = HttpMetrics::new(["/health", "/snippets/{id}"]);
+            m.record(Some(1), 404, Duration::from_millis(3));
+            m.record(Some(1), 500, Duration::from_millis(30));
+            m.record(None, 404, Duration::from_millis(1));
+            metrics::counter!(POOL_TIMEOUTS).increment(2);
+        });
+        let lines = reg.flush("svc", 1_700_000_000_000);
+        let docs: Vec<Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(docs.len(), 3, "{lines:?}");
+        assert_eq!(docs[0]["Service"], "svc");
+        assert_eq!(docs[0]["PoolCheckoutTimeouts"], 2);
+        let by_id = docs
+            .iter()
+            .find(|d| d["Route"] == "/snippets/{id}")
+            .unwrap();
+        assert_eq!(by_id["Requests"], 2);
+        assert_eq!(by_id["Http4xx"], 1);
+        assert_eq!(by_id["Http5xx"], 1);
+        assert!(by_id["LatencyP99"].as_f64().unwrap() > 28.0);
+        assert!(docs.iter().any(|d| d["Route"] == UNMATCHED));
+        // Nothing happened since: only the service line.
+        assert_eq!(reg.flush("svc", 1_700_000_060_000).len(), 1);
+    }
+}
