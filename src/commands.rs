@@ -149,7 +149,12 @@ pub fn serve() -> i32 {
             "listening on http://{}",
             listener.local_addr().unwrap_or(addr)
         );
-        let app = Arc::new(App::new(cfg.http.clone(), c.pool()));
+        let pool = c.pool();
+        if let Err(e) = crate::auth::cli::prepare_serve(&cfg.auth, &pool).await {
+            log::error!("{e}");
+            return EXIT_FAILURE;
+        }
+        let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, pool));
         server::run(app, listener, signals::shutdown()).await;
         log::info!("stopped");
         0

@@ -514,6 +514,64 @@ impl HttpConfig {
     }
 }
 
+/// `AUTH_MODE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Writes need a bearer token; snippets have owners and visibility.
+    Tokens,
+    /// The guide's behaviour: no token needed, every snippet public and
+    /// unowned. For local experiments only; `serve` warns loudly.
+    Open,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    /// `BOOTSTRAP_ADMIN_TOKEN_SHA256`: `serve` makes sure an owner `admin`
+    /// with an admin token of this SHA-256 exists. A hash, not a secret:
+    /// `snippetd token new` prints a token and its hash.
+    pub bootstrap_admin_sha256: Option<[u8; 32]>,
+}
+
+impl AuthConfig {
+    pub fn from_source(src: &impl Source) -> Result<AuthConfig, ConfigError> {
+        let mode = match src.get("AUTH_MODE")?.as_deref().map(str::trim) {
+            None | Some("tokens") => AuthMode::Tokens,
+            Some("open") => AuthMode::Open,
+            Some(other) => {
+                return Err(err(
+                    "AUTH_MODE",
+                    format!("must be tokens or open (got {other:?})"),
+                ))
+            }
+        };
+        let bootstrap_admin_sha256 = match src.get("BOOTSTRAP_ADMIN_TOKEN_SHA256")? {
+            None => None,
+            Some(raw) => Some(parse_sha256(raw.trim()).ok_or_else(|| {
+                err(
+                    "BOOTSTRAP_ADMIN_TOKEN_SHA256",
+                    "must be 64 hex digits (the second line of `snippetd token new`)",
+                )
+            })?),
+        };
+        Ok(AuthConfig {
+            mode,
+            bootstrap_admin_sha256,
+        })
+    }
+}
+
+fn parse_sha256(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 /// Everything `serve` and `supervise` need.
 /// Every variable read above.
 const VARS: &[&str] = &[
@@ -542,6 +600,8 @@ const VARS: &[&str] = &[
     "LOG_FORMAT",
     "RUST_LOG",
     "EXPOSE_ERRORS",
+    "AUTH_MODE",
+    "BOOTSTRAP_ADMIN_TOKEN_SHA256",
 ];
 
 #[derive(Clone, Debug)]
@@ -549,6 +609,7 @@ pub struct Config {
     pub db: DbConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    pub auth: AuthConfig,
 }
 
 impl Config {
@@ -557,6 +618,7 @@ impl Config {
             log: LogConfig::from_source(src)?,
             db: DbConfig::from_source(src)?,
             http: HttpConfig::from_source(src)?,
+            auth: AuthConfig::from_source(src)?,
         })
     }
 
@@ -644,6 +706,20 @@ impl Config {
                 },
             ),
             ("RUST_LOG", self.log.filter.clone()),
+            (
+                "AUTH_MODE",
+                match self.auth.mode {
+                    AuthMode::Tokens => "tokens".into(),
+                    AuthMode::Open => "open".into(),
+                },
+            ),
+            (
+                "BOOTSTRAP_ADMIN_TOKEN_SHA256",
+                self.auth
+                    .bootstrap_admin_sha256
+                    .map(|h| h.iter().map(|b| format!("{b:02x}")).collect())
+                    .unwrap_or_default(),
+            ),
         ];
         lines
             .iter()
@@ -726,6 +802,29 @@ mod tests {
         let e =
             DbConfig::from_source(&env(&[("DATABASE_URL", "mysql://u:secret@h/d")])).unwrap_err();
         assert!(!e.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn auth_defaults_and_errors() {
+        let a = AuthConfig::from_source(&env(&[])).unwrap();
+        assert_eq!(a.mode, AuthMode::Tokens);
+        assert_eq!(a.bootstrap_admin_sha256, None);
+        let a = AuthConfig::from_source(&env(&[
+            ("AUTH_MODE", "open"),
+            ("BOOTSTRAP_ADMIN_TOKEN_SHA256", &"aB".repeat(32)),
+        ]))
+        .unwrap();
+        assert_eq!(a.mode, AuthMode::Open);
+        assert_eq!(a.bootstrap_admin_sha256, Some([0xab; 32]));
+        let e = AuthConfig::from_source(&env(&[("AUTH_MODE", "none")])).unwrap_err();
+        assert_eq!(e.var, "AUTH_MODE");
+        let e = AuthConfig::from_source(&env(&[("BOOTSTRAP_ADMIN_TOKEN_SHA256", "snp_x")]))
+            .unwrap_err();
+        assert_eq!(e.var, "BOOTSTRAP_ADMIN_TOKEN_SHA256");
+        assert!(
+            !e.to_string().contains("snp_x"),
+            "never echo what may be a token"
+        );
     }
 
     #[test]

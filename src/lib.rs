@@ -1,9 +1,10 @@
 //! snippetd as a library: the binary's layers, importable by tests.
 //!
-//! Data flows one way: `http` → `snippets` → `db`, with `config` and
+//! Data flows one way: `http` → `snippets`/`auth` → `db`, with `config` and
 //! `logging` below all of them. `supervisor`, `healthcheck` and `signals`
 //! are process-level; `commands` wires the layers into subcommands.
 
+pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod db;

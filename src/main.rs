@@ -3,7 +3,8 @@
 
 use clap::{Parser, Subcommand};
 
-use snippetd::commands;
+use snippetd::auth::cli::{OwnerCmd, TokenCmd};
+use snippetd::{auth, commands};
 
 #[derive(Parser)]
 #[command(name = "snippetd", version, about = "Code-snippet REST API backed by PostgreSQL", long_about = None)]
@@ -36,6 +37,12 @@ enum Command {
     },
     /// Print the effective configuration (password redacted).
     Config,
+    /// Manage owners (same database settings as `serve`).
+    #[command(subcommand)]
+    Owner(OwnerCmd),
+    /// Manage API tokens (same database settings as `serve`).
+    #[command(subcommand)]
+    Token(TokenCmd),
 }
 
 fn main() {
@@ -46,6 +53,8 @@ fn main() {
         Command::Supervise => commands::supervise(),
         Command::Healthcheck { port, timeout } => commands::healthcheck(port, timeout),
         Command::Config => commands::config(),
+        Command::Owner(cmd) => auth::cli::owner(cmd),
+        Command::Token(cmd) => auth::cli::token(cmd),
     };
     std::process::exit(code);
 }

@@ -89,6 +89,8 @@ fn supervised(extra: &[(&str, &str)]) -> (Server, i32) {
         env.insert(k.to_string(), v.to_string());
     }
     let server = Server::start_wrapped(&pid_namespace(), &["supervise"], &env);
+    // Listening means supervise migrated: the tables for a token exist.
+    let server = server.with_token(common::tester(&db));
     let unshare = server.child.id() as i32;
     let sup = children(unshare)
         .first()
@@ -271,7 +273,7 @@ fn sigterm_loses_no_accepted_request() {
     let results: Arc<Mutex<Outcomes>> = Arc::default();
     let workers: Vec<_> = (0..6)
         .map(|i| {
-            let (stop, results) = (stop.clone(), results.clone());
+            let (stop, results, c) = (stop.clone(), results.clone(), c.clone());
             std::thread::spawn(move || {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
@@ -290,7 +292,7 @@ fn sigterm_loses_no_accepted_request() {
                     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
                     use std::io::Write;
                     let outcome = s
-                        .write_all(req.as_bytes())
+                        .write_all(&c.authorized(req.as_bytes()))
                         .map_err(|e| e.to_string())
                         .and_then(|()| {
                             common::client::read_response(&mut s, false).map_err(|e| e.to_string())

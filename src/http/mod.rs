@@ -2,8 +2,10 @@
 //! every request goes through (`stack`, `guard`), router, handlers,
 //! problem+json errors and the OpenAPI document.
 
+pub mod auth;
 pub mod guard;
 pub mod handlers;
+pub mod identity;
 pub mod problem;
 pub mod rejections;
 pub mod request;
@@ -14,7 +16,8 @@ pub mod stack;
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::config::HttpConfig;
+use crate::auth::Auth;
+use crate::config::{AuthConfig, AuthMode, HttpConfig};
 use crate::db::DbPool;
 use crate::snippets::lookups::Lookups;
 use crate::snippets::validate;
@@ -27,15 +30,20 @@ pub struct App {
     pub lookups: Lookups,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
+    /// Token verification and its cache.
+    pub auth: Auth,
+    pub auth_mode: AuthMode,
 }
 
 impl App {
-    pub fn new(cfg: HttpConfig, pool: DbPool) -> App {
+    pub fn new(cfg: HttpConfig, auth: &AuthConfig, pool: DbPool) -> App {
         validate::warm_up();
         let openapi = serde_json::to_vec(&openapi()).expect("JSON serializes");
         App {
             cfg,
             lookups: Lookups::new(pool.clone()),
+            auth: Auth::new(pool.clone()),
+            auth_mode: auth.mode,
             pool,
             openapi: Bytes::from(openapi),
         }
