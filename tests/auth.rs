@@ -484,6 +484,7 @@ fn token_endpoints_and_sha256_at_rest() {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let created = r.json();
     let token = created["token"].as_str().unwrap().to_string();
+    common::record_token(&token);
     let id = created["id"].as_str().unwrap().to_string();
     assert!(token.starts_with("snp_") && token.len() == 42);
     assert_eq!(created["owner"], "alice");
@@ -548,6 +549,7 @@ fn token_endpoints_and_sha256_at_rest() {
         &json!({"name": "c", "scopes": ["snippets:write"], "owner": "carol"}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
+    common::record_token(r.json()["token"].as_str().unwrap());
     let carol = w.app.anon().with_token(r.json()["token"].as_str().unwrap());
     assert_eq!(carol.get("/me").json()["handle"], "carol");
 
@@ -652,6 +654,7 @@ fn cli_owner_and_tokens_and_the_bootstrap() {
     );
     assert_eq!(code, 0, "{err}");
     let token = out.trim().to_string();
+    common::record_token(&token);
     assert_eq!(out, format!("{token}\n"), "only the token on stdout");
     assert!(token.starts_with("snp_") && token.len() == 42);
     assert!(!err.contains(&token));
@@ -679,6 +682,7 @@ fn cli_owner_and_tokens_and_the_bootstrap() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2);
     let (admin_token, hash) = (lines[0].to_string(), lines[1].to_string());
+    common::record_token(&admin_token);
     assert_eq!(hash.len(), 64);
     env.insert("BOOTSTRAP_ADMIN_TOKEN_SHA256".into(), hash.clone());
     let server = common::Server::start(&["serve"], &env);
@@ -733,4 +737,46 @@ fn open_mode_is_the_guides_behaviour() {
     assert_eq!(c.get("/snippets").json().as_array().unwrap().len(), 1);
     assert_eq!(c.send("DELETE", &path, &[], None).status, 204);
     c.get("/me").problem(403);
+}
+
+/// Expand-only: the statements of the previous version (its column lists,
+/// no owner or visibility) still work on the migrated schema, and what they
+/// write is an unowned public snippet to this version. (The previous
+/// binary itself is not built here; its statements are quoted from its
+/// store.rs.)
+#[test]
+fn the_previous_versions_statements_work_on_the_new_schema() {
+    let app = InProcApp::new();
+    let db = &app.db;
+    let cols = "id, title, language, code, description, tags, created_at, updated_at, version";
+    let out = db.psql(&format!(
+        "INSERT INTO snippets (id, title, language, code, description, tags) \
+         VALUES (gen_random_uuid(), 'old', 'c', 'x', NULL, '{{}}') RETURNING {cols}"
+    ));
+    let id = out.split('|').next().unwrap().trim().to_string();
+    assert_eq!(id.len(), 36, "{out}");
+    let out = db.psql(&format!(
+        "UPDATE snippets SET title = 'old 2', updated_at = now(), version = version + 1 \
+         WHERE id = '{id}' RETURNING {cols}"
+    ));
+    assert!(out.contains("old 2"), "{out}");
+    let out = db.psql(&format!(
+        "SELECT {cols} FROM snippets WHERE id = ANY(ARRAY['{id}']::uuid[])"
+    ));
+    assert!(out.contains("old 2"), "{out}");
+    let s = app.anon().get(&format!("/snippets/{id}")).json();
+    assert_eq!(s["owner"], Value::Null);
+    assert_eq!(s["visibility"], "public");
+    // Only an admin may modify it now.
+    app.client()
+        .json(
+            "PUT",
+            &format!("/snippets/{id}"),
+            &json!({"title": "t", "language": "l", "code": "c"}),
+        )
+        .problem(403);
+    let out = db.psql(&format!(
+        "DELETE FROM snippets WHERE id = '{id}' RETURNING id"
+    ));
+    assert!(out.contains(&id), "{out}");
 }

@@ -36,21 +36,26 @@ pub fn snippetd(env: &HashMap<String, String>) -> Command {
     cmd
 }
 
+/// `target/<dir>/<test binary>-<pid>.<ext>`, opened for appending.
+fn per_process_file(dir: &str, ext: &str) -> Mutex<std::fs::File> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(dir);
+    std::fs::create_dir_all(&dir).expect("create a directory under target/");
+    let exe = std::env::current_exe().unwrap();
+    let name = exe.file_name().unwrap().to_string_lossy().to_string();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}-{}.{ext}", std::process::id())))
+        .expect("open a per-process test file");
+    Mutex::new(file)
+}
+
 /// Where every server's log lines go, for the secrets scan.
 fn log_sink() -> &'static Mutex<std::fs::File> {
     static SINK: std::sync::OnceLock<Mutex<std::fs::File>> = std::sync::OnceLock::new();
-    SINK.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-logs");
-        std::fs::create_dir_all(&dir).expect("create target/test-logs");
-        let exe = std::env::current_exe().unwrap();
-        let name = exe.file_name().unwrap().to_string_lossy().to_string();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("{name}-{}.log", std::process::id())))
-            .expect("open test log");
-        Mutex::new(file)
-    })
+    SINK.get_or_init(|| per_process_file("test-logs", "log"))
 }
 
 /// Collects a child's output lines (and tees them to the log sink).
@@ -210,6 +215,17 @@ pub const TESTER: &str = "tester";
 /// Its scopes: what a client of the guide's API does.
 pub const TESTER_SCOPES: &[&str] = &["snippets:read", "snippets:write"];
 
+/// Remembers a token the tests minted, for `make log-scan` (which fails if
+/// any of them appears in a log line). Its secret part only, one a line, in
+/// target/test-tokens/ (not under test-logs/, which is what is scanned).
+pub fn record_token(token: &str) {
+    static SINK: std::sync::OnceLock<Mutex<std::fs::File>> = std::sync::OnceLock::new();
+    let sink = SINK.get_or_init(|| per_process_file("test-tokens", "txt"));
+    if let (Some(secret), Ok(mut f)) = (token.get(4..), sink.lock()) {
+        let _ = writeln!(f, "{secret}");
+    }
+}
+
 /// A fresh token for `owner` (created if missing), written to the
 /// database by SHA-256 as `snippetd token create` does. `extra_sql` is
 /// appended to the token's column list (e.g. an expiry or a revocation).
@@ -235,6 +251,7 @@ pub fn mint_with(db: &TestDb, owner: &str, scopes: &[&str], extra: &[(&str, &str
          INSERT INTO tokens (id, owner, name, scopes, sha256{cols}) VALUES \
          (gen_random_uuid(), '{owner}', 'test', ARRAY[{scopes}]::text[], decode('{hash}', 'hex'){vals});"
     ));
+    record_token(secret.expose());
     secret.expose().to_string()
 }
 
