@@ -16,6 +16,9 @@ locals {
     { name = "EXPOSE_ERRORS", value = "0" },
     { name = "SHUTDOWN_GRACE_SECONDS", value = tostring(var.shutdown_grace_seconds) },
     { name = "CORS_ALLOWED_ORIGINS", value = var.cors_allowed_origins },
+    { name = "AUTH_MODE", value = "tokens" },
+    # A SHA-256, not a secret (docs/deploy.md, "The first admin token").
+    { name = "BOOTSTRAP_ADMIN_TOKEN_SHA256", value = var.bootstrap_admin_token_sha256 },
   ]
 
   # ECS reads these JSON keys of the secret when a task starts (only then).
