@@ -12,7 +12,7 @@ pub mod store;
 pub mod token;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use diesel::result::Error as DieselError;
@@ -83,14 +83,26 @@ pub const CACHE_TTL: Duration = Duration::from_secs(10);
 pub const CACHE_MAX: usize = 10_000;
 /// `last_used_at` is written at most this often per token.
 pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// How often the uses noted since are written, in one statement.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Uses are written only while a pooled connection is idle (never making
+/// the pool open one, nor taking one a request waits for), unless the
+/// oldest has waited this long.
+const FLUSH_AT_LATEST: Duration = Duration::from_secs(30);
+
+/// Token uses not yet written, and since when the oldest waits.
+type Pending = Mutex<HashMap<Uuid, Instant>>;
 
 /// Token verification for one process: the cache, and `last_used_at`
 /// updates off the request path.
 pub struct Auth {
     pool: DbPool,
     cache: Mutex<cache::Cache>,
-    /// When each token's `last_used_at` was last written by this process.
+    /// When each token's use was last noted by this process.
     touched: Mutex<HashMap<Uuid, Instant>>,
+    /// Uses to write; the flusher task holds a `Weak` and ends with `Auth`.
+    pending: Arc<Pending>,
+    flusher: OnceLock<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -108,6 +120,8 @@ impl Auth {
             pool,
             cache: Mutex::new(cache::Cache::new(max, ttl)),
             touched: Mutex::default(),
+            pending: Arc::default(),
+            flusher: OnceLock::new(),
         }
     }
 
@@ -148,8 +162,10 @@ impl Auth {
         })
     }
 
-    /// Writes `last_used_at` in a spawned task, at most once a minute per
-    /// token per process; a failure is logged, never the request's problem.
+    /// Notes a use for `last_used_at`, at most once a minute per token per
+    /// process. A background task writes the noted uses in one statement,
+    /// off the request path; a failure is logged, never the request's
+    /// problem.
     fn touch(&self, id: Uuid, now: Instant) {
         {
             let mut t = lock(&self.touched);
@@ -163,14 +179,12 @@ impl Auth {
             }
             t.insert(id, now);
         }
-        let pool = self.pool.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                if let Err(e) = store::touch(&pool, id).await {
-                    log::warn!("could not record the use of token {id}: {e}");
-                }
-            });
-        }
+        lock(&self.pending).entry(id).or_insert(now);
+        self.flusher.get_or_init(|| {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(flush(Arc::downgrade(&self.pending), self.pool.clone()));
+            }
+        });
     }
 
     /// Forgets a token in this process at once (after revoking it).
@@ -190,6 +204,30 @@ impl Auth {
         store::revoke(&self.pool, id, owner).await?;
         self.evict(id);
         Ok(())
+    }
+}
+
+/// Writes the noted token uses every [`FLUSH_EVERY`] while a pooled
+/// connection is idle (or the oldest has waited [`FLUSH_AT_LATEST`]); ends
+/// when its `Auth` is gone.
+async fn flush(pending: Weak<Pending>, pool: DbPool) {
+    loop {
+        tokio::time::sleep(FLUSH_EVERY).await;
+        let Some(pending) = pending.upgrade() else {
+            return;
+        };
+        let ids: Vec<Uuid> = {
+            let mut p = lock(&pending);
+            let overdue = p.values().any(|t| t.elapsed() >= FLUSH_AT_LATEST);
+            if p.is_empty() || (pool.idle_connections() == 0 && !overdue) {
+                continue;
+            }
+            p.drain().map(|(id, _)| id).collect()
+        };
+        drop(pending);
+        if let Err(e) = store::touch(&pool, &ids).await {
+            log::warn!("could not record the use of {} token(s): {e}", ids.len());
+        }
     }
 }
 

@@ -68,10 +68,10 @@ pub async fn find_by_hash(pool: &DbPool, hash: &TokenHash) -> Result<Option<Toke
         .optional()?)
 }
 
-/// `last_used_at = now()`; called off the request path.
-pub async fn touch(pool: &DbPool, id: Uuid) -> Result<(), AuthError> {
+/// `last_used_at = now()` for these tokens; called off the request path.
+pub async fn touch(pool: &DbPool, ids: &[Uuid]) -> Result<(), AuthError> {
     let mut c = conn(pool).await?;
-    diesel::update(t::tokens.find(id))
+    diesel::update(t::tokens.filter(t::id.eq_any(ids)))
         .set(t::last_used_at.eq(diesel::dsl::now))
         .execute(&mut c)
         .await?;
