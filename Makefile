@@ -39,7 +39,7 @@ clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 cargo-test: tools
-	rm -rf target/test-logs
+	rm -rf target/test-logs target/test-tokens
 	SNIPPETD_REQUIRE_TOOLS=1 $(CARGO) test --locked -- --test-threads=$${TEST_THREADS:-4}
 
 # Secrets never reach logs: scan every line the servers logged in the run.
@@ -47,7 +47,11 @@ log-scan:
 	@test -d target/test-logs || { echo "log-scan: no test logs found"; exit 1; }
 	@if grep -rlF 'p@ss:w/rd#?%&= 1' target/test-logs; then \
 	  echo "log-scan: the database password appears in the logs above"; exit 1; fi
-	@echo "log-scan: $$(cat target/test-logs/* | wc -l) log lines, no password"
+	@if [ -d target/test-tokens ] && cat target/test-tokens/* > target/test-tokens.all && \
+	  grep -rlF -f target/test-tokens.all target/test-logs; then \
+	  echo "log-scan: a token the tests minted appears in the logs above"; exit 1; fi
+	@echo "log-scan: $$(cat target/test-logs/* | wc -l) log lines, no password," \
+	  "none of the $$(cat target/test-tokens/* 2>/dev/null | wc -l) tokens the tests minted"
 
 lint: tools deny docker-lint workflows-lint tf-lint ## linters: cargo deny, Dockerfile, compose, workflows, terraform
 	@echo "make lint: all clean"

@@ -27,7 +27,9 @@
 # setting), BENCH_PG_OPTS (extra postgres options, e.g.
 # "-c log_min_duration_statement=0" to see every parse/bind/execute in
 # bench/out/pg/server.log), BENCH_PERF (scenario names to sample with `perf record -a -g`
-# during their measured run: bench/out/perf/; costs throughput).
+# during their measured run: bench/out/perf/; costs throughput), BENCH_AUTH_GET
+# (1: get_id sends the bench's token too, to compare authenticated reads;
+# POST and PUT always send it, as writes need one).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -155,6 +157,13 @@ fi
 
 # shellcheck disable=SC2046
 env $(server_env_for snippets info) "$bin" migrate >>"$out/logs/migrate.log" 2>&1
+# Writes need a token: an admin (the seeded rows are unowned, and only an
+# admin may modify those), minted by the CLI as an operator would.
+# shellcheck disable=SC2046
+env $(server_env_for snippets info) "$bin" owner add bench >>"$out/logs/migrate.log" 2>&1
+# shellcheck disable=SC2046
+bench_token=$(env $(server_env_for snippets info) "$bin" token create --owner bench --name bench \
+  --scopes admin 2>>"$out/logs/migrate.log")
 [ "$pgss" = 1 ] && psqlc -d snippets -c "CREATE EXTENSION pg_stat_statements"
 
 # The request body for POST and PUT: ~1 KB of code, like the seeded rows.
@@ -252,7 +261,7 @@ scenario() { # level name -> script path
 }
 
 wrk_env() {
-  echo "BENCH_WRK_DIR=$here/wrk BENCH_ROWS=$rows BENCH_BODY_FILE=$body_file BENCH_CONNS_PER_THREAD=$((conns / threads)) BENCH_PUT_BASE=$1"
+  echo "BENCH_WRK_DIR=$here/wrk BENCH_ROWS=$rows BENCH_BODY_FILE=$body_file BENCH_CONNS_PER_THREAD=$((conns / threads)) BENCH_PUT_BASE=$1 BENCH_TOKEN=$bench_token BENCH_AUTH_GET=${BENCH_AUTH_GET:-0}"
 }
 
 for level in $levels; do

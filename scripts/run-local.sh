@@ -19,6 +19,16 @@ stop_db() { [ "$started_db" = 1 ] && "$here/dev-db.sh" stop; }
 trap stop_db EXIT
 
 "$bin" migrate
+if [ "${AUTH_MODE:-tokens}" = tokens ]; then
+  # A ready-to-use token for the README's curl examples: owner `local`
+  # (created once), a new token each run, shown here and nowhere else.
+  "$bin" owner add local 2>/dev/null || true
+  TOKEN=$("$bin" token create --owner local --name make-run \
+    --scopes snippets:read,snippets:write,tokens:write 2>/dev/null)
+  printf '\nA token for owner "local" (shown once):\n\n  export TOKEN=%s\n\n' "$TOKEN" >&2
+else
+  echo "AUTH_MODE=${AUTH_MODE}: no token needed" >&2
+fi
 # Not exec: when the server stops (Ctrl-C reaches it too), stop the database.
 "$bin" serve &
 pid=$!

@@ -180,7 +180,11 @@ pub fn serve(s: &Settings) -> ExitCode {
             "listening on http://{}",
             listener.local_addr().unwrap_or(addr)
         );
-        let app = Arc::new(App::new(cfg.http.clone(), pool));
+        if let Err(e) = crate::auth::cli::prepare_serve(&cfg.auth, &pool).await {
+            log::error!("{e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+        let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, pool));
         server::run(app, listener, signals::shutdown()).await;
         // The last, partial interval: its 5xx are often the interesting ones.
         if let Some(registry) = &installed.emf {

@@ -1,10 +1,11 @@
 //! snippetd as a library: the binary's layers, importable by tests.
 //!
-//! Data flows one way: `http` → `snippets` → `db`, with `config` and
+//! Data flows one way: `http` → `snippets`/`auth` → `db`, with `config` and
 //! `logging` below all of them; `metrics` is recorded into from any
 //! layer and read only by its own exporters. `supervisor`, `healthcheck` and `signals`
 //! are process-level; `commands` wires the layers into subcommands.
 
+pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod db;

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Command::Serve(settings) => commands::serve(&settings),
         Command::Supervise(settings) => commands::supervise(&settings),
         Command::Healthcheck { port, timeout } => commands::healthcheck(port.port, timeout),
+        Command::Owner { cmd, settings } => snippetd::auth::cli::owner(&settings, cmd),
+        Command::Token { cmd, settings } => snippetd::auth::cli::token(&settings, cmd),
         Command::Config(settings) => {
             let (name, sub) = matches.subcommand().expect("a subcommand was parsed");
             commands::config(&settings, name, sub)

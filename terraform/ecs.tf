@@ -19,6 +19,9 @@ locals {
     # EMF metrics (app_metrics.json): the Service dimension the alarms and the dashboard read, one line a minute.
     { name = local.app_metrics.service_env, value = local.emf_service_value },
     { name = local.app_metrics.interval_env, value = "60" },
+    { name = "AUTH_MODE", value = "tokens" },
+    # A SHA-256, not a secret (docs/deploy.md, "The first admin token").
+    { name = "BOOTSTRAP_ADMIN_TOKEN_SHA256", value = var.bootstrap_admin_token_sha256 },
   ]
 
   # ECS reads these JSON keys of the secrets when a task starts (only then).

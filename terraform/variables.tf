@@ -319,6 +319,17 @@ variable "db_pool_size" {
   default     = 10
 }
 
+variable "bootstrap_admin_token_sha256" {
+  description = "SHA-256 (hex) of the first admin token, from `snippetd token new` (second line). Not a secret: serve makes sure an owner `admin` with that token exists. Empty: no bootstrap."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([0-9a-f]{64})?$", var.bootstrap_admin_token_sha256))
+    error_message = "bootstrap_admin_token_sha256 must be 64 lower-case hex digits (the SHA-256, never the token itself), or empty."
+  }
+}
+
 variable "rust_log" {
   description = "RUST_LOG filter."
   type        = string

@@ -450,6 +450,7 @@ fn cors_for_listed_origins_only() {
         .unwrap()
         .to_lowercase();
     assert!(allowed.contains("if-match") && allowed.contains("content-type"));
+    assert!(allowed.contains("authorization"), "{allowed}");
     let r = pre("https://evil.example.com");
     // No Access-Control-Allow-Origin: the browser refuses. (tower-http
     // lists the allowed methods on every preflight; they grant nothing
@@ -467,12 +468,15 @@ fn cors_for_listed_origins_only() {
         r.header("access-control-allow-origin"),
         Some("http://localhost:5173")
     );
-    // Header names are case-insensitive; tower-http sends them lower-case.
-    assert!(r
+    // Header names are case-insensitive; tower-http writes them lower-case.
+    let exposed = r
         .header("access-control-expose-headers")
         .unwrap()
-        .to_lowercase()
-        .contains("etag"));
+        .to_lowercase();
+    assert!(
+        exposed.contains("etag") && exposed.contains("www-authenticate"),
+        "{exposed}"
+    );
     assert!(r.header("vary").unwrap().to_lowercase().contains("origin"));
     let r = c.send(
         "GET",

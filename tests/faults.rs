@@ -68,7 +68,7 @@ fn database_outage_under_load() {
     // Defaults otherwise: pool timeout 2 s, connect timeout 5 s, request
     // timeout 15 s. EXPOSE_ERRORS is off: 503 bodies must leak nothing.
     let (_db, env) = migrated_db(cluster, &[("DB_POOL_SIZE", &pool)]);
-    let mut server = Server::start(&["serve"], &env);
+    let mut server = Server::start(&["serve"], &env).with_token(common::tester(&_db));
     // A second server on the same database shows the detail (EXPOSE_ERRORS=1).
     let mut exposed_env = env.clone();
     exposed_env.insert("EXPOSE_ERRORS".into(), "1".into());
@@ -88,6 +88,7 @@ fn database_outage_under_load() {
     let timeout = Duration::from_millis(5500);
     let load = Load::start(
         server.addr,
+        server.token.as_deref().unwrap(),
         6,
         timeout,
         Duration::from_millis(5),
@@ -276,7 +277,7 @@ fn idle_pooled_connections_are_replaced_after_a_restart() {
     let _turn = outage_turn();
     let cluster = outage_cluster();
     let (db, env) = migrated_db(cluster, &[("DB_POOL_SIZE", &POOL.to_string())]);
-    let server = Server::start(&["serve"], &env);
+    let server = Server::start(&["serve"], &env).with_token(common::tester(&db));
     let id = server
         .client()
         .create(&json!({"title": "t", "language": "c", "code": "x"}))["id"]
@@ -385,7 +386,7 @@ fn pool_exhaustion_fails_fast_with_503() {
             ("DB_STATEMENT_TIMEOUT_MS", "2500"),
         ],
     );
-    let server = Server::start(&["serve"], &env);
+    let server = Server::start(&["serve"], &env).with_token(common::tester(&db));
     let c = server.client();
     // The pool opens its connections lazily, and with a 300 ms checkout
     // timeout the first one (SCRAM, debug build, busy machine) may not make
@@ -502,7 +503,7 @@ fn cancelled_lookups_give_their_place_back() {
             ("REQUEST_TIMEOUT_SECONDS", "2"),
         ],
     );
-    let server = Server::start(&["serve"], &env);
+    let server = Server::start(&["serve"], &env).with_token(common::tester(&db));
     let c = server.client();
     let body = json!({"title": "t", "language": "c", "code": "x"});
     let id = c.create(&body)["id"].as_str().unwrap().to_string();
@@ -555,10 +556,11 @@ fn server_errors_hide_internals_unless_exposed() {
         common::cluster(),
         &[("DB_POOL_SIZE", "2"), ("DB_STATEMENT_TIMEOUT_MS", "300")],
     );
-    let hidden = Server::start(&["serve"], &env);
+    let token = common::tester(&db);
+    let hidden = Server::start(&["serve"], &env).with_token(token.clone());
     let mut exposed_env = env.clone();
     exposed_env.insert("EXPOSE_ERRORS".into(), "1".into());
-    let exposed = Server::start(&["serve"], &exposed_env);
+    let exposed = Server::start(&["serve"], &exposed_env).with_token(token);
 
     // A 500: the database refuses a row that passes validation.
     db.psql(
@@ -619,15 +621,27 @@ fn server_errors_hide_internals_unless_exposed() {
 #[test]
 fn load_against_a_healthy_server_is_all_2xx() {
     let (_db, env) = migrated_db(common::cluster(), &[]);
-    let server = Server::start(&["serve"], &env);
+    let server = Server::start(&["serve"], &env).with_token(common::tester(&_db));
     let id = server
         .client()
         .create(&json!({"title": "t", "language": "c", "code": "x"}))["id"]
         .as_str()
         .unwrap()
         .to_string();
+    // A connection per load thread open first: on a busy machine a cold
+    // connection takes over a second, which is not what this measures.
+    let warm: Vec<_> = (0..3)
+        .map(|_| {
+            let c = server.client();
+            std::thread::spawn(move || c.get("/snippets?owner=me").status)
+        })
+        .collect();
+    for w in warm {
+        assert_eq!(w.join().unwrap(), 200);
+    }
     let load = Load::start(
         server.addr,
+        server.token.as_deref().unwrap(),
         3,
         Duration::from_secs(5),
         Duration::from_millis(5),

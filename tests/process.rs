@@ -89,6 +89,8 @@ fn supervised(extra: &[(&str, &str)]) -> (Server, i32) {
         env.insert(k.to_string(), v.to_string());
     }
     let server = Server::start_wrapped(&pid_namespace(), &["supervise"], &env);
+    // Listening means supervise migrated: the tables for a token exist.
+    let server = server.with_token(common::tester(&db));
     let unshare = server.child.id() as i32;
     let sup = children(unshare)
         .first()
@@ -265,13 +267,25 @@ fn healthcheck_fails_without_a_server() {
 fn sigterm_loses_no_accepted_request() {
     let mut app = TestApp::with_env(&[("SHUTDOWN_GRACE_SECONDS", "10")]);
     let c = app.client();
+    // The token verified and cached, and a connection per worker open,
+    // before the clock starts: the 1.5 s of load below measure shutdown,
+    // not a cold pool (connecting takes over a second on a busy machine).
+    let warm: Vec<_> = (0..6)
+        .map(|_| {
+            let c = c.clone();
+            std::thread::spawn(move || c.get("/snippets?owner=me").status)
+        })
+        .collect();
+    for w in warm {
+        assert_eq!(w.join().unwrap(), 200);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     // (titles answered 201, titles whose connection failed after sending, refused connects)
     type Outcomes = (Vec<String>, Vec<(String, String)>, usize);
     let results: Arc<Mutex<Outcomes>> = Arc::default();
     let workers: Vec<_> = (0..6)
         .map(|i| {
-            let (stop, results) = (stop.clone(), results.clone());
+            let (stop, results, c) = (stop.clone(), results.clone(), c.clone());
             std::thread::spawn(move || {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
@@ -290,7 +304,7 @@ fn sigterm_loses_no_accepted_request() {
                     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
                     use std::io::Write;
                     let outcome = s
-                        .write_all(req.as_bytes())
+                        .write_all(&c.authorized(req.as_bytes()))
                         .map_err(|e| e.to_string())
                         .and_then(|()| {
                             common::client::read_response(&mut s, false).map_err(|e| e.to_string())
@@ -314,7 +328,12 @@ fn sigterm_loses_no_accepted_request() {
     }
     assert_eq!(code, Some(0), "{}", app.server.logs.text());
     let (created, failed, refused) = std::mem::take(&mut *results.lock().unwrap());
-    assert!(created.len() > 20, "load ran: {} created", created.len());
+    assert!(
+        created.len() > 20,
+        "load ran: {} created; failed: {:?}",
+        created.len(),
+        &failed[..failed.len().min(5)]
+    );
     assert!(refused > 0, "the listener was closed");
     let stored: std::collections::HashSet<String> = app
         .db

@@ -34,6 +34,9 @@
 #   DEPLOY_ALLOW_OLDER    1: deploy IMAGE_TAG even if it is older than what runs (an
 #                         explicit rollback by a person; said loudly in the log)
 #   SMOKE_ATTEMPTS        tries per smoke request (default 12), SMOKE_DELAY seconds between (default 5)
+#   SMOKE_TOKEN           an API token for the smoke test's writes: a least-privilege owner of its
+#                         own with snippets:read,snippets:write (docs/deploy.md); sent from a file,
+#                         never on a command line
 #
 # Logs go to stderr; stdout carries only key=value results (for $GITHUB_OUTPUT).
 set -euo pipefail
@@ -63,6 +66,12 @@ need_tools() {
 }
 
 TMP="$(mktemp -d)"
+# curl reads the Authorization header from a file: not in argv, not in ps.
+: > "$TMP/auth-header"
+chmod 600 "$TMP/auth-header"
+if [[ -n "${SMOKE_TOKEN:-}" ]]; then
+	printf 'Authorization: Bearer %s\n' "$SMOKE_TOKEN" > "$TMP/auth-header"
+fi
 CLEANUP_SNIPPET=""
 # Set once the service has been pointed at a new revision: the revision it
 # ran before, to roll back to if anything after that fails.
@@ -71,7 +80,7 @@ cleanup() {
 	local rc=$?
 	if [[ -n "$CLEANUP_SNIPPET" ]]; then
 		log "removing smoke-test snippet $CLEANUP_SNIPPET"
-		curl --silent --output /dev/null --max-time 15 -X DELETE "${API_URL%/}/snippets/$CLEANUP_SNIPPET" || true
+		curl --silent --output /dev/null --max-time 15 -H @"$TMP/auth-header" -X DELETE "${API_URL%/}/snippets/$CLEANUP_SNIPPET" || true
 	fi
 	if [[ "$rc" -ne 0 && -n "$ROLLBACK_TO" ]]; then
 		rollback "${FAIL_REASON:-exit status $rc}" || true
@@ -390,7 +399,8 @@ request() {
 	local method="$1" path="$2" body="${3:-}" attempt=1 attempts="${SMOKE_ATTEMPTS:-12}" delay="${SMOKE_DELAY:-5}"
 	local -a args=(--silent --show-error --connect-timeout 10 --max-time 20
 		--output "$TMP/body" --dump-header "$TMP/headers" --write-out '%{http_code}'
-		-X "$method" -H 'Accept: application/json' -H "X-Request-Id: deploy-smoke-${IMAGE_TAG:0:12}-$RANDOM")
+		-X "$method" -H 'Accept: application/json' -H "X-Request-Id: deploy-smoke-${IMAGE_TAG:0:12}-$RANDOM"
+		-H @"$TMP/auth-header")
 	if [[ -n "$body" ]]; then
 		args+=(-H 'Content-Type: application/json' --data-binary "$body")
 	fi
@@ -426,6 +436,7 @@ cmd_smoke() {
 	need_tools curl jq
 	[[ "$API_URL" =~ ^https?://[^/]+/?$ ]] || die "API_URL '$API_URL' is not a base URL like https://d123.cloudfront.net"
 	IMAGE_TAG="${IMAGE_TAG:-manual}"
+	[[ -n "${SMOKE_TOKEN:-}" ]] || log "SMOKE_TOKEN is not set: the writes will get 401 from a server with AUTH_MODE=tokens"
 	local id code
 	request GET /health
 	expect 200 "GET /health"

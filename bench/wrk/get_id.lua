@@ -11,7 +11,12 @@ end
 function init(args)
   math.randomseed(seed or os.time())
   for n = 1, rows do
-    reqs[n] = wrk.format("GET", string.format("/snippets/00000000-0000-4000-8000-%012x", n))
+    -- Authenticated when BENCH_AUTH_GET=1: the token check's cost on reads.
+    local headers = nil
+    if os.getenv("BENCH_AUTH_GET") == "1" and os.getenv("BENCH_TOKEN") then
+      headers = { ["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN") }
+    end
+    reqs[n] = wrk.format("GET", string.format("/snippets/00000000-0000-4000-8000-%012x", n), headers)
   end
 end
 

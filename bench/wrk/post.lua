@@ -5,3 +5,7 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+-- Writes need a token (bench/run.sh mints an admin token for owner `bench`).
+if os.getenv("BENCH_TOKEN") then
+  wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
+end

@@ -2,7 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
-use super::{MigrateSettings, PortArg, Settings, SuperviseSettings};
+use super::{AdminSettings, MigrateSettings, PortArg, Settings, SuperviseSettings};
+use crate::auth::cli::{OwnerCmd, TokenCmd};
 
 #[derive(Parser, Debug)]
 #[command(name = "snippetd", version, about = "Code-snippet REST API backed by PostgreSQL", long_about = None)]
@@ -37,4 +38,18 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config(SuperviseSettings),
+    /// Manage owners (same database settings as `serve`).
+    Owner {
+        #[command(subcommand)]
+        cmd: OwnerCmd,
+        #[command(flatten)]
+        settings: AdminSettings,
+    },
+    /// Manage API tokens (same database settings as `serve`).
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+        #[command(flatten)]
+        settings: AdminSettings,
+    },
 }

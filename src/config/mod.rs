@@ -239,6 +239,72 @@ impl From<&MetricsArgs> for MetricsConfig {
     }
 }
 
+/// `AUTH_MODE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Writes need a bearer token; snippets have owners and visibility.
+    Tokens,
+    /// The guide's behaviour: no token needed, every snippet public and
+    /// unowned. For local experiments only; `serve` warns loudly.
+    Open,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+#[command(next_help_heading = "Identity")]
+pub struct AuthArgs {
+    /// tokens: writes need a bearer token (docs/api.md, "Tokens"); open: no authentication at all (local experiments only)
+    #[arg(long, env = "AUTH_MODE", value_enum, default_value = "tokens")]
+    pub auth_mode: AuthMode,
+    /// SHA-256 (64 hex digits) of an admin token that serve makes sure exists (the second line of `snippetd token new`)
+    #[arg(long, env = "BOOTSTRAP_ADMIN_TOKEN_SHA256", value_parser = parse_sha256)]
+    pub bootstrap_admin_token_sha256: Option<Sha256Hex>,
+}
+
+/// 32 bytes given as 64 hex digits.
+#[derive(Clone, Copy, Debug)]
+pub struct Sha256Hex(pub [u8; 32]);
+
+fn parse_sha256(s: &str) -> Result<Sha256Hex, String> {
+    let s = s.trim();
+    let bad = || "must be 64 hex digits (the second line of `snippetd token new`)".to_string();
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(Sha256Hex(out))
+}
+
+/// Identity settings, validated.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    /// `BOOTSTRAP_ADMIN_TOKEN_SHA256`: `serve` makes sure an owner `admin`
+    /// with an admin token of this SHA-256 exists. A hash, not a secret.
+    pub bootstrap_admin_sha256: Option<[u8; 32]>,
+}
+
+impl From<&AuthArgs> for AuthConfig {
+    fn from(a: &AuthArgs) -> AuthConfig {
+        AuthConfig {
+            mode: a.auth_mode,
+            bootstrap_admin_sha256: a.bootstrap_admin_token_sha256.map(|h| h.0),
+        }
+    }
+}
+
+/// What the operator commands (`owner`, `token`) read: the connection and
+/// logging, as `serve`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct AdminSettings {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
 /// What `serve` reads.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Settings {
@@ -250,6 +316,8 @@ pub struct Settings {
     pub log: LogArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 /// What `supervise` and `config` read: `serve`'s settings and the
@@ -280,6 +348,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub auth: AuthConfig,
 }
 
 impl Config {
@@ -289,6 +358,7 @@ impl Config {
             db: DbConfig::from_args(&s.db)?,
             http: HttpConfig::from(&s.http),
             metrics: MetricsConfig::from(&s.metrics),
+            auth: AuthConfig::from(&s.auth),
         })
     }
 }

@@ -50,6 +50,12 @@ impl DbPool {
         self.max_size
     }
 
+    /// Open connections nobody holds right now: background work that must
+    /// not make the pool open a connection checks this first.
+    pub fn idle_connections(&self) -> u32 {
+        self.pool.state().idle_connections
+    }
+
     /// A pooled connection, waiting at most `DB_POOL_TIMEOUT_MS`. The only
     /// error is "no connection": upstream, that is a 503.
     pub async fn get(&self) -> Result<DbConn<'_>, CheckoutError> {

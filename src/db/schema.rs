@@ -1,5 +1,6 @@
 //! The diesel view of the tables. `snippets.search` (a generated tsvector)
-//! is left out: only raw SQL fragments in the list query use it.
+//! is left out: only raw SQL fragments in the list query use it. diesel's
+//! default feature set allows at most 16 columns per table.
 
 diesel::table! {
     snippets (id) {
@@ -12,5 +13,32 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> BigInt,
+        owner -> Nullable<Text>,
+        visibility -> Text,
     }
 }
+
+diesel::table! {
+    owners (handle) {
+        handle -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> Uuid,
+        owner -> Text,
+        name -> Text,
+        scopes -> Array<Text>,
+        sha256 -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(tokens -> owners (owner));
+diesel::joinable!(snippets -> owners (owner));
+diesel::allow_tables_to_appear_in_same_query!(snippets, owners, tokens);

@@ -11,15 +11,20 @@ use super::request::{self, Json};
 use super::router::{self, Route};
 use super::stack::{problem, HandlerBody};
 use super::App;
+use super::{auth, identity};
+use crate::auth::{Caller, Scope};
 use crate::snippets::{store, validate, Cursor, ListQuery, Snippet};
 
 type Result<T> = std::result::Result<T, ApiError>;
-type Req = Request<HandlerBody>;
+pub(super) type Req = Request<HandlerBody>;
 
 /// Routes a request and answers it; errors become problem+json here.
 pub async fn dispatch(app: &App, req: Req) -> Response<Body> {
     let outcome = match router::route(req.method(), req.uri().path()) {
-        Ok(route) => handle(app, route, req).await,
+        Ok(route) => match auth::caller(app, req.uri(), req.headers()).await {
+            Ok(caller) => handle(app, route, &caller, req).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     match outcome {
@@ -31,7 +36,18 @@ pub async fn dispatch(app: &App, req: Req) -> Response<Body> {
     }
 }
 
-async fn handle(app: &App, route: Route, req: Req) -> Result<Response<Body>> {
+async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Response<Body>> {
+    // Writes need a token with the scope before anything else is read: no
+    // 415/422 for a client that may not write at all.
+    if matches!(
+        route,
+        Route::CreateSnippet
+            | Route::ReplaceSnippet(_)
+            | Route::PatchSnippet(_)
+            | Route::DeleteSnippet(_)
+    ) {
+        caller.require(Scope::SnippetsWrite)?;
+    }
     match route {
         Route::Health => Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
         Route::Ready => ready(app).await,
@@ -42,12 +58,17 @@ async fn handle(app: &App, route: Route, req: Req) -> Result<Response<Body>> {
                 .insert(ALLOW, HeaderValue::from_static(allow));
             Ok(resp)
         }
-        Route::ListSnippets => list(app, req.uri().query()).await,
-        Route::CreateSnippet => create(app, req).await,
-        Route::GetSnippet(id) => get(app, id, req.headers()).await,
-        Route::ReplaceSnippet(id) => replace(app, id, req).await,
-        Route::PatchSnippet(id) => patch(app, id, req).await,
-        Route::DeleteSnippet(id) => delete(app, id, req.headers()).await,
+        Route::ListSnippets => list(app, caller, req.uri().query()).await,
+        Route::CreateSnippet => create(app, caller, req).await,
+        Route::GetSnippet(id) => get(app, caller, id, req.headers()).await,
+        Route::ReplaceSnippet(id) => replace(app, caller, id, req).await,
+        Route::PatchSnippet(id) => patch(app, caller, id, req).await,
+        Route::DeleteSnippet(id) => delete(app, caller, id, req.headers()).await,
+        Route::Me => identity::me(caller).await,
+        Route::ListTokens => identity::list(app, caller).await,
+        Route::CreateToken => identity::create(app, caller, req).await,
+        Route::RevokeToken(id) => identity::revoke(app, caller, id).await,
+        Route::CreateOwner => identity::create_owner(app, caller, req).await,
     }
 }
 
@@ -64,7 +85,7 @@ fn raw_json(bytes: Bytes) -> Response<Body> {
     resp
 }
 
-fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+pub(super) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(value).expect("our types serialize");
     let mut resp = raw_json(Bytes::from(bytes));
     *resp.status_mut() = status;
@@ -106,13 +127,16 @@ fn next_link(q: &ListQuery, cursor: &Cursor) -> String {
     if let Some(text) = &q.q {
         parts.push(format!("q={}", enc(text)));
     }
+    if let Some(owner) = &q.owner {
+        parts.push(format!("owner={}", enc(owner.as_str())));
+    }
     parts.push(format!("cursor={}", cursor.encode()));
     format!("</snippets?{}>; rel=\"next\"", parts.join("&"))
 }
 
-async fn list(app: &App, query: Option<&str>) -> Result<Response<Body>> {
+async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Response<Body>> {
     let q = request::list_query(query)?;
-    let (rows, more) = store::list(&app.pool, &q).await?;
+    let (rows, more) = store::list(&app.pool, caller, &q).await?;
     let mut resp = json(StatusCode::OK, &rows);
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -126,7 +150,7 @@ async fn list(app: &App, query: Option<&str>) -> Result<Response<Body>> {
     Ok(resp)
 }
 
-async fn json_body(app: &App, req: Req, accept: &[Json]) -> Result<serde_json::Value> {
+pub(super) async fn json_body(app: &App, req: Req, accept: &[Json]) -> Result<serde_json::Value> {
     request::content_type(req.headers(), accept)?;
     let bytes = request::body(
         req.into_body(),
@@ -137,10 +161,10 @@ async fn json_body(app: &App, req: Req, accept: &[Json]) -> Result<serde_json::V
     request::json(&bytes)
 }
 
-async fn create(app: &App, req: Req) -> Result<Response<Body>> {
+async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = validate::input(body)?;
-    let s = store::insert(&app.pool, &input).await?;
+    let s = store::insert(&app.pool, caller, &input).await?;
     let mut resp = snippet(StatusCode::CREATED, &s);
     resp.headers_mut().insert(
         LOCATION,
@@ -149,8 +173,8 @@ async fn create(app: &App, req: Req) -> Result<Response<Body>> {
     Ok(resp)
 }
 
-async fn get(app: &App, id: Uuid, headers: &HeaderMap) -> Result<Response<Body>> {
-    let s = app.lookups.get(id).await?;
+async fn get(app: &App, caller: &Caller, id: Uuid, headers: &HeaderMap) -> Result<Response<Body>> {
+    let s = app.lookups.get_for(caller, id).await?;
     if request::if_none_match(headers, s.version)? {
         let mut resp = empty(StatusCode::NOT_MODIFIED);
         resp.headers_mut().insert(ETAG, etag_header(s.version));
@@ -159,24 +183,29 @@ async fn get(app: &App, id: Uuid, headers: &HeaderMap) -> Result<Response<Body>>
     Ok(snippet(StatusCode::OK, &s))
 }
 
-async fn replace(app: &App, id: Uuid, req: Req) -> Result<Response<Body>> {
+async fn replace(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {
     let pre = request::precondition(req.headers())?;
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = validate::input(body)?;
-    let s = store::replace(&app.pool, id, &input, &pre).await?;
+    let s = store::replace(&app.pool, caller, id, &input, &pre).await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 
-async fn patch(app: &App, id: Uuid, req: Req) -> Result<Response<Body>> {
+async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {
     let pre = request::precondition(req.headers())?;
     let body = json_body(app, req, &[Json::MergePatch, Json::Plain]).await?;
-    let s = store::patch(&app.pool, id, &body, &pre).await?;
+    let s = store::patch(&app.pool, caller, id, &body, &pre).await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 
-async fn delete(app: &App, id: Uuid, headers: &HeaderMap) -> Result<Response<Body>> {
+async fn delete(
+    app: &App,
+    caller: &Caller,
+    id: Uuid,
+    headers: &HeaderMap,
+) -> Result<Response<Body>> {
     let pre = request::precondition(headers)?;
-    store::delete(&app.pool, id, &pre).await?;
+    store::delete(&app.pool, caller, id, &pre).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

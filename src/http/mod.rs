@@ -2,8 +2,10 @@
 //! every request goes through (`stack`, `guard`), router, handlers,
 //! problem+json errors and the OpenAPI document.
 
+pub mod auth;
 pub mod guard;
 pub mod handlers;
+pub mod identity;
 pub mod problem;
 pub mod rejections;
 pub mod request;
@@ -15,7 +17,8 @@ pub mod trace;
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::config::HttpConfig;
+use crate::auth::Auth;
+use crate::config::{AuthConfig, AuthMode, HttpConfig};
 use crate::db::DbPool;
 use crate::metrics::HttpMetrics;
 use crate::snippets::lookups::Lookups;
@@ -31,15 +34,20 @@ pub struct App {
     pub openapi: Bytes,
     /// Request counts and latencies, registered per route template.
     pub metrics: HttpMetrics,
+    /// Token verification and its cache.
+    pub auth: Auth,
+    pub auth_mode: AuthMode,
 }
 
 impl App {
-    pub fn new(cfg: HttpConfig, pool: DbPool) -> App {
+    pub fn new(cfg: HttpConfig, auth: &AuthConfig, pool: DbPool) -> App {
         validate::warm_up();
         let openapi = serde_json::to_vec(&openapi()).expect("JSON serializes");
         App {
             cfg,
             lookups: Lookups::new(pool.clone()),
+            auth: Auth::new(pool.clone()),
+            auth_mode: auth.mode,
             pool,
             openapi: Bytes::from(openapi),
             metrics: HttpMetrics::new(router::ROUTES.iter().map(|r| r.0)),

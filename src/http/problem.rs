@@ -2,10 +2,13 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ACCEPT_ENCODING, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{
+    HeaderValue, ACCEPT_ENCODING, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
+use crate::auth::{AuthError, Denied, Scope};
 use crate::snippets::{SnippetError, Violation};
 
 pub type Body = Full<Bytes>;
@@ -17,6 +20,18 @@ pub enum ApiError {
     BadRequest(String),
     #[error("not found")]
     NotFound,
+    /// No token where one is needed (`None`), or a token that is malformed,
+    /// unknown, expired or revoked (`Some(why)`, `error="invalid_token"`).
+    #[error("{}", .0.as_deref().unwrap_or("this request needs a bearer token"))]
+    Unauthorized(Option<String>),
+    /// 403 `error="insufficient_scope"`.
+    #[error("the token lacks the scope {0}")]
+    InsufficientScope(Scope),
+    /// 403: the caller is known and may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
     #[error("the request body did not arrive within {0:?}")]
@@ -49,10 +64,42 @@ impl From<SnippetError> for ApiError {
     fn from(e: SnippetError) -> Self {
         match e {
             SnippetError::NotFound => ApiError::NotFound,
+            SnippetError::Denied(d) => d.into(),
+            SnippetError::Forbidden => {
+                ApiError::Forbidden("Only the snippet's owner or an admin may modify it.".into())
+            }
             SnippetError::PreconditionFailed => ApiError::PreconditionFailed,
             SnippetError::Invalid(v) => ApiError::Invalid(v),
             SnippetError::Unavailable(why) => ApiError::Unavailable(why),
             SnippetError::Internal(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(d: Denied) -> Self {
+        match d {
+            Denied::Unauthenticated => ApiError::Unauthorized(None),
+            Denied::MissingScope(s) => ApiError::InsufficientScope(s),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Malformed(m) => ApiError::Unauthorized(Some(m.to_string())),
+            AuthError::InvalidToken => ApiError::Unauthorized(Some(e.to_string())),
+            AuthError::Denied(d) => d.into(),
+            AuthError::Forbidden(why) => ApiError::Forbidden(why),
+            AuthError::NotFound => ApiError::NotFound,
+            AuthError::Conflict(why) => ApiError::Conflict(why),
+            AuthError::Invalid(pointer, detail) => ApiError::Invalid(vec![Violation {
+                pointer: pointer.into(),
+                detail,
+            }]),
+            AuthError::Unavailable(why) => ApiError::Unavailable(why),
+            AuthError::Internal(why) => ApiError::Internal(why),
         }
     }
 }
@@ -89,6 +136,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::InsufficientScope(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -110,6 +160,11 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad-request",
             ApiError::NotFound => "not-found",
+            ApiError::Unauthorized(None) => "unauthorized",
+            ApiError::Unauthorized(Some(_)) => "invalid-token",
+            ApiError::InsufficientScope(_) => "insufficient-scope",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Conflict(_) => "conflict",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::RequestTimeout(_) => "request-timeout",
             ApiError::PreconditionFailed => "precondition-failed",
@@ -211,6 +266,27 @@ impl ApiError {
             ApiError::Unavailable(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            ApiError::Unauthorized(None) => {
+                h.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"snippetd\""),
+                );
+            }
+            ApiError::Unauthorized(Some(_)) => {
+                h.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"snippetd\", error=\"invalid_token\""),
+                );
+            }
+            ApiError::InsufficientScope(scope) => {
+                let v = format!(
+                    "Bearer realm=\"snippetd\", error=\"insufficient_scope\", scope=\"{scope}\""
+                );
+                h.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_str(&v).expect("scope names are ASCII"),
+                );
+            }
             ApiError::UnsupportedContentEncoding(_) => {
                 // RFC 9110 15.5.16: say which content codings are accepted.
                 h.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
@@ -248,6 +324,19 @@ mod tests {
         let cases = [
             (ApiError::BadRequest("x".into()), 400, "bad-request"),
             (ApiError::NotFound, 404, "not-found"),
+            (ApiError::Unauthorized(None), 401, "unauthorized"),
+            (
+                ApiError::Unauthorized(Some("x".into())),
+                401,
+                "invalid-token",
+            ),
+            (
+                ApiError::InsufficientScope(Scope::Admin),
+                403,
+                "insufficient-scope",
+            ),
+            (ApiError::Forbidden("x".into()), 403, "forbidden"),
+            (ApiError::Conflict("x".into()), 409, "conflict"),
             (ApiError::MethodNotAllowed("GET"), 405, "method-not-allowed"),
             (ApiError::PreconditionFailed, 412, "precondition-failed"),
             (ApiError::PayloadTooLarge(1), 413, "payload-too-large"),
@@ -293,6 +382,18 @@ mod tests {
         );
         let r = ApiError::UnsupportedContentEncoding("x".into()).into_response("r", false);
         assert_eq!(r.headers()[ACCEPT_ENCODING], "identity");
+        let r = ApiError::Unauthorized(None).into_response("r", false);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"snippetd\"");
+        let r = ApiError::Unauthorized(Some("x".into())).into_response("r", false);
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            "Bearer realm=\"snippetd\", error=\"invalid_token\""
+        );
+        let r = ApiError::InsufficientScope(Scope::SnippetsWrite).into_response("r", false);
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            "Bearer realm=\"snippetd\", error=\"insufficient_scope\", scope=\"snippets:write\""
+        );
     }
 
     #[test]

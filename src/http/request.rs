@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::problem::ApiError;
 use super::stack::HandlerBody;
 use crate::snippets::model::{DEFAULT_LIMIT, MAX_LIMIT};
-use crate::snippets::{validate, Cursor, ListQuery, Precondition, Tags};
+use crate::snippets::{validate, Cursor, ListQuery, OwnerFilter, Precondition, Tags};
 
 /// Media types a body may come in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -170,6 +170,7 @@ struct RawListQuery {
     #[serde(default)]
     tag: Vec<String>,
     q: Option<String>,
+    owner: Option<String>,
 }
 
 /// Parses and checks the list parameters; the rules for `language` and
@@ -188,7 +189,7 @@ pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
     let raw: RawListQuery = serde_html_form::from_str(query.unwrap_or("")).map_err(|e| {
         let text = e.to_string();
         bad(format!(
-            "{}: use limit, cursor, language, tag (repeatable), q, each once",
+            "{}: use limit, cursor, language, tag (repeatable), q, owner, each once",
             text.chars().take(120).collect::<String>()
         ))
     })?;
@@ -225,12 +226,23 @@ pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
             .collect::<Vec<_>>()
             .join("; "))
     })?;
+    let owner = match raw.owner.as_deref() {
+        None => None,
+        Some("me") => Some(OwnerFilter::Me),
+        Some(h) if crate::auth::store::valid_handle(h) => Some(OwnerFilter::Handle(h.into())),
+        Some(_) => {
+            return Err(bad(
+                "owner must be me or an owner's handle (lower-case letters, digits and '-')".into(),
+            ))
+        }
+    };
     Ok(ListQuery {
         limit,
         cursor,
         language: raw.language,
         tags,
         q: raw.q,
+        owner,
     })
 }
 

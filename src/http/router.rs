@@ -19,6 +19,10 @@ pub enum Resource {
     OpenApi,
     Snippets,
     Snippet,
+    Me,
+    Tokens,
+    Token,
+    Owners,
 }
 
 /// Every path, the resource it names and the methods it allows, in the
@@ -33,6 +37,10 @@ pub const ROUTES: &[(&str, Resource, &str)] = &[
         Resource::Snippet,
         "GET, HEAD, PUT, PATCH, DELETE",
     ),
+    ("/me", Resource::Me, "GET, HEAD"),
+    ("/tokens", Resource::Tokens, "GET, HEAD, POST"),
+    ("/tokens/{id}", Resource::Token, "DELETE"),
+    ("/owners", Resource::Owners, "POST"),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +54,11 @@ pub enum Route {
     ReplaceSnippet(Uuid),
     PatchSnippet(Uuid),
     DeleteSnippet(Uuid),
+    Me,
+    ListTokens,
+    CreateToken,
+    RevokeToken(Uuid),
+    CreateOwner,
     /// `OPTIONS` on a known path: answered with `Allow`.
     Options(&'static str),
 }
@@ -104,6 +117,11 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         (R::Snippet, &Method::PUT, Some(id)) => Route::ReplaceSnippet(id),
         (R::Snippet, &Method::PATCH, Some(id)) => Route::PatchSnippet(id),
         (R::Snippet, &Method::DELETE, Some(id)) => Route::DeleteSnippet(id),
+        (R::Me, &Method::GET, _) => Route::Me,
+        (R::Tokens, &Method::GET, _) => Route::ListTokens,
+        (R::Tokens, &Method::POST, _) => Route::CreateToken,
+        (R::Token, &Method::DELETE, Some(id)) => Route::RevokeToken(id),
+        (R::Owners, &Method::POST, _) => Route::CreateOwner,
         _ => return Err(ApiError::MethodNotAllowed(allow)),
     };
     Ok(route)

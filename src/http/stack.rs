@@ -283,7 +283,9 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Full<Byt
 /// Methods and headers a browser may use cross-origin, and the response
 /// headers its scripts may read.
 fn cors(origins: &CorsOrigins) -> CorsLayer {
-    use hyper::header::{ETAG, IF_MATCH, IF_NONE_MATCH, LINK, LOCATION, RETRY_AFTER};
+    use hyper::header::{
+        AUTHORIZATION, ETAG, IF_MATCH, IF_NONE_MATCH, LINK, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
+    };
     use hyper::Method;
     let allow = match origins {
         // No origin allowed: no CORS headers at all, so browsers block.
@@ -304,6 +306,7 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             Method::DELETE,
         ])
         .allow_headers([
+            AUTHORIZATION,
             CONTENT_TYPE,
             IF_MATCH,
             IF_NONE_MATCH,
@@ -316,6 +319,7 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             LOCATION,
             LINK,
             RETRY_AFTER,
+            WWW_AUTHENTICATE,
             X_REQUEST_ID,
             HeaderName::from_static(trace::TRACEPARENT),
         ])

@@ -17,6 +17,12 @@ pub struct Violation {
 pub enum SnippetError {
     #[error("snippet not found")]
     NotFound,
+    /// No token, or a token without the scope this needs.
+    #[error("{0}")]
+    Denied(crate::auth::Denied),
+    /// Another owner's snippet (that the caller may see): 403.
+    #[error("only the snippet's owner or an admin may modify it")]
+    Forbidden,
     #[error("the snippet has changed since the version given in If-Match")]
     PreconditionFailed,
     #[error("the snippet is invalid ({} violation(s))", .0.len())]
@@ -83,5 +89,11 @@ impl From<DieselError> for SnippetError {
             DieselError::NotFound => SnippetError::NotFound,
             _ => SnippetError::Internal(text),
         }
+    }
+}
+
+impl From<crate::auth::Denied> for SnippetError {
+    fn from(d: crate::auth::Denied) -> Self {
+        SnippetError::Denied(d)
     }
 }

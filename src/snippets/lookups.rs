@@ -20,7 +20,8 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{store, Snippet, SnippetError};
+use super::{access, store, Snippet, SnippetError};
+use crate::auth::Caller;
 use crate::db::{DbConn, DbPool};
 
 /// Where lookups get their rows: the database in production, a fake in the
@@ -106,7 +107,8 @@ struct Waiter {
 }
 
 enum Msg {
-    Done(Result<Option<Snippet>, SnippetError>),
+    /// Boxed: a snippet row is large next to `Lead`.
+    Done(Box<Result<Option<Snippet>, SnippetError>>),
     /// A leader's place, already counted in `leaders`.
     Lead,
 }
@@ -132,7 +134,26 @@ impl<L: Loader> Lookups<L> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub async fn get(&self, id: Uuid) -> Result<Snippet, SnippetError> {
+    /// The snippet `id` as `caller` may see it: another owner's private
+    /// snippet is `NotFound`, the same answer as an id that never existed.
+    ///
+    /// The one place a read by id checks visibility after fetching rather
+    /// than in SQL: the query is shared by whichever lookups wait at the
+    /// same time, whoever their callers, so it cannot carry one caller's
+    /// filter. Fetch and check are in this one function so that no caller
+    /// of `Lookups` can get a row without the check; docs/architecture.md
+    /// says why this deviates from DESIGN.md.
+    pub async fn get_for(&self, caller: &Caller, id: Uuid) -> Result<Snippet, SnippetError> {
+        let s = self.get(id).await?;
+        if access::can_read(caller, s.owner.as_deref(), s.visibility) {
+            Ok(s)
+        } else {
+            Err(SnippetError::NotFound)
+        }
+    }
+
+    /// Unchecked: only for [`Lookups::get_for`] and the unit tests below.
+    async fn get(&self, id: Uuid) -> Result<Snippet, SnippetError> {
         let mut retry = false;
         loop {
             let rx = {
@@ -162,7 +183,7 @@ impl<L: Loader> Lookups<L> {
                     let msg = waiting.rx.as_mut().expect("set above").await;
                     waiting.rx = None;
                     match msg {
-                        Ok(Msg::Done(r)) => return r?.ok_or(SnippetError::NotFound),
+                        Ok(Msg::Done(r)) => return (*r)?.ok_or(SnippetError::NotFound),
                         Ok(Msg::Lead) => true,
                         // The leader that took this lookup was cancelled.
                         Err(_) => false,
@@ -215,7 +236,7 @@ impl<L: Loader> Lookups<L> {
                 Ok(rows) => Ok(rows.iter().find(|s| s.id == w.id).cloned()),
                 Err(e) => Err(e.clone()),
             };
-            let _ = w.tx.send(Msg::Done(answer));
+            let _ = w.tx.send(Msg::Done(Box::new(answer)));
         }
         Ok(result?.into_iter().find(|s| s.id == id))
     }
@@ -295,6 +316,52 @@ mod tests {
             created_at: t,
             updated_at: t,
             version: 1,
+            owner: Some("a".into()),
+            // Ids ending in 5 are private.
+            visibility: if id.as_u128() % 10 == 5 {
+                crate::snippets::Visibility::Private
+            } else {
+                crate::snippets::Visibility::Public
+            },
+        }
+    }
+
+    /// A private snippet fetched in a batch shared with its owner is still
+    /// a 404 for everyone else, however the batch was formed.
+    #[tokio::test(start_paused = true)]
+    async fn get_for_hides_private_rows_from_others() {
+        use crate::auth::{Scope, Scopes};
+        let (l, _) = lookups(
+            1,
+            Fake {
+                delay: Duration::from_millis(5),
+                ..Fake::default()
+            },
+        );
+        let owner = Caller::Owner {
+            handle: "a".into(),
+            token_id: Uuid::nil(),
+            scopes: Scopes::of(&[Scope::SnippetsRead]),
+            expires_at: None,
+        };
+        let tasks: Vec<_> = (0..16)
+            .map(|n| {
+                let l = l.clone();
+                let who = if n % 2 == 0 {
+                    owner.clone()
+                } else {
+                    Caller::Anonymous
+                };
+                tokio::spawn(async move { (l.get_for(&who, Uuid::from_u128(5)).await, n) })
+            })
+            .collect();
+        for t in tasks {
+            let (r, n) = t.await.unwrap();
+            if n % 2 == 0 {
+                assert!(r.is_ok());
+            } else {
+                assert!(matches!(r, Err(SnippetError::NotFound)));
+            }
         }
     }
 

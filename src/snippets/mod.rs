@@ -1,5 +1,6 @@
 //! The snippet domain: model, validation and queries. No HTTP in here.
 
+pub mod access;
 pub mod error;
 pub mod lookups;
 pub mod model;
@@ -7,4 +8,6 @@ pub mod store;
 pub mod validate;
 
 pub use error::{SnippetError, Violation};
-pub use model::{Cursor, ListQuery, Precondition, Snippet, SnippetInput, Tags};
+pub use model::{
+    Cursor, ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility,
+};

@@ -23,6 +23,46 @@ pub struct Snippet {
     pub updated_at: OffsetDateTime,
     /// Bumped by every write; the HTTP layer turns it into the ETag.
     pub version: i64,
+    /// The owner's handle; `None` for rows written before owners existed
+    /// (only an admin may modify those). Server-owned.
+    pub owner: Option<String>,
+    #[diesel(deserialize_as = String)]
+    pub visibility: Visibility,
+}
+
+/// Who may see a snippet besides its owner and admins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Listed and readable by anyone (the guide's behaviour).
+    #[default]
+    Public,
+    /// Readable by anyone who has the id, never listed to others.
+    Unlisted,
+    /// The owner and admins only; to anyone else it does not exist.
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Private => "private",
+        }
+    }
+}
+
+impl From<String> for Visibility {
+    /// The column's CHECK allows only the three values; anything else
+    /// (a future value an older server reads) fails closed, as private.
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "public" => Visibility::Public,
+            "unlisted" => Visibility::Unlisted,
+            _ => Visibility::Private,
+        }
+    }
 }
 
 /// Timestamps as JavaScript's `toISOString()` writes them (the guide's
@@ -43,13 +83,15 @@ pub fn iso_millis(t: OffsetDateTime) -> String {
 
 impl Serialize for Snippet {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Snippet", 8)?;
+        let mut st = s.serialize_struct("Snippet", 10)?;
         st.serialize_field("id", &self.id)?;
         st.serialize_field("title", &self.title)?;
         st.serialize_field("language", &self.language)?;
         st.serialize_field("code", &self.code)?;
         st.serialize_field("description", &self.description)?;
         st.serialize_field("tags", &self.tags)?;
+        st.serialize_field("owner", &self.owner)?;
+        st.serialize_field("visibility", &self.visibility)?;
         st.serialize_field("createdAt", &iso_millis(self.created_at))?;
         st.serialize_field("updatedAt", &iso_millis(self.updated_at))?;
         st.end()
@@ -67,6 +109,10 @@ pub struct SnippetInput {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Absent: `public` on create, unchanged on a replace (a client that
+    /// PUTs an old body back does not publish a private snippet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
 }
 
 impl From<&Snippet> for SnippetInput {
@@ -77,6 +123,7 @@ impl From<&Snippet> for SnippetInput {
             code: s.code.clone(),
             description: s.description.clone(),
             tags: s.tags.clone(),
+            visibility: Some(s.visibility),
         }
     }
 }
@@ -169,6 +216,26 @@ pub struct ListQuery {
     pub tags: Vec<String>,
     /// Text search over title, description and code.
     pub q: Option<String>,
+    /// `owner=`: one owner's snippets.
+    pub owner: Option<OwnerFilter>,
+}
+
+/// `owner=me` or `owner=HANDLE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnerFilter {
+    /// The caller's own, of every visibility (needs `snippets:read`).
+    Me,
+    Handle(String),
+}
+
+impl OwnerFilter {
+    /// As in a query string.
+    pub fn as_str(&self) -> &str {
+        match self {
+            OwnerFilter::Me => "me",
+            OwnerFilter::Handle(h) => h,
+        }
+    }
 }
 
 pub const DEFAULT_LIMIT: u32 = 20;

@@ -1,8 +1,11 @@
 //! Queries. Every conditional write checks its precondition in the same
 //! statement that writes (`WHERE id = $1 AND ($2 OR version = ANY($3))`),
-//! so two writers holding the same ETag cannot both win.
+//! so two writers holding the same ETag cannot both win. Every write and
+//! list takes the [`Caller`] and filters by owner and visibility in SQL
+//! (`access.rs` has the rules): a row the caller may not touch is a row the
+//! statement does not match.
 
-use diesel::dsl::{exists, now, sql};
+use diesel::dsl::{now, sql};
 use diesel::expression::{is_aggregate, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -12,9 +15,11 @@ use diesel::IntoSql;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::access;
 use super::error::SnippetError;
-use super::model::{ListQuery, Precondition, Snippet, SnippetInput, Tags};
+use super::model::{ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility};
 use super::validate;
+use crate::auth::{Caller, Scope};
 use crate::db::schema::snippets::dsl as s;
 use crate::db::{DbConn, DbPool};
 
@@ -22,7 +27,18 @@ async fn conn(pool: &DbPool) -> Result<DbConn<'_>, SnippetError> {
     Ok(pool.get().await?)
 }
 
-pub async fn insert(pool: &DbPool, input: &SnippetInput) -> Result<Snippet, SnippetError> {
+/// A new snippet owned by the caller (`snippets:write`). In open mode it is
+/// unowned and public, as every snippet was before owners.
+pub async fn insert(
+    pool: &DbPool,
+    caller: &Caller,
+    input: &SnippetInput,
+) -> Result<Snippet, SnippetError> {
+    caller.require(Scope::SnippetsWrite)?;
+    let visibility = match caller {
+        Caller::Open => Visibility::Public,
+        _ => input.visibility.unwrap_or_default(),
+    };
     let mut c = conn(pool).await?;
     // v7: time-ordered, so new rows land at the right edge of the index.
     let id = Uuid::now_v7();
@@ -34,15 +50,22 @@ pub async fn insert(pool: &DbPool, input: &SnippetInput) -> Result<Snippet, Snip
             s::code.eq(&input.code),
             s::description.eq(&input.description),
             s::tags.eq(&input.tags),
+            s::owner.eq(caller.handle()),
+            s::visibility.eq(visibility.as_str()),
         ))
         .returning(Snippet::as_returning())
         .get_result(&mut c)
         .await?)
 }
 
-pub async fn get(pool: &DbPool, id: Uuid) -> Result<Snippet, SnippetError> {
+/// One snippet as the caller may see it: another owner's private snippet
+/// is `NotFound`, as one that never existed.
+pub async fn get(pool: &DbPool, caller: &Caller, id: Uuid) -> Result<Snippet, SnippetError> {
     let mut c = conn(pool).await?;
-    find(&mut c, id).await?.ok_or(SnippetError::NotFound)
+    find(&mut c, id)
+        .await?
+        .filter(|s| access::can_read(caller, s.owner.as_deref(), s.visibility))
+        .ok_or(SnippetError::NotFound)
 }
 
 pub async fn find(c: &mut DbConn<'_>, id: Uuid) -> Result<Option<Snippet>, SnippetError> {
@@ -65,11 +88,54 @@ pub async fn find_many(c: &mut DbConn<'_>, ids: &[Uuid]) -> Result<Vec<Snippet>,
         .await?)
 }
 
+/// Which rows a list may show the caller, as SQL filters.
+struct ListScope {
+    /// `owner = $1`.
+    owner: Option<String>,
+    /// `visibility = 'public'`.
+    public_only: bool,
+}
+
+/// `GET /snippets` shows public snippets; `owner=HANDLE` that owner's
+/// public ones (all of them to the owner with `snippets:read`, and to
+/// admins); `owner=me` all of the caller's own (needs `snippets:read`).
+fn list_scope(caller: &Caller, owner: Option<&OwnerFilter>) -> Result<ListScope, SnippetError> {
+    Ok(match owner {
+        None => ListScope {
+            owner: None,
+            public_only: true,
+        },
+        Some(OwnerFilter::Me) => {
+            caller.require(Scope::SnippetsRead)?;
+            ListScope {
+                // Open mode has no "me": no rows (an empty owner matches none).
+                owner: Some(caller.handle().unwrap_or_default().to_string()),
+                public_only: false,
+            }
+        }
+        Some(OwnerFilter::Handle(h)) => {
+            let own =
+                caller.handle() == Some(h.as_str()) && caller.scopes().allows(Scope::SnippetsRead);
+            ListScope {
+                owner: Some(h.clone()),
+                public_only: !(own || caller.is_admin()),
+            }
+        }
+    })
+}
+
 /// Adds the page's filters to a boxed query on `snippets`.
 macro_rules! filtered {
-    ($query:expr, $q:expr) => {{
+    ($query:expr, $q:expr, $scope:expr) => {{
         let q: &ListQuery = $q;
+        let scope: &ListScope = $scope;
         let mut query = $query;
+        if let Some(o) = &scope.owner {
+            query = query.filter(s::owner.eq(o.clone()));
+        }
+        if scope.public_only {
+            query = query.filter(s::visibility.eq(Visibility::Public.as_str()));
+        }
         if let Some(c) = &q.cursor {
             // A row comparison, so that the (created_at, id) index serves it.
             query = query.filter(Before(c.created_at, c.id));
@@ -101,21 +167,34 @@ const SEARCH_SORT_LIMIT: i64 = 1000;
 /// through the GIN index and sorted, many are found by walking the
 /// (created_at, id) index, where they are dense. docs/api.md has the plans
 /// and timings at 1,000 and 1,000,000 rows, and the case this does not fix.
-pub async fn list(pool: &DbPool, q: &ListQuery) -> Result<(Vec<Snippet>, bool), SnippetError> {
+pub async fn list(
+    pool: &DbPool,
+    caller: &Caller,
+    q: &ListQuery,
+) -> Result<(Vec<Snippet>, bool), SnippetError> {
+    let scope = list_scope(caller, q.owner.as_ref())?;
     let mut c = conn(pool).await?;
     // `language` alone has its own btree in page order.
     let few_matches = if q.q.is_some() || !q.tags.is_empty() {
         // Is there a SEARCH_SORT_LIMIT-th match? One row at most crosses
         // the wire, however many match.
-        let probe = filtered!(s::snippets.select(1.into_sql::<Integer>()).into_boxed(), q)
-            .offset(SEARCH_SORT_LIMIT - 1)
-            .limit(1);
+        let probe = filtered!(
+            s::snippets.select(1.into_sql::<Integer>()).into_boxed(),
+            q,
+            &scope
+        )
+        .offset(SEARCH_SORT_LIMIT - 1)
+        .limit(1);
         probe.load::<i32>(&mut c).await?.is_empty()
     } else {
         false
     };
-    let query = filtered!(s::snippets.select(Snippet::as_select()).into_boxed(), q)
-        .limit(i64::from(q.limit) + 1);
+    let query = filtered!(
+        s::snippets.select(Snippet::as_select()).into_boxed(),
+        q,
+        &scope
+    )
+    .limit(i64::from(q.limit) + 1);
     let query = if few_matches {
         // An ORDER BY no btree serves: the planner takes the GIN index and
         // sorts the (few) matches.
@@ -145,53 +224,91 @@ fn condition(pre: &Precondition) -> Condition {
     Condition(m_any, m_versions, n_any, n_versions)
 }
 
-/// After a conditional write matched no row: 404 or 412?
-async fn miss(c: &mut AsyncPgConnection, id: Uuid) -> SnippetError {
-    match diesel::select(exists(s::snippets.find(id)))
-        .get_result::<bool>(c)
+/// The rows the caller may modify, as SQL: `(coalesce(owner = $1, false)
+/// OR $2)`, $2 being "admin". One statement text for every caller.
+#[derive(Debug, Clone)]
+struct Modifiable(String, bool);
+
+fn modifiable(caller: &Caller) -> Modifiable {
+    Modifiable(
+        caller.handle().unwrap_or_default().to_string(),
+        caller.is_admin(),
+    )
+}
+
+/// After a write matched no row: 404 (none, or private and not the
+/// caller's: the same answer), 403 (another owner's visible snippet) or
+/// 412 (the caller's, at another version)?
+async fn miss(c: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> SnippetError {
+    let row = s::snippets
+        .find(id)
+        .select((s::owner, s::visibility))
+        .first::<(Option<String>, String)>(c)
         .await
-    {
-        Ok(true) => SnippetError::PreconditionFailed,
-        Ok(false) => SnippetError::NotFound,
+        .optional();
+    match row {
+        Ok(None) => SnippetError::NotFound,
+        Ok(Some((owner, vis))) => {
+            if !access::can_read(caller, owner.as_deref(), Visibility::from(vis)) {
+                SnippetError::NotFound
+            } else if !access::can_modify(caller, owner.as_deref()) {
+                SnippetError::Forbidden
+            } else {
+                SnippetError::PreconditionFailed
+            }
+        }
         Err(e) => e.into(),
     }
 }
 
 pub async fn replace(
     pool: &DbPool,
+    caller: &Caller,
     id: Uuid,
     input: &SnippetInput,
     pre: &Precondition,
 ) -> Result<Snippet, SnippetError> {
+    caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
-    match update(&mut c, id, input, pre).await? {
+    match update(&mut c, caller, id, input, pre).await? {
         Some(s) => Ok(s),
-        None => Err(miss(&mut c, id).await),
+        None => Err(miss(&mut c, caller, id).await),
     }
 }
 
 async fn update(
     c: &mut AsyncPgConnection,
+    caller: &Caller,
     id: Uuid,
     input: &SnippetInput,
     pre: &Precondition,
 ) -> Result<Option<Snippet>, SnippetError> {
-    Ok(
-        diesel::update(s::snippets.filter(s::id.eq(id)).filter(condition(pre)))
-            .set((
-                s::title.eq(&input.title),
-                s::language.eq(&input.language),
-                s::code.eq(&input.code),
-                s::description.eq(&input.description),
-                s::tags.eq(&input.tags),
-                s::updated_at.eq(now),
-                s::version.eq(s::version + 1),
-            ))
-            .returning(Snippet::as_returning())
-            .get_result(c)
-            .await
-            .optional()?,
+    // Open mode keeps every snippet public.
+    let visibility = match caller {
+        Caller::Open => Some(Visibility::Public),
+        _ => input.visibility,
+    };
+    Ok(diesel::update(
+        s::snippets
+            .filter(s::id.eq(id))
+            .filter(modifiable(caller))
+            .filter(condition(pre)),
     )
+    .set((
+        s::title.eq(&input.title),
+        s::language.eq(&input.language),
+        s::code.eq(&input.code),
+        s::description.eq(&input.description),
+        s::tags.eq(&input.tags),
+        // Absent in a PUT: unchanged (None sets nothing).
+        visibility.map(|v| s::visibility.eq(v.as_str())),
+        s::updated_at.eq(now),
+        s::version.eq(s::version + 1),
+    ))
+    .returning(Snippet::as_returning())
+    .get_result(c)
+    .await
+    .optional()?)
 }
 
 /// Merge-patch in one transaction: the row is locked (`FOR UPDATE`) while
@@ -201,43 +318,66 @@ async fn update(
 /// gets 412.
 pub async fn patch(
     pool: &DbPool,
+    caller: &Caller,
     id: Uuid,
     patch: &serde_json::Value,
     pre: &Precondition,
 ) -> Result<Snippet, SnippetError> {
+    caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
     // Owned copies: a closure holding references cannot be proven Send for
     // every lifetime diesel-async's `for<'r> AsyncFnOnce` asks about.
-    let (pre, patch) = (pre.clone(), patch.clone());
-    c.transaction::<_, SnippetError, _>(async move |c| {
-        let current: Snippet = s::snippets
-            .find(id)
-            .select(Snippet::as_select())
-            .for_update()
-            .first(c)
-            .await
-            .optional()?
-            .ok_or(SnippetError::NotFound)?;
-        if !pre.holds(current.version) {
-            return Err(SnippetError::PreconditionFailed);
-        }
-        let merged = validate::patch(&SnippetInput::from(&current), &patch)?;
-        update(c, id, &merged, &Precondition::default())
-            .await?
-            .ok_or(SnippetError::NotFound)
-    })
-    .await
+    let (pre, patch, who) = (pre.clone(), patch.clone(), caller.clone());
+    let outcome = c
+        .transaction::<_, SnippetError, _>(async move |c| {
+            // Only a row the caller may modify is read (and locked).
+            let Some(current) = s::snippets
+                .filter(s::id.eq(id))
+                .filter(modifiable(&who))
+                .select(Snippet::as_select())
+                .for_update()
+                .first::<Snippet>(c)
+                .await
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            if !pre.holds(current.version) {
+                return Err(SnippetError::PreconditionFailed);
+            }
+            let merged = validate::patch(&SnippetInput::from(&current), &patch)?;
+            update(c, &who, id, &merged, &Precondition::default())
+                .await?
+                .ok_or(SnippetError::NotFound)
+                .map(Some)
+        })
+        .await?;
+    match outcome {
+        Some(s) => Ok(s),
+        None => Err(miss(&mut c, caller, id).await),
+    }
 }
 
-pub async fn delete(pool: &DbPool, id: Uuid, pre: &Precondition) -> Result<(), SnippetError> {
+pub async fn delete(
+    pool: &DbPool,
+    caller: &Caller,
+    id: Uuid,
+    pre: &Precondition,
+) -> Result<(), SnippetError> {
+    caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
-    let n = diesel::delete(s::snippets.filter(s::id.eq(id)).filter(condition(pre)))
-        .execute(&mut c)
-        .await?;
+    let n = diesel::delete(
+        s::snippets
+            .filter(s::id.eq(id))
+            .filter(modifiable(caller))
+            .filter(condition(pre)),
+    )
+    .execute(&mut c)
+    .await?;
     if n == 1 {
         Ok(())
     } else {
-        Err(miss(&mut c, id).await)
+        Err(miss(&mut c, caller, id).await)
     }
 }
 
@@ -318,6 +458,15 @@ fixed_sql!(Condition, Bool, |self, out| {
     out.push_sql(" OR version = ANY(");
     out.push_bind_param::<Array<BigInt>, _>(&self.3)?;
     out.push_sql(")))");
+    Ok(())
+});
+
+fixed_sql!(Modifiable, Bool, |self, out| {
+    out.push_sql("(coalesce(owner = ");
+    out.push_bind_param::<Text, _>(&self.0)?;
+    out.push_sql(", false) OR ");
+    out.push_bind_param::<Bool, _>(&self.1)?;
+    out.push_sql(")");
     Ok(())
 });
 

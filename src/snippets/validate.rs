@@ -15,7 +15,7 @@ pub const PATCH_SCHEMA: &str = include_str!("schemas/snippet-patch.json");
 
 /// Fields the server owns: accepted in bodies (clients PUT back what they
 /// GET) and ignored.
-const SERVER_OWNED: [&str; 3] = ["id", "createdAt", "updatedAt"];
+const SERVER_OWNED: [&str; 4] = ["id", "owner", "createdAt", "updatedAt"];
 
 fn compile(src: &str) -> Validator {
     let schema: Value = serde_json::from_str(src).expect("embedded schema is JSON");
@@ -243,6 +243,7 @@ mod tests {
             code: "c".into(),
             description: Some("d".into()),
             tags: vec!["a".into()],
+            visibility: None,
         };
         let p = patch(
             &current,

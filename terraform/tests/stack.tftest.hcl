@@ -140,11 +140,6 @@ mock_provider "aws" {
     }
   }
 
-  mock_resource "aws_kms_key" {
-    defaults = {
-      arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    }
-  }
 }
 
 # Distinct ARNs for the roles whose wiring the tests compare.

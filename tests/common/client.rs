@@ -12,6 +12,8 @@ use serde_json::Value;
 pub struct Client {
     pub addr: SocketAddr,
     inproc: Option<std::sync::Arc<super::inproc::Handle>>,
+    /// Sent as `Authorization: Bearer …` unless a request sets its own.
+    token: Option<String>,
 }
 
 #[derive(Debug)]
@@ -67,17 +69,41 @@ impl Response {
 
 impl Client {
     pub fn new(addr: SocketAddr) -> Client {
-        Client { addr, inproc: None }
+        Client {
+            addr,
+            inproc: None,
+            token: None,
+        }
+    }
+
+    /// The same client, sending `token` with every request.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            token: Some(token.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The same client without a token.
+    pub fn anon(&self) -> Client {
+        Client {
+            token: None,
+            ..self.clone()
+        }
     }
 
     pub fn in_process(handle: std::sync::Arc<super::inproc::Handle>) -> Client {
         Client {
             addr: "127.0.0.1:9".parse().unwrap(),
             inproc: Some(handle),
+            token: None,
         }
     }
 
-    /// Sends raw bytes on a new connection and parses the answer.
+    /// Sends raw bytes on a new connection and parses the answer. A client
+    /// with a token (`with_token`) adds its `Authorization` line right after
+    /// the request line, unless the bytes carry one: every other byte is the
+    /// test's (use `anon()` for bytes exactly as given).
     pub fn raw(&self, bytes: &[u8]) -> std::io::Result<Response> {
         assert!(
             self.inproc.is_none(),
@@ -85,9 +111,29 @@ impl Client {
         );
         let mut s = TcpStream::connect(self.addr)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        s.write_all(bytes)?;
+        let bytes = self.authorized(bytes);
+        s.write_all(&bytes)?;
         let head_only = bytes.starts_with(b"HEAD ");
         read_response(&mut s, head_only)
+    }
+
+    /// `bytes` with this client's `Authorization` line after the request
+    /// line (see [`Client::raw`]).
+    pub fn authorized(&self, bytes: &[u8]) -> Vec<u8> {
+        let Some(token) = &self.token else {
+            return bytes.to_vec();
+        };
+        let lower = bytes.to_ascii_lowercase();
+        let has_auth = lower.windows(15).any(|w| w == b"\nauthorization:");
+        match find(bytes, b"\r\n") {
+            Some(i) if !has_auth => {
+                let mut out = bytes[..i + 2].to_vec();
+                out.extend_from_slice(format!("Authorization: Bearer {token}\r\n").as_bytes());
+                out.extend_from_slice(&bytes[i + 2..]);
+                out
+            }
+            _ => bytes.to_vec(),
+        }
     }
 
     pub fn send(
@@ -97,6 +143,17 @@ impl Client {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Response {
+        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = headers.to_vec();
+        if let Some(b) = &bearer {
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            {
+                headers.push(("Authorization", b));
+            }
+        }
+        let headers = &headers[..];
         if let Some(h) = &self.inproc {
             let mut req = hyper::Request::builder()
                 .method(method)

@@ -63,6 +63,8 @@ impl Handle {
 pub struct InProcApp {
     pub db: TestDb,
     pub handle: Arc<Handle>,
+    /// The default client's token: owner `tester`, snippets:read and write.
+    pub token: String,
 }
 
 impl InProcApp {
@@ -80,16 +82,24 @@ impl InProcApp {
             .expect("runtime");
         let svc = rt.block_on(async {
             let connector = snippetd::db::Connector::new(&cfg.db).expect("connector");
-            let app = Arc::new(App::new(cfg.http.clone(), connector.pool()));
+            let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, connector.pool()));
             BoxCloneSyncService::new(stack::service::<Full<Bytes>>(app))
         });
+        let token = super::mint(&db, super::TESTER, super::TESTER_SCOPES);
         InProcApp {
             db,
             handle: Arc::new(Handle { rt, svc }),
+            token,
         }
     }
 
+    /// A client that sends the tester's token.
     pub fn client(&self) -> super::Client {
+        self.anon().with_token(&self.token)
+    }
+
+    /// A client without a token.
+    pub fn anon(&self) -> super::Client {
         super::Client::in_process(self.handle.clone())
     }
 }

@@ -94,6 +94,7 @@ impl Load {
     /// Each thread pauses `pause` between requests to keep the load moderate.
     pub fn start(
         addr: SocketAddr,
+        token: &str,
         threads: usize,
         timeout: Duration,
         pause: Duration,
@@ -108,6 +109,7 @@ impl Load {
             .map(|t| {
                 let (stop, samples, ids, counter) =
                     (stop.clone(), samples.clone(), ids.clone(), counter.clone());
+                let bearer = format!("Bearer {token}");
                 std::thread::spawn(move || {
                     let mut i = t;
                     while !stop.load(Ordering::Relaxed) {
@@ -129,7 +131,8 @@ impl Load {
                         i += 1;
                         let at = started.elapsed();
                         let t0 = Instant::now();
-                        let r = request(addr, method, &path, &[], body.as_deref(), timeout);
+                        let auth = [("Authorization", bearer.as_str())];
+                        let r = request(addr, method, &path, &auth, body.as_deref(), timeout);
                         let latency = t0.elapsed();
                         let sample = match r {
                             Ok(r) => {

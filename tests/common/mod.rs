@@ -39,21 +39,26 @@ pub fn snippetd(env: &HashMap<String, String>) -> Command {
     cmd
 }
 
+/// `target/<dir>/<test binary>-<pid>.<ext>`, opened for appending.
+fn per_process_file(dir: &str, ext: &str) -> Mutex<std::fs::File> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(dir);
+    std::fs::create_dir_all(&dir).expect("create a directory under target/");
+    let exe = std::env::current_exe().unwrap();
+    let name = exe.file_name().unwrap().to_string_lossy().to_string();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}-{}.{ext}", std::process::id())))
+        .expect("open a per-process test file");
+    Mutex::new(file)
+}
+
 /// Where every server's log lines go, for the secrets scan.
 fn log_sink() -> &'static Mutex<std::fs::File> {
     static SINK: std::sync::OnceLock<Mutex<std::fs::File>> = std::sync::OnceLock::new();
-    SINK.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-logs");
-        std::fs::create_dir_all(&dir).expect("create target/test-logs");
-        let exe = std::env::current_exe().unwrap();
-        let name = exe.file_name().unwrap().to_string_lossy().to_string();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("{name}-{}.log", std::process::id())))
-            .expect("open test log");
-        Mutex::new(file)
-    })
+    SINK.get_or_init(|| per_process_file("test-logs", "log"))
 }
 
 /// Collects a child's output lines (and tees them to the log sink).
@@ -99,6 +104,8 @@ pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
     pub logs: Lines,
+    /// Sent by [`Server::client`] when set ([`Server::with_token`]).
+    pub token: Option<String>,
 }
 
 impl Server {
@@ -148,11 +155,23 @@ impl Server {
             child,
             addr: format!("127.0.0.1:{port}").parse().unwrap(),
             logs,
+            token: None,
         }
     }
 
+    /// The same server; its clients send `token`.
+    pub fn with_token(mut self, token: String) -> Server {
+        self.token = Some(token);
+        self
+    }
+
+    /// A client, with the server's token if it has one.
     pub fn client(&self) -> Client {
-        Client::new(self.addr)
+        let c = Client::new(self.addr);
+        match &self.token {
+            Some(t) => c.with_token(t),
+            None => c,
+        }
     }
 
     pub fn signal(&self, sig: i32) {
@@ -194,10 +213,67 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The owner every test app's default client writes as.
+pub const TESTER: &str = "tester";
+/// Its scopes: what a client of the guide's API does.
+pub const TESTER_SCOPES: &[&str] = &["snippets:read", "snippets:write"];
+
+/// Remembers a token the tests minted, for `make log-scan` (which fails if
+/// any of them appears in a log line). Its secret part only, one a line, in
+/// target/test-tokens/ (not under test-logs/, which is what is scanned).
+pub fn record_token(token: &str) {
+    static SINK: std::sync::OnceLock<Mutex<std::fs::File>> = std::sync::OnceLock::new();
+    let sink = SINK.get_or_init(|| per_process_file("test-tokens", "txt"));
+    if let (Some(secret), Ok(mut f)) = (token.get(4..), sink.lock()) {
+        let _ = writeln!(f, "{secret}");
+    }
+}
+
+/// A fresh token for `owner` (created if missing), written to the
+/// database by SHA-256 as `snippetd token create` does. `extra_sql` is
+/// appended to the token's column list (e.g. an expiry or a revocation).
+pub fn mint_with(db: &TestDb, owner: &str, scopes: &[&str], extra: &[(&str, &str)]) -> String {
+    let secret = snippetd::auth::token::generate().expect("CSPRNG");
+    let hash = snippetd::auth::token::hex(&secret.hash());
+    let scopes = scopes
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let (cols, vals): (Vec<&str>, Vec<&str>) = extra.iter().copied().unzip();
+    let (cols, vals) = if extra.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            format!(", {}", cols.join(", ")),
+            format!(", {}", vals.join(", ")),
+        )
+    };
+    db.psql(&format!(
+        "INSERT INTO owners (handle) VALUES ('{owner}') ON CONFLICT DO NOTHING; \
+         INSERT INTO tokens (id, owner, name, scopes, sha256{cols}) VALUES \
+         (gen_random_uuid(), '{owner}', 'test', ARRAY[{scopes}]::text[], decode('{hash}', 'hex'){vals});"
+    ));
+    record_token(secret.expose());
+    secret.expose().to_string()
+}
+
+/// A fresh token for `owner` with `scopes`.
+pub fn mint(db: &TestDb, owner: &str, scopes: &[&str]) -> String {
+    mint_with(db, owner, scopes, &[])
+}
+
+/// A fresh token for [`TESTER`] (a migrated database).
+pub fn tester(db: &TestDb) -> String {
+    mint(db, TESTER, TESTER_SCOPES)
+}
+
 /// A fresh database, migrated, with a server on it.
 pub struct TestApp {
     pub db: TestDb,
     pub server: Server,
+    /// The default client's token: owner [`TESTER`], [`TESTER_SCOPES`].
+    pub token: String,
 }
 
 impl TestApp {
@@ -207,12 +283,19 @@ impl TestApp {
 
     pub fn with_env(extra: &[(&str, &str)]) -> TestApp {
         let (db, env) = migrated_db(extra);
+        let token = tester(&db);
         let server = Server::start(&["serve"], &env);
-        TestApp { db, server }
+        TestApp { db, server, token }
     }
 
+    /// A client that sends the tester's token.
     pub fn client(&self) -> Client {
-        self.server.client()
+        self.anon().with_token(&self.token)
+    }
+
+    /// A client without a token.
+    pub fn anon(&self) -> Client {
+        Client::new(self.server.addr)
     }
 }
 

@@ -57,6 +57,24 @@ export DATABASE_URL
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export HOST=127.0.0.1 PORT=$port LOG_FORMAT=json RUST_LOG=info
 "$bin" migrate 2>>"$work/server.log"
+# Writes need a token: an owner `fuzz` and a token with every scope but
+# admin, sent with every request (its snippets are its own, so PUT, PATCH
+# and DELETE reach the 2xx paths too).
+"$bin" owner add fuzz 2>>"$work/server.log"
+FUZZ_TOKEN=$("$bin" token create --owner fuzz --name schemathesis \
+  --scopes snippets:read,snippets:write,tokens:write 2>>"$work/server.log")
+export FUZZ_TOKEN
+# schemathesis fills a `bearer` security scheme itself (with generated
+# values: every write was a 401) unless the scheme has credentials: these,
+# read from the environment, never written to disk. It loads
+# schemathesis.toml from the directory it runs in ($work). DELETE
+# /tokens/{id} is left out (--exclude-operation-id revokeToken below): the
+# stateful phase finds the token's own id (GET /me, GET /tokens) and revokes
+# it, and every request after that is a 401. tests/auth.rs covers it.
+cat >"$work/schemathesis.toml" <<'TOML'
+[auth.openapi.bearer]
+bearer = "${FUZZ_TOKEN}"
+TOML
 : >"$work/server.log"
 "$bin" serve >>"$work/server.log" 2>&1 &
 server_pid=$!
@@ -82,6 +100,7 @@ st_abs=$(cd "$(dirname "$st")" && pwd)/$(basename "$st")
   --request-timeout 10 \
   --suppress-health-check too_slow \
   --report junit --report-dir report \
+  --exclude-operation-id revokeToken \
   "${extra[@]}") || st_status=$?
 
 kill -0 "$server_pid" 2>/dev/null || { echo "fuzz: snippetd died during the run" >&2; st_status=1; }

@@ -1,0 +1,235 @@
+//! Owners and API tokens: the token format and its checksum (`token`),
+//! scopes and the [`Caller`] the domain receives (`scope`), verification
+//! with an in-memory cache (`cache`, [`Auth::verify`]), the queries
+//! (`store`), what `serve` and the operator commands do (`cli`). No HTTP in here: the http
+//! layer turns `Authorization` into a `Caller` and these errors into
+//! 401/403.
+
+pub mod cache;
+pub mod cli;
+pub mod scope;
+pub mod store;
+pub mod token;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use diesel::result::Error as DieselError;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use cache::Verified;
+pub use scope::{Caller, Denied, Scope, Scopes};
+pub use token::{Malformed, Secret, TokenHash};
+
+use crate::db::DbPool;
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Not a token: wrong shape or checksum (no database work was done).
+    #[error("{0}")]
+    Malformed(Malformed),
+    /// Unknown, expired or revoked.
+    #[error("the token is unknown, expired or revoked")]
+    InvalidToken,
+    #[error("{0}")]
+    Denied(Denied),
+    /// Admin only (e.g. another owner's tokens, creating owners).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    /// A request field that is wrong: its JSON pointer and why.
+    #[error("{0}: {1}")]
+    Invalid(&'static str, String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<crate::db::CheckoutError> for AuthError {
+    fn from(e: crate::db::CheckoutError) -> Self {
+        AuthError::Unavailable(e.to_string())
+    }
+}
+
+impl From<DieselError> for AuthError {
+    /// The same classification as the snippet queries' (transient → 503,
+    /// anything else → 500): one list of what "transient" means.
+    fn from(e: DieselError) -> Self {
+        use crate::snippets::SnippetError as S;
+        match S::from(e) {
+            S::Unavailable(why) => AuthError::Unavailable(why),
+            S::NotFound => AuthError::NotFound,
+            other => AuthError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<Denied> for AuthError {
+    fn from(d: Denied) -> Self {
+        AuthError::Denied(d)
+    }
+}
+
+/// How long a verified token is trusted before it is checked again: a
+/// revocation on another instance takes effect within this time.
+pub const CACHE_TTL: Duration = Duration::from_secs(10);
+/// Tokens kept in memory (each entry is ~100 bytes).
+pub const CACHE_MAX: usize = 10_000;
+/// `last_used_at` is written at most this often per token.
+pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// How often the uses noted since are written, in one statement.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Uses are written only while a pooled connection is idle (never making
+/// the pool open one, nor taking one a request waits for), unless the
+/// oldest has waited this long.
+const FLUSH_AT_LATEST: Duration = Duration::from_secs(30);
+
+/// Token uses not yet written, and since when the oldest waits.
+type Pending = Mutex<HashMap<Uuid, Instant>>;
+
+/// Token verification for one process: the cache, and `last_used_at`
+/// updates off the request path.
+pub struct Auth {
+    pool: DbPool,
+    cache: Mutex<cache::Cache>,
+    /// When each token's use was last noted by this process.
+    touched: Mutex<HashMap<Uuid, Instant>>,
+    /// Uses to write; the flusher task holds a `Weak` and ends with `Auth`.
+    pending: Arc<Pending>,
+    flusher: OnceLock<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding these; the data stays sound.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Auth {
+    pub fn new(pool: DbPool) -> Auth {
+        Auth::with_cache(pool, CACHE_MAX, CACHE_TTL)
+    }
+
+    pub fn with_cache(pool: DbPool, max: usize, ttl: Duration) -> Auth {
+        Auth {
+            pool,
+            cache: Mutex::new(cache::Cache::new(max, ttl)),
+            touched: Mutex::default(),
+            pending: Arc::default(),
+            flusher: OnceLock::new(),
+        }
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// The caller a bearer token stands for. A wrong shape or checksum is
+    /// refused before any database work; a cached answer costs none.
+    pub async fn verify(&self, bearer: &str) -> Result<Caller, AuthError> {
+        let hash = token::parse(bearer).map_err(AuthError::Malformed)?;
+        let now = Instant::now();
+        let cached = lock(&self.cache).get(&hash, now);
+        let found = match cached {
+            Some(answer) => answer,
+            None => {
+                let row = store::find_by_hash(&self.pool, &hash).await?;
+                let answer = row.filter(|r| r.revoked_at.is_none()).map(|r| Verified {
+                    token_id: r.id,
+                    owner: r.owner.into(),
+                    scopes: Scopes::from_names(&r.scopes),
+                    expires_at: r.expires_at,
+                });
+                lock(&self.cache).insert(hash, answer.clone(), now);
+                answer
+            }
+        };
+        let v = found.ok_or(AuthError::InvalidToken)?;
+        if v.expires_at.is_some_and(|t| t <= OffsetDateTime::now_utc()) {
+            return Err(AuthError::InvalidToken);
+        }
+        self.touch(v.token_id, now);
+        Ok(Caller::Owner {
+            handle: v.owner,
+            token_id: v.token_id,
+            scopes: v.scopes,
+            expires_at: v.expires_at,
+        })
+    }
+
+    /// Notes a use for `last_used_at`, at most once a minute per token per
+    /// process. A background task writes the noted uses in one statement,
+    /// off the request path; a failure is logged, never the request's
+    /// problem.
+    fn touch(&self, id: Uuid, now: Instant) {
+        {
+            let mut t = lock(&self.touched);
+            if t.get(&id)
+                .is_some_and(|last| now.saturating_duration_since(*last) < TOUCH_EVERY)
+            {
+                return;
+            }
+            if t.len() >= CACHE_MAX {
+                t.retain(|_, last| now.saturating_duration_since(*last) < TOUCH_EVERY);
+            }
+            t.insert(id, now);
+        }
+        lock(&self.pending).entry(id).or_insert(now);
+        self.flusher.get_or_init(|| {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(flush(Arc::downgrade(&self.pending), self.pool.clone()));
+            }
+        });
+    }
+
+    /// Forgets a token in this process at once (after revoking it).
+    pub fn evict(&self, token_id: Uuid) {
+        lock(&self.cache).evict_token(token_id);
+    }
+
+    /// Revokes a token: the caller's own (`tokens:write`), or any (admin).
+    /// Another owner's token is `NotFound`, as a missing one.
+    pub async fn revoke(&self, caller: &Caller, id: Uuid) -> Result<(), AuthError> {
+        caller.require(Scope::TokensWrite)?;
+        let owner = if caller.is_admin() {
+            None
+        } else {
+            caller.handle()
+        };
+        store::revoke(&self.pool, id, owner).await?;
+        self.evict(id);
+        Ok(())
+    }
+}
+
+/// Writes the noted token uses every [`FLUSH_EVERY`] while a pooled
+/// connection is idle (or the oldest has waited [`FLUSH_AT_LATEST`]); ends
+/// when its `Auth` is gone.
+async fn flush(pending: Weak<Pending>, pool: DbPool) {
+    loop {
+        tokio::time::sleep(FLUSH_EVERY).await;
+        let Some(pending) = pending.upgrade() else {
+            return;
+        };
+        let ids: Vec<Uuid> = {
+            let mut p = lock(&pending);
+            let overdue = p.values().any(|t| t.elapsed() >= FLUSH_AT_LATEST);
+            if p.is_empty() || (pool.idle_connections() == 0 && !overdue) {
+                continue;
+            }
+            p.drain().map(|(id, _)| id).collect()
+        };
+        drop(pending);
+        if let Err(e) = store::touch(&pool, &ids).await {
+            log::warn!("could not record the use of {} token(s): {e}", ids.len());
+        }
+    }
+}
+
+/// Shared with the HTTP layer.
+pub type SharedAuth = Arc<Auth>;

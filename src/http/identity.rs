@@ -1,0 +1,174 @@
+//! `GET /me`, `GET|POST /tokens`, `DELETE /tokens/{id}`, `POST /owners`:
+//! HTTP in, `crate::auth` call, HTTP out.
+
+use hyper::header::{HeaderValue, CACHE_CONTROL};
+use hyper::{Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::handlers::{json, json_body, Req};
+use super::problem::{ApiError, Body};
+use super::request::Json;
+use super::App;
+use crate::auth::{store, Caller, Scope, Scopes};
+use crate::snippets::model::iso_millis;
+use crate::snippets::Violation;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// The most days a token created over the API may live.
+pub const MAX_EXPIRES_DAYS: u32 = 365;
+
+fn no_store(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Open mode has no identities: these routes say so instead of pretending.
+fn identities(caller: &Caller) -> Result<()> {
+    match caller {
+        Caller::Open => Err(ApiError::Forbidden(
+            "AUTH_MODE=open: the server uses no tokens or owners".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub async fn me(caller: &Caller) -> Result<Response<Body>> {
+    identities(caller)?;
+    match caller {
+        Caller::Owner {
+            handle,
+            token_id,
+            scopes,
+            expires_at,
+        } => Ok(no_store(json(
+            StatusCode::OK,
+            &json!({
+                "handle": &**handle,
+                "tokenId": token_id,
+                "scopes": scopes.names(),
+                "expiresAt": expires_at.map(iso_millis),
+            }),
+        ))),
+        _ => Err(ApiError::Unauthorized(None)),
+    }
+}
+
+pub async fn list(app: &App, caller: &Caller) -> Result<Response<Body>> {
+    identities(caller)?;
+    caller.require(Scope::TokensWrite)?;
+    let rows = store::list_tokens(&app.pool, caller.handle()).await?;
+    Ok(no_store(json(StatusCode::OK, &rows)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NewToken {
+    name: String,
+    scopes: Vec<String>,
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+    #[serde(default)]
+    owner: Option<String>,
+}
+
+fn invalid(pointer: &str, detail: impl Into<String>) -> ApiError {
+    ApiError::Invalid(vec![Violation {
+        pointer: pointer.into(),
+        detail: detail.into(),
+    }])
+}
+
+/// `{name, scopes, expiresInDays, owner}` → 201 with the token, once.
+/// Scopes must be a subset of the caller's; only an admin may name
+/// another owner.
+pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
+    identities(caller)?;
+    caller.require(Scope::TokensWrite)?;
+    let body = json_body(app, req, &[Json::Plain]).await?;
+    let t: NewToken = serde_json::from_value(body).map_err(|e| {
+        invalid(
+            "",
+            format!(
+                "must be {{name, scopes, expiresInDays?, owner?}}: {}",
+                e.to_string().chars().take(120).collect::<String>()
+            ),
+        )
+    })?;
+    let name = t.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.contains('\0') {
+        return Err(invalid("/name", "must be 1 to 100 characters, not blank"));
+    }
+    let scopes = Scopes::parse_names(&t.scopes).map_err(|s| {
+        invalid(
+            "/scopes",
+            format!("{s:?} is not a scope (snippets:read, snippets:write, tokens:write, admin)"),
+        )
+    })?;
+    if scopes == Scopes::default() {
+        return Err(invalid("/scopes", "must name at least one scope"));
+    }
+    if !scopes.is_subset_of(caller.scopes()) {
+        return Err(ApiError::Forbidden(
+            "A token can only be given scopes its creator's token has.".into(),
+        ));
+    }
+    let expires_at = match t.expires_in_days {
+        None => None,
+        Some(d) if (1..=MAX_EXPIRES_DAYS).contains(&d) => {
+            Some(OffsetDateTime::now_utc() + Duration::days(i64::from(d)))
+        }
+        Some(_) => {
+            return Err(invalid(
+                "/expiresInDays",
+                format!("must be a whole number from 1 to {MAX_EXPIRES_DAYS}"),
+            ))
+        }
+    };
+    let own = caller.handle().unwrap_or_default();
+    let owner = match t.owner.as_deref() {
+        None => own,
+        Some(o) if o == own => own,
+        Some(o) if caller.is_admin() => o,
+        Some(_) => {
+            return Err(ApiError::Forbidden(
+                "Only an admin may create tokens for another owner.".into(),
+            ))
+        }
+    };
+    let (row, secret) = store::create_token(&app.pool, owner, name, scopes, expires_at).await?;
+    let mut body = serde_json::to_value(&row).expect("serializes");
+    body["token"] = secret.expose().into();
+    Ok(no_store(json(StatusCode::CREATED, &body)))
+}
+
+pub async fn revoke(app: &App, caller: &Caller, id: Uuid) -> Result<Response<Body>> {
+    identities(caller)?;
+    app.auth.revoke(caller, id).await?;
+    let mut resp = Response::new(Body::default());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOwner {
+    handle: String,
+}
+
+pub async fn create_owner(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
+    identities(caller)?;
+    caller.require(Scope::Admin)?;
+    let body = json_body(app, req, &[Json::Plain]).await?;
+    let o: NewOwner =
+        serde_json::from_value(body).map_err(|_| invalid("", "must be {\"handle\": \"…\"}"))?;
+    let created = store::create_owner(&app.pool, &o.handle).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({"handle": o.handle, "createdAt": iso_millis(created)}),
+    ))
+}

@@ -1,0 +1,66 @@
+//! Who may see and modify which snippet: the rules in one place. Queries
+//! apply them in SQL (writes and lists: a forgotten check is a missing row);
+//! the coalesced id lookup applies [`can_read`] to the row it fetched
+//! (docs/architecture.md, "Visibility and the coalesced lookup").
+
+use crate::auth::{Caller, Scope};
+
+use super::model::Visibility;
+
+/// Private snippets exist only for their owner (with `snippets:read`) and
+/// admins; public and unlisted ones for anyone who has the id.
+pub fn can_read(caller: &Caller, owner: Option<&str>, visibility: Visibility) -> bool {
+    visibility != Visibility::Private
+        || caller.is_admin()
+        || (owns(caller, owner) && caller.scopes().allows(Scope::SnippetsRead))
+}
+
+/// Modify (PUT, PATCH, DELETE): the owner with `snippets:write`, or an
+/// admin; unowned rows (written before owners existed) only an admin. The
+/// scope itself is checked before any row is read.
+pub fn can_modify(caller: &Caller, owner: Option<&str>) -> bool {
+    caller.is_admin() || owns(caller, owner)
+}
+
+fn owns(caller: &Caller, owner: Option<&str>) -> bool {
+    matches!((caller.handle(), owner), (Some(c), Some(o)) if c == o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Scopes;
+    use Visibility::*;
+
+    fn owner(handle: &str, scopes: &[Scope]) -> Caller {
+        Caller::Owner {
+            handle: handle.into(),
+            token_id: uuid::Uuid::nil(),
+            scopes: Scopes::of(scopes),
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn the_rules() {
+        let a = owner("a", &[Scope::SnippetsRead, Scope::SnippetsWrite]);
+        let a_write_only = owner("a", &[Scope::SnippetsWrite]);
+        let b = owner("b", &[Scope::SnippetsRead, Scope::SnippetsWrite]);
+        let admin = owner("root", &[Scope::Admin]);
+        for v in [Public, Unlisted] {
+            assert!(can_read(&Caller::Anonymous, Some("a"), v));
+            assert!(can_read(&b, Some("a"), v));
+        }
+        assert!(!can_read(&Caller::Anonymous, Some("a"), Private));
+        assert!(!can_read(&b, Some("a"), Private));
+        assert!(!can_read(&a_write_only, Some("a"), Private));
+        assert!(can_read(&a, Some("a"), Private));
+        assert!(can_read(&admin, Some("a"), Private));
+        assert!(can_modify(&a, Some("a")));
+        assert!(!can_modify(&b, Some("a")));
+        assert!(!can_modify(&a, None), "unowned rows: admin only");
+        assert!(can_modify(&admin, None));
+        assert!(can_modify(&Caller::Open, None));
+        assert!(!can_modify(&Caller::Anonymous, None));
+    }
+}
