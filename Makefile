@@ -15,7 +15,7 @@ STATIC_BIN := target/$(STATIC_TARGET)/release/snippetd
 
 include $(wildcard mk/*.mk)
 
-.PHONY: help run build release test lint fmt-check clippy cargo-test log-scan tools static scratch-test bench
+.PHONY: help run build release test lint fmt-check clippy cargo-test log-scan tools static scratch-test bench previous-bin
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -38,9 +38,24 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-cargo-test: tools
+cargo-test: tools previous-bin
 	rm -rf target/test-logs target/test-tokens
-	SNIPPETD_REQUIRE_TOOLS=1 $(CARGO) test --locked -- --test-threads=$${TEST_THREADS:-4}
+	SNIPPETD_REQUIRE_TOOLS=1 SNIPPETD_PREVIOUS_BIN=$(abspath $(PREVIOUS_BIN)) \
+	  $(CARGO) test --locked -- --test-threads=$${TEST_THREADS:-4}
+
+# The release before this one, for the rolling-deploy test (an old task
+# serving the schema the new one migrated: tests/auth.rs). Built from git,
+# debug profile, in its own target directory; update PREVIOUS_REV when a
+# release ships.
+PREVIOUS_REV ?= ca19f70
+PREVIOUS_BIN := target/previous/$(PREVIOUS_REV)/debug/snippetd
+
+previous-bin: $(PREVIOUS_BIN) ## build the previous release (PREVIOUS_REV) for the rolling-deploy test
+
+$(PREVIOUS_BIN):
+	rm -rf target/previous/src && mkdir -p target/previous/src
+	git archive $(PREVIOUS_REV) | tar -x -C target/previous/src
+	$(CARGO) build --locked --manifest-path target/previous/src/Cargo.toml --target-dir target/previous/$(PREVIOUS_REV)
 
 # Secrets never reach logs: scan every line the servers logged in the run.
 log-scan:

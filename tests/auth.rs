@@ -780,3 +780,49 @@ fn the_previous_versions_statements_work_on_the_new_schema() {
     ));
     assert!(out.contains(&id), "{out}");
 }
+
+/// A rolling deploy: the previous release's own binary (built by `make
+/// previous-bin`, PREVIOUS_REV in the Makefile) serves the schema this
+/// version migrated, reads and writes through its whole API, and what it
+/// wrote is an unowned public snippet here.
+#[test]
+fn the_previous_binary_serves_the_migrated_schema() {
+    let Some(previous) = std::env::var_os("SNIPPETD_PREVIOUS_BIN") else {
+        assert!(
+            std::env::var_os("SNIPPETD_REQUIRE_TOOLS").is_none(),
+            "SNIPPETD_PREVIOUS_BIN is not set: run `make previous-bin` (make test does)"
+        );
+        eprintln!("skipping: SNIPPETD_PREVIOUS_BIN is not set (make previous-bin)");
+        return;
+    };
+    let previous = previous.to_string_lossy().to_string();
+    let app = InProcApp::new();
+    let env = app.db.env();
+    let old = common::Server::start_binary(&previous, &[], &["serve"], &env);
+    let c = old.client();
+    let created = c.create(&json!({"title": "old", "language": "c", "code": "x"}));
+    let path = format!("/snippets/{}", created["id"].as_str().unwrap());
+    assert_eq!(c.get(&path).status, 200);
+    let r = c.json(
+        "PUT",
+        &path,
+        &json!({"title": "old 2", "language": "c", "code": "y"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = c.send(
+        "PATCH",
+        &path,
+        &[("Content-Type", "application/merge-patch+json")],
+        Some(br#"{"description":"d"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = c.get("/snippets?limit=5");
+    assert_eq!(list.status, 200);
+    // This version reads it as an unowned public snippet.
+    let s = app.anon().get(&path).json();
+    assert_eq!(s["owner"], Value::Null);
+    assert_eq!(s["visibility"], "public");
+    assert_eq!(s["description"], "d");
+    assert_eq!(c.send("DELETE", &path, &[], None).status, 204);
+    assert_eq!(app.anon().get(&path).status, 404);
+}

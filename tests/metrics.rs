@@ -175,12 +175,14 @@ fn ten_thousand_distinct_ids_add_no_series() {
         value(&after, unmatched) - value(&before, unmatched),
         1_000.0
     );
-    // Bounded: 6 route labels × 5 classes, whatever was requested.
+    // Bounded: one label per route template, plus `unmatched`, × 5
+    // classes, whatever was requested.
     let routes: BTreeSet<_> = after
         .keys()
         .filter(|k| k.starts_with("snippetd_http_requests_total{"))
         .collect();
-    assert_eq!(routes.len(), 6 * 5, "{routes:#?}");
+    let templates = snippetd::http::router::ROUTES.len() + 1;
+    assert_eq!(routes.len(), templates * 5, "{routes:#?}");
 }
 
 /// The CloudWatch units an EMF metric may declare.

@@ -154,10 +154,10 @@ provider "aws" {
 
 variables {
   github_repository    = "example-org/snippetd"
-  origin_verify_secret = "0123456789abcdef0123456789abcdef"
   image_tag            = "3f1c2a9d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
   db_password_generate = false
   db_password          = "test-only-Password#1234"
+  app_db_password      = "test-only-AppPassword#5678"
 }
 
 run "web_acl" {

@@ -117,6 +117,16 @@ impl Server {
 
     /// The same, with `snippetd` run under `wrapper` (e.g. `unshare`).
     pub fn start_wrapped(wrapper: &[&str], args: &[&str], env: &HashMap<String, String>) -> Server {
+        Server::start_binary(BIN, wrapper, args, env)
+    }
+
+    /// The same with another build of snippetd (e.g. the previous release).
+    pub fn start_binary(
+        bin: &str,
+        wrapper: &[&str],
+        args: &[&str],
+        env: &HashMap<String, String>,
+    ) -> Server {
         let mut env = env.clone();
         env.entry("HOST".into())
             .or_insert_with(|| "127.0.0.1".into());
@@ -126,6 +136,16 @@ impl Server {
             .unwrap_or_else(|| free_port().to_string());
         env.insert("PORT".into(), port.clone());
         let mut cmd = snippetd(&env);
+        if bin != BIN {
+            let inner = cmd;
+            cmd = Command::new(bin);
+            cmd.env_clear();
+            for (k, v) in inner.get_envs() {
+                if let Some(v) = v {
+                    cmd.env(k, v);
+                }
+            }
+        }
         if let Some((program, rest)) = wrapper.split_first() {
             let inner = cmd;
             cmd = Command::new(program);
@@ -135,7 +155,7 @@ impl Server {
                     cmd.env(k, v);
                 }
             }
-            cmd.args(rest).arg(BIN);
+            cmd.args(rest).arg(bin);
         }
         let mut child = cmd
             .args(args)
