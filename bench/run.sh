@@ -158,12 +158,13 @@ fi
 # shellcheck disable=SC2046
 env $(server_env_for snippets info) "$bin" migrate >>"$out/logs/migrate.log" 2>&1
 # Writes need a token: an admin (the seeded rows are unowned, and only an
-# admin may modify those), minted by the CLI as an operator would.
+# admin may modify those), minted by the CLI as an operator would. A build
+# from before tokens (compare.sh's "before") has no such commands: no token.
 # shellcheck disable=SC2046
-env $(server_env_for snippets info) "$bin" owner add bench >>"$out/logs/migrate.log" 2>&1
+env $(server_env_for snippets info) "$bin" owner add bench >>"$out/logs/migrate.log" 2>&1 || true
 # shellcheck disable=SC2046
 bench_token=$(env $(server_env_for snippets info) "$bin" token create --owner bench --name bench \
-  --scopes admin 2>>"$out/logs/migrate.log")
+  --scopes admin 2>>"$out/logs/migrate.log") || bench_token=""
 [ "$pgss" = 1 ] && psqlc -d snippets -c "CREATE EXTENSION pg_stat_statements"
 
 # The request body for POST and PUT: ~1 KB of code, like the seeded rows.
