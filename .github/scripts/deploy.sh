@@ -259,6 +259,30 @@ verify_running() {
 	log "verified: $(primary_summary); all ${#task_arns[@]} running tasks use it"
 }
 
+# With deployment alarms (terraform/ecs.tf `alarms`), ECS keeps a stable
+# rollout IN_PROGRESS for a bake period and rolls it back if an alarm
+# fires: `services-stable` can return inside that period. Wait for the
+# PRIMARY deployment of new_td to be COMPLETED; an alarm's rollback makes
+# another revision PRIMARY (or the rollout FAILED): then fail, with why.
+wait_for_bake() {
+	local new_td="$1" deadline="$2" state
+	while :; do
+		describe_service
+		state="$(jq -r --arg td "$new_td" '.services[0].deployments[] | select(.status == "PRIMARY")
+			| if .taskDefinition == $td then .rolloutState else "ROLLED_BACK" end' "$TMP/service.json")"
+		case "$state" in
+			COMPLETED) return ;;
+			IN_PROGRESS)
+				((SECONDS < deadline)) || die "the rollout of $new_td was still IN_PROGRESS after the deploy timeout: $(primary_summary)"
+				log "stable, rollout in progress (bake time of the deployment alarms): $(primary_summary)"
+				sleep "${DEPLOY_POLL_SECONDS:-15}"
+				;;
+			ROLLED_BACK) die "the deployment of $new_td was rolled back (a deployment alarm or the circuit breaker): $(primary_summary); see docs/operations.md" ;;
+			*) die "the deployment of $new_td is $state: $(jq -r '.services[0].deployments[] | select(.status == "PRIMARY") | .rolloutStateReason' "$TMP/service.json")" ;;
+		esac
+	done
+}
+
 # The image tag (= commit) of the app container in a task definition file.
 image_tag_of() {
 	local td="$1" container image
@@ -383,6 +407,7 @@ cmd_deploy() {
 			|| die "the deployment of $new_td FAILED: $(jq -r '.services[0].deployments[] | select(.status == "PRIMARY") | .rolloutStateReason' "$TMP/service.json")"
 		((SECONDS < deadline)) || die "the service was not stable after ${timeout}s"
 	done
+	wait_for_bake "$new_td" "$deadline"
 	verify_running "$new_td"
 	cmd_smoke
 	ROLLBACK_TO=""

@@ -108,6 +108,10 @@ run() {
 
 run "deploy: happy path" pass ok ok deploy "smoke test passed"
 run "deploy: waits past a waiter time-out while in progress" pass slow ok deploy "not stable yet"
+extra=(DEPLOY_POLL_SECONDS=0)
+run "deploy: waits out the deployment alarms' bake time" pass bake ok deploy "bake time"
+expect_rollback=1 extra=(DEPLOY_POLL_SECONDS=0)
+run "rollback: a deployment alarm rolled the deploy back" fail alarm-rollback ok deploy "rolled back \(a deployment alarm"
 run "deploy: smoke retries 503 from the edge" pass ok flaky-health deploy "retrying"
 run "deploy: live task definition on another CPU" fail wrong-live-arch ok deploy "runs ARM64"
 run "deploy: image built for another CPU" fail ok image-arm64 deploy "built for 'arm64'"
@@ -142,7 +146,7 @@ run "rollback: never stable" fail never-stable ok deploy "ROLLBACK: the service 
 expect_rollback=1
 run "rollback: after the circuit breaker's own" fail rollback ok deploy "ROLLBACK: the service runs snippetd:7 again, stable. The deploy failed: the deployment of .* was rolled back"
 expect_rollback=1
-run "rollback: seen only after the waiter succeeded" fail rollback-after-wait ok deploy "does not run .*snippetd:8"
+run "rollback: seen only after the waiter succeeded" fail rollback-after-wait ok deploy "snippetd:8 was rolled back"
 expect_rollback=1 extra=(ROLLBACK_TIMEOUT=1)
 run "rollback: a rollback that does not stabilize is reported" fail rollback-stuck snippets-500 deploy "rollback: the service was not stable on snippetd:7"
 run "preflight prints the build platform" pass ok ok preflight "live task definition .* runs X86_64"
