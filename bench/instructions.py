@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Instructions per request, counted by valgrind's callgrind: the cost of a
+request in snippetd's own CPU work, independent of what else the machine is
+doing (wrk's requests/s are not, on a shared 2-core VM).
+
+    bench/instructions.py LABEL=BINARY[,VAR=value...] ...
+
+For each variant: `serve` under callgrind on a throw-away database (seeded
+with 1,000 snippets), then N requests of each scenario sent one after another
+on one keep-alive connection, then SIGTERM. Each variant runs once with no
+request and once per scenario with N requests of it; the difference divided
+by N is the cost of one request (startup, shutdown and timers cancel out). Sequential requests
+keep the coalesced id lookup at one id per query in every variant.
+Needs DATABASE_URL (a server where it may create databases), valgrind.
+"""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+N = int(os.environ.get("INSTR_REQUESTS", "500"))
+SCENARIOS = os.environ.get("INSTR_SCENARIOS", "health get_id post").split()
+BODY = json.dumps({"title": "bench", "language": "rust", "code": "fn main() {}" * 80})
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def psql(url, sql):
+    subprocess.run(["psql", "-q", url, "-c", sql], check=True, capture_output=True)
+
+
+def run(binary, env, n, ids, token, scenario):
+    port = free_port()
+    out = tempfile.mktemp(prefix="callgrind.")
+    e = dict(os.environ, **env, HOST="127.0.0.1", PORT=str(port), RUST_LOG="info", LOG_FORMAT="json")
+    p = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "serve"],
+        env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    for s in [scenario] if scenario else []:
+        for i in range(n):
+            if s == "health":
+                c.request("GET", "/health")
+            elif s == "get_id":
+                c.request("GET", f"/snippets/{ids[i % len(ids)]}",
+                          headers=auth if env.get("INSTR_AUTH_GET") == "1" else {})
+            elif s == "post":
+                c.request("POST", "/snippets", body=BODY,
+                          headers={"Content-Type": "application/json", **auth})
+            r = c.getresponse()
+            r.read()
+            assert r.status < 300, (s, r.status)
+    c.close()
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=120)
+    total = 0
+    for name in os.listdir(os.path.dirname(out)):
+        if name.startswith(os.path.basename(out)):
+            path = os.path.join(os.path.dirname(out), name)
+            for line in open(path):
+                m = re.match(r"(summary|totals): (\d+)", line)
+                if m:
+                    total += int(m.group(2))
+                    break
+            os.remove(path)
+    return total
+
+
+def main():
+    base = os.environ["DATABASE_URL"]
+    rows = []
+    for spec in sys.argv[1:]:
+        label, rest = spec.split("=", 1)
+        binary, *pairs = rest.split(",")
+        env = dict(p.split("=", 1) for p in pairs)
+        db = "instr_" + uuid.uuid4().hex[:8]
+        psql(base, f"CREATE DATABASE {db}")
+        url = re.sub(r"/[^/?]*(\?|$)", f"/{db}\\1", base, count=1)
+        env["DATABASE_URL"] = url
+        menv = dict(os.environ, **env)
+        subprocess.run([binary, "migrate"], env=menv, check=True, capture_output=True)
+        psql(url, "INSERT INTO snippets (id, title, language, code, tags) SELECT gen_random_uuid(), "
+                  "'s' || n, 'rust', repeat('x', 1000), '{}' FROM generate_series(1, 1000) n")
+        ids = subprocess.run(["psql", "-tA", url, "-c", "SELECT id FROM snippets"],
+                             check=True, capture_output=True, text=True).stdout.split()
+        token = None
+        if subprocess.run([binary, "owner", "add", "bench"], env=menv, capture_output=True).returncode == 0:
+            token = subprocess.run([binary, "token", "create", "--owner", "bench", "--scopes", "admin"],
+                                   env=menv, check=True, capture_output=True, text=True).stdout.strip()
+        zero = run(binary, env, 0, ids, token, None)
+        for scenario in SCENARIOS:
+            per = (run(binary, env, N, ids, token, scenario) - zero) / N
+            rows.append((label, scenario, per))
+            print(f"{label}\t{scenario}\t{per:,.0f}", flush=True)
+        psql(base, f"DROP DATABASE {db}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
