@@ -85,7 +85,7 @@ in_root() {
 }
 export DB_HOST=localhost DB_PORT=$pgport DB_USERNAME=app DB_PASSWORD=$password DB_NAME=snippets \
        DB_SSLMODE=verify-full DB_SSLROOTCERT=/etc/ssl/certs/db-ca.pem \
-       HOST=127.0.0.1 PORT=$port LOG_FORMAT=json SHUTDOWN_GRACE_SECONDS=5
+       HOST=127.0.0.1 PORT=$port LOG_FORMAT=json SHUTDOWN_GRACE_SECONDS=5 METRICS_ADDR=off
 
 started=$(date +%s%N)
 in_root /snippetd supervise > "$work/snippetd.log" 2>&1 &
@@ -104,7 +104,13 @@ fi
 echo "scratch-test: /health 200 after $(( ($(date +%s%N) - started) / 1000000 )) ms (migrations pending at start)"
 grep -q 'sslmode=verify-full (TLS required, certificate chain and host name verified)' "$work/snippetd.log" \
   || fail "TLS state not logged as verify-full"
+# Writes need a token: minted by the static binary in the root, as an
+# operator would (its CSPRNG is the getrandom syscall: no /dev/urandom here).
+(in_root /snippetd owner add scratch) >>"$work/cli.log" 2>&1 || fail "owner add inside the root failed: $(cat "$work/cli.log")"
+token=$(in_root /snippetd token create --owner scratch --name scratch 2>>"$work/cli.log") \
+  || fail "token create inside the root failed: $(cat "$work/cli.log")"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/snippets" \
+  -H "Authorization: Bearer $token" \
   -H 'Content-Type: application/json' -d '{"title":"t","language":"sh","code":"echo"}')
 [ "$code" = 201 ] || fail "POST /snippets gave $code"
 ssl=$(as_pg "$pgbin/psql" -h "$pgdata" -p "$pgport" -U admin -d postgres -tAc \
