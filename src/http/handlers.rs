@@ -21,7 +21,11 @@ pub(super) type Req = Request<HandlerBody>;
 /// Routes a request and answers it; errors become problem+json here.
 pub async fn dispatch(app: &App, req: Req) -> Response<Body> {
     let outcome = match router::route(req.method(), req.uri().path()) {
-        Ok(route) => match auth::caller(app, req.uri(), req.headers()).await {
+        // Each route's future is boxed where it starts: the futures that
+        // wrap this one (layers, task-local scope, hyper's dispatcher) then
+        // stay a few hundred bytes, instead of the largest handler's size
+        // moved at every level (callgrind: ~20 KB memcpy per request).
+        Ok(route) => match Box::pin(auth::caller(app, req.uri(), req.headers())).await {
             Ok(caller) => handle(app, route, &caller, req).await,
             Err(e) => Err(e),
         },
@@ -50,7 +54,7 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
     }
     match route {
         Route::Health => Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
-        Route::Ready => ready(app).await,
+        Route::Ready => Box::pin(ready(app)).await,
         Route::OpenApi => Ok(raw_json(app.openapi.clone())),
         Route::Options(allow) => {
             let mut resp = empty(StatusCode::NO_CONTENT);
@@ -58,17 +62,17 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
                 .insert(ALLOW, HeaderValue::from_static(allow));
             Ok(resp)
         }
-        Route::ListSnippets => list(app, caller, req.uri().query()).await,
-        Route::CreateSnippet => create(app, caller, req).await,
-        Route::GetSnippet(id) => get(app, caller, id, req.headers()).await,
-        Route::ReplaceSnippet(id) => replace(app, caller, id, req).await,
-        Route::PatchSnippet(id) => patch(app, caller, id, req).await,
-        Route::DeleteSnippet(id) => delete(app, caller, id, req.headers()).await,
-        Route::Me => identity::me(caller).await,
-        Route::ListTokens => identity::list(app, caller).await,
-        Route::CreateToken => identity::create(app, caller, req).await,
-        Route::RevokeToken(id) => identity::revoke(app, caller, id).await,
-        Route::CreateOwner => identity::create_owner(app, caller, req).await,
+        Route::ListSnippets => Box::pin(list(app, caller, req.uri().query())).await,
+        Route::CreateSnippet => Box::pin(create(app, caller, req)).await,
+        Route::GetSnippet(id) => Box::pin(get(app, caller, id, req.headers())).await,
+        Route::ReplaceSnippet(id) => Box::pin(replace(app, caller, id, req)).await,
+        Route::PatchSnippet(id) => Box::pin(patch(app, caller, id, req)).await,
+        Route::DeleteSnippet(id) => Box::pin(delete(app, caller, id, req.headers())).await,
+        Route::Me => Box::pin(identity::me(caller)).await,
+        Route::ListTokens => Box::pin(identity::list(app, caller)).await,
+        Route::CreateToken => Box::pin(identity::create(app, caller, req)).await,
+        Route::RevokeToken(id) => Box::pin(identity::revoke(app, caller, id)).await,
+        Route::CreateOwner => Box::pin(identity::create_owner(app, caller, req)).await,
     }
 }
 

@@ -13,7 +13,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
@@ -55,10 +54,7 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
         let _ = stream.set_nodelay(true);
         let watched = Watched::new(stream);
         let rejected = watched.rejected.clone();
-        let conn = graceful.watch(builder.serve_connection(
-            TokioIo::new(watched),
-            TowerToHyperService::new(service.clone()),
-        ));
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(watched), service.clone()));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 let status = rejected.load(Ordering::Relaxed);

@@ -22,7 +22,7 @@
 //! the `log`/env_logger pair this project is built on.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -30,7 +30,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Either, Full};
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
-use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -74,12 +74,19 @@ pub type RespBody = Either<InnerBody, Full<Bytes>>;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole API as one service. Cheap to clone (one per connection).
+/// The whole API as one service: a tower `Service` (in-process tests) and
+/// a hyper `Service` (the server; see [`Api`]). Cloned once per connection.
 pub fn service<B>(
     app: Arc<App>,
 ) -> impl Service<Request<B>, Response = Response<RespBody>, Error = Infallible, Future: Send>
-       + Clone
+       + hyper::service::Service<
+    Request<B>,
+    Response = Response<RespBody>,
+    Error = Infallible,
+    Future: Send,
+> + Clone
        + Send
+       + Sync
        + 'static
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -97,14 +104,108 @@ where
         .layer(CatchPanicLayer::custom(panicked))
         .layer(RequestBodyLimitLayer::new(app.cfg.max_body_bytes))
         .service(handlers);
-    // CorsLayer answers every OPTIONS as a preflight; a plain OPTIONS (no
-    // Access-Control-Request-Method) goes around it to get its `Allow`.
-    let inner = (cors(&app.cfg.cors).layer(plain.clone()), plain);
+    // With no origin configured there is nothing for CORS to add (no
+    // origin is ever allowed), so the layer is left out.
+    let cors = match app.cfg.cors {
+        CorsOrigins::None => None,
+        _ => Some(PerConnection(Mutex::new(
+            cors(&app.cfg.cors).layer(plain.clone()),
+        ))),
+    };
+    Api { app, cors, plain }
+}
 
-    tower::service_fn(move |req: Request<B>| {
-        let (app, inner) = (app.clone(), inner.clone());
-        async move { Ok::<_, Infallible>(framing(&app, inner, req).await) }
-    })
+/// The stack's entry. hyper calls it through `&self`, tower through
+/// `&mut self`; both run [`framing`]. Hand-written rather than tower's
+/// `service_fn` + hyper-util's `TowerToHyperService`: those clone the whole
+/// layered service, tower-http's `Cors` included (its configuration: header
+/// lists, origins), for every request, and move it through a `Oneshot`;
+/// callgrind counted that at ~4,000 instructions per GET by id
+/// (docs/performance.md).
+#[derive(Clone)]
+pub struct Api<C, S> {
+    app: Arc<App>,
+    cors: Option<PerConnection<C>>,
+    plain: S,
+}
+
+/// The CORS service of one connection. HTTP/1 serves one request at a time
+/// per connection, so the lock is never contended; a clone (a new
+/// connection) gets its own copy, so connections never share a lock.
+pub struct PerConnection<C>(Mutex<C>);
+
+impl<C: Clone> Clone for PerConnection<C> {
+    fn clone(&self) -> Self {
+        let c = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        PerConnection(Mutex::new(c))
+    }
+}
+
+/// The layered services inside framing: CORS, timeout, panic guard, body
+/// limit and the handlers.
+pub trait Inner:
+    Service<
+    Request<ReqBody>,
+    Response = Response<InnerBody>,
+    Error = Infallible,
+    Future: Send + 'static,
+>
+{
+}
+
+impl<T> Inner for T where
+    T: Service<
+        Request<ReqBody>,
+        Response = Response<InnerBody>,
+        Error = Infallible,
+        Future: Send + 'static,
+    >
+{
+}
+
+type ApiFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<RespBody>, Infallible>> + Send>,
+>;
+
+impl<B, C, S> hyper::service::Service<Request<B>> for Api<C, S>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    C: Inner,
+    S: Inner + Clone,
+{
+    type Response = Response<RespBody>;
+    type Error = Infallible;
+    type Future = ApiFuture;
+
+    fn call(&self, req: Request<B>) -> ApiFuture {
+        Box::pin(framing(self, req))
+    }
+}
+
+impl<B, C, S> Service<Request<B>> for Api<C, S>
+where
+    Api<C, S>: hyper::service::Service<
+        Request<B>,
+        Response = Response<RespBody>,
+        Error = Infallible,
+        Future = ApiFuture,
+    >,
+{
+    type Response = Response<RespBody>;
+    type Error = Infallible;
+    type Future = ApiFuture;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> ApiFuture {
+        hyper::service::Service::call(&*self, req)
+    }
 }
 
 async fn answer(
@@ -125,43 +226,55 @@ pub fn request_id(req_headers: &hyper::HeaderMap) -> Arc<str> {
         .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()))
 }
 
-async fn framing<B, C, S>(app: &App, (cors, plain): (C, S), req: Request<B>) -> Response<RespBody>
+/// The outer layer (module docs). Everything the inner layers need is
+/// taken from `api` before the returned future's first poll, so the future
+/// owns what it uses.
+fn framing<B, C, S>(
+    api: &Api<C, S>,
+    req: Request<B>,
+) -> impl std::future::Future<Output = Result<Response<RespBody>, Infallible>> + Send + 'static
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
-    C: Service<Request<ReqBody>, Response = Response<InnerBody>, Error = Infallible>,
-    S: Service<Request<ReqBody>, Response = Response<InnerBody>, Error = Infallible>,
+    C: Inner,
+    S: Inner + Clone,
 {
     let started = Instant::now();
-    let _in_flight = app.metrics.in_flight();
+    let app = api.app.clone();
     let rid = request_id(req.headers());
-    let scope = rid.clone();
-    logging::with_request_id(scope, async move {
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        let route = router::template_index(&path);
-        let trace = TraceParent::from_headers(req.headers());
-        let amzn = trace::amzn_trace_id(req.headers()).map(str::to_owned);
-        let mut resp = match guard::check(&req) {
+    let rid_value = HeaderValue::from_str(&rid).ok();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let route = router::template_index(&path);
+    let trace = TraceParent::from_headers(req.headers());
+    let amzn = trace::amzn_trace_id(req.headers()).map(str::to_owned);
+    // The inner services only build their futures here; nothing of theirs
+    // logs before those futures run inside the request-id scope below.
+    let inner = guard::check(&req).map(|()| {
+        let mut req = req.map(|b| b.map_err(|e| BodyError(e.into())).boxed_unsync());
+        // Handlers and inner layers see the id that is logged and sent.
+        if let Some(v) = &rid_value {
+            req.headers_mut().insert(X_REQUEST_ID, v.clone());
+        }
+        // CorsLayer answers every OPTIONS as a preflight; a plain OPTIONS
+        // (no Access-Control-Request-Method) goes around it to get `Allow`.
+        let plain_options = req.method() == hyper::Method::OPTIONS
+            && !req.headers().contains_key("access-control-request-method");
+        match &api.cors {
+            Some(cors) if !plain_options => futures_util::future::Either::Left(
+                cors.0.lock().unwrap_or_else(|p| p.into_inner()).call(req),
+            ),
+            _ => futures_util::future::Either::Right(api.plain.clone().call(req)),
+        }
+    });
+    logging::with_request_id(rid.clone(), async move {
+        let _in_flight = app.metrics.in_flight();
+        let mut resp = match inner {
             Err(e) => problem(e, &rid, app.cfg.expose_errors).map(Either::Right),
-            Ok(()) => {
-                let mut req = req.map(|b| b.map_err(|e| BodyError(e.into())).boxed_unsync());
-                // Handlers and inner layers see the id that is logged and sent.
-                if let Ok(v) = HeaderValue::from_str(&rid) {
-                    req.headers_mut().insert(X_REQUEST_ID, v);
-                }
-                let plain_options = req.method() == hyper::Method::OPTIONS
-                    && !req.headers().contains_key("access-control-request-method");
-                let answered = if plain_options {
-                    plain.oneshot(req).await
-                } else {
-                    cors.oneshot(req).await
-                };
-                match answered {
-                    Ok(resp) => resp.map(Either::Left),
-                    Err(never) => match never {},
-                }
-            }
+            Ok(answer) => match answer.await {
+                Ok(resp) => resp.map(Either::Left),
+                Err(never) => match never {},
+            },
         };
         if resp.status().as_u16() >= 400 && !is_problem(&resp) {
             // A bare status from a layer (timeout, body limit, panic guard).
@@ -177,7 +290,7 @@ where
                 resp.headers_mut().append(k, v);
             }
         }
-        if let Ok(v) = HeaderValue::from_str(&rid) {
+        if let Some(v) = rid_value {
             resp.headers_mut().insert(X_REQUEST_ID, v);
         }
         if let Some(tp) = &trace {
@@ -196,9 +309,8 @@ where
             trace_id: trace.as_ref().map(|t| t.trace_id.as_str()),
             amzn_trace_id: amzn.as_deref(),
         });
-        resp
+        Ok(resp)
     })
-    .await
 }
 
 struct AccessLine<'a> {
@@ -329,6 +441,7 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tower::ServiceExt;
 
     async fn through_cors(origins: CorsOrigins, req: Request<Full<Bytes>>) -> hyper::HeaderMap {
         let inner = tower::service_fn(|_req: Request<Full<Bytes>>| async {
