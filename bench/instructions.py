@@ -45,7 +45,10 @@ def psql(url, sql):
 def run(binary, env, n, ids, token, scenario):
     port = free_port()
     out = tempfile.mktemp(prefix="callgrind.")
-    e = dict(os.environ, **env, HOST="127.0.0.1", PORT=str(port), RUST_LOG="info", LOG_FORMAT="json")
+    # A free metrics port too: a fixed one may be held by another run.
+    e = dict(os.environ, HOST="127.0.0.1", PORT=str(port), RUST_LOG="info", LOG_FORMAT="json",
+             METRICS_ADDR=f"127.0.0.1:{free_port()}")
+    e.update(env)
     p = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "serve"],
         env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
