@@ -11,6 +11,9 @@ on one keep-alive connection, then SIGTERM. Each variant runs once with no
 request and once per scenario with N requests of it; the difference divided
 by N is the cost of one request (startup, shutdown and timers cancel out). Sequential requests
 keep the coalesced id lookup at one id per query in every variant.
+Rate limits (issue 15) are on with budgets N requests never exhaust, unless
+a variant sets RATE_LIMITS=off or budgets of its own: `on=BIN` against
+`off=BIN,RATE_LIMITS=off` is the limiter's cost.
 Needs DATABASE_URL (a server where it may create databases), valgrind.
 """
 import http.client
@@ -93,7 +96,8 @@ def main():
     for spec in sys.argv[1:]:
         label, rest = spec.split("=", 1)
         binary, *pairs = rest.split(",")
-        env = dict(p.split("=", 1) for p in pairs)
+        env = {"RATE_LIMIT_READS_PER_MINUTE": "1000000", "RATE_LIMIT_WRITES_PER_MINUTE": "1000000"}
+        env.update(p.split("=", 1) for p in pairs)
         db = "instr_" + uuid.uuid4().hex[:8]
         psql(base, f"CREATE DATABASE {db}")
         url = re.sub(r"/[^/?]*(\?|$)", f"/{db}\\1", base, count=1)

@@ -11,12 +11,15 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
+use super::client_ip::Peer;
 use super::problem::MAX_HEAD_BYTES;
 use super::rejections::{self, Watched};
 use super::{stack, App};
@@ -55,10 +58,17 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
         let _ = stream.set_nodelay(true);
         let watched = Watched::new(stream);
         let rejected = watched.rejected.clone();
-        let conn = graceful.watch(builder.serve_connection(
-            TokioIo::new(watched),
-            TowerToHyperService::new(service.clone()),
-        ));
+        // The peer travels with each request: the client address is
+        // resolved from it (src/http/client_ip.rs).
+        let service = service
+            .clone()
+            .map_request(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(Peer(peer));
+                req
+            });
+        let conn = graceful.watch(
+            builder.serve_connection(TokioIo::new(watched), TowerToHyperService::new(service)),
+        );
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 let status = rejected.load(Ordering::Relaxed);
