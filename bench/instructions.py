@@ -110,7 +110,10 @@ def main():
                              check=True, capture_output=True, text=True).stdout.split()
         token = None
         if env.get("AUTH_MODE") != "open" and subprocess.run([binary, "owner", "add", "bench"], env=menv, capture_output=True).returncode == 0:
-            token = subprocess.run([binary, "token", "create", "--owner", "bench", "--scopes", "admin"],
+            # INSTR_SCOPES=snippets:read,snippets:write: an ordinary owner,
+            # whose POSTs are checked against its quota (admins are exempt).
+            scopes = env.get("INSTR_SCOPES", os.environ.get("INSTR_SCOPES", "admin"))
+            token = subprocess.run([binary, "token", "create", "--owner", "bench", "--scopes", scopes],
                                    env=menv, check=True, capture_output=True, text=True).stdout.strip()
         zero = run(binary, env, 0, ids, token, None)
         for scenario in SCENARIOS:

@@ -324,11 +324,6 @@ impl TestApp {
 pub fn migrated_db(extra: &[(&str, &str)]) -> (TestDb, HashMap<String, String>) {
     let db = cluster().create_db();
     let mut env = db.env();
-    // The limiter stays in every test's path (its headers, its place in
-    // the stack), with budgets no functional test reaches; tests/limits.rs
-    // sets its own.
-    env.insert("RATE_LIMIT_READS_PER_MINUTE".into(), "1000000".into());
-    env.insert("RATE_LIMIT_WRITES_PER_MINUTE".into(), "1000000".into());
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }
