@@ -73,3 +73,28 @@ fn a_flood_of_distinct_clients_is_bounded_and_swept() {
     // The overflow bucket, drained by the second flood, may still be there.
     assert!(limits.len() <= 1, "every bucket was full again");
 }
+
+/// What one limited request adds: a check and its two headers. Prints the
+/// time per request; `LIMITS_COST_N=0` vs the default under callgrind
+/// gives instructions per request (docs/performance.md).
+#[test]
+fn the_cost_of_one_check() {
+    let n: u32 = std::env::var("LIMITS_COST_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let limits = Limits::new(&RateConfig {
+        reads_per_minute: u32::MAX / 2,
+        writes_per_minute: 60,
+        max_keys: 100_000,
+    });
+    let owner = snippetd::http::ratelimit::Key::Owner("bench".into());
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        let mut h = hyper::HeaderMap::new();
+        limits.check(Budget::Reads, &owner).apply(&mut h);
+        assert!(h.len() == 2);
+    }
+    let per = started.elapsed().as_nanos() as f64 / f64::from(n.max(1));
+    println!("one check + headers: {per:.0} ns ({n} checks)");
+}
