@@ -11,6 +11,9 @@ on one keep-alive connection, then SIGTERM. Each variant runs once with no
 request and once per scenario with N requests of it; the difference divided
 by N is the cost of one request (startup, shutdown and timers cancel out). Sequential requests
 keep the coalesced id lookup at one id per query in every variant.
+Rate limits (issue 15) are on with budgets N requests never exhaust, unless
+a variant sets RATE_LIMITS=off or budgets of its own: `on=BIN` against
+`off=BIN,RATE_LIMITS=off` is the limiter's cost.
 Needs DATABASE_URL (a server where it may create databases), valgrind.
 """
 import http.client
@@ -96,7 +99,8 @@ def main():
     for spec in sys.argv[1:]:
         label, rest = spec.split("=", 1)
         binary, *pairs = rest.split(",")
-        env = dict(p.split("=", 1) for p in pairs)
+        env = {"RATE_LIMIT_READS_PER_MINUTE": "1000000", "RATE_LIMIT_WRITES_PER_MINUTE": "1000000"}
+        env.update(p.split("=", 1) for p in pairs)
         db = "instr_" + uuid.uuid4().hex[:8]
         psql(base, f"CREATE DATABASE {db}")
         url = re.sub(r"/[^/?]*(\?|$)", f"/{db}\\1", base, count=1)
@@ -109,7 +113,10 @@ def main():
                              check=True, capture_output=True, text=True).stdout.split()
         token = None
         if env.get("AUTH_MODE") != "open" and subprocess.run([binary, "owner", "add", "bench"], env=menv, capture_output=True).returncode == 0:
-            token = subprocess.run([binary, "token", "create", "--owner", "bench", "--scopes", "admin"],
+            # INSTR_SCOPES=snippets:read,snippets:write: an ordinary owner,
+            # whose POSTs are checked against its quota (admins are exempt).
+            scopes = env.get("INSTR_SCOPES", os.environ.get("INSTR_SCOPES", "admin"))
+            token = subprocess.run([binary, "token", "create", "--owner", "bench", "--scopes", scopes],
                                    env=menv, check=True, capture_output=True, text=True).stdout.strip()
         zero = run(binary, env, 0, ids, token, None)
         for scenario in SCENARIOS:

@@ -49,7 +49,9 @@ levels=${BENCH_LOG_LEVELS:-info warn}
 scenarios=${BENCH_SCENARIOS:-health get_id list search post put}
 label=${BENCH_LABEL:-default}
 pgss=${BENCH_PGSS:-0}
-server_env=${BENCH_SERVER_ENV:-}
+# Rate limits off: wrk is one client at tens of thousands of requests a
+# second (BENCH_SERVER_ENV=RATE_LIMITS=on measures them; later wins).
+server_env="RATE_LIMITS=off ${BENCH_SERVER_ENV:-}"
 
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 say() { printf '\n== %s\n' "$*" >&2; }

@@ -184,6 +184,16 @@ pub fn serve(s: &Settings) -> ExitCode {
             log::error!("{e}");
             return ExitCode::from(exit::FAILURE);
         }
+        match &cfg.http.limits.rate {
+            None => log::warn!(
+                "RATE_LIMITS=off: no rate limits at all; for load tests and local experiments only"
+            ),
+            Some(r) => log::info!(
+                "rate limits per client: {} reads and {} writes a minute",
+                r.reads_per_minute,
+                r.writes_per_minute
+            ),
+        }
         let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, pool));
         server::run(app, listener, signals::shutdown()).await;
         // The last, partial interval: its 5xx are often the interesting ones.

@@ -88,7 +88,7 @@ fn metrics_port_serves_prometheus_and_the_api_port_does_not() {
     assert!(value(&after, "process_resident_memory_bytes") > 1e6);
     assert!(value(&after, "process_open_fds") >= 3.0);
     assert!(value(&after, "snippetd_uptime_seconds") > 0.0);
-    // Hooks for features that land later.
+    // Nothing was limited (tests/limits.rs counts a 429 below).
     assert_eq!(value(&after, "snippetd_rate_limited_total"), 0.0);
     assert_eq!(value(&after, "snippetd_auth_failures_total"), 0.0);
     let build = after
@@ -115,6 +115,22 @@ fn metrics_port_serves_prometheus_and_the_api_port_does_not() {
         assert!(Instant::now() < deadline, "{key} did not reach 1");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn rate_limit_rejections_are_counted() {
+    let maddr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let app = TestApp::with_env(&[
+        ("METRICS_ADDR", &maddr.to_string()),
+        ("RATE_LIMIT_WRITES_PER_MINUTE", "1"),
+    ]);
+    let c = app.client();
+    let body = serde_json::json!({"title": "t", "language": "c", "code": "x"});
+    assert_eq!(c.create_status(&body), 201);
+    for _ in 0..2 {
+        c.json("POST", "/snippets", &body).problem(429);
+    }
+    assert_eq!(value(&scrape(maddr), "snippetd_rate_limited_total"), 2.0);
 }
 
 #[test]

@@ -39,6 +39,15 @@ diesel::table! {
     }
 }
 
+// Kept by a trigger on `snippets` (migration 2026-11-30-000001).
+diesel::table! {
+    owner_usage (owner) {
+        owner -> Text,
+        snippets -> BigInt,
+        bytes -> BigInt,
+    }
+}
+
 diesel::joinable!(tokens -> owners (owner));
 diesel::joinable!(snippets -> owners (owner));
-diesel::allow_tables_to_appear_in_same_query!(snippets, owners, tokens);
+diesel::allow_tables_to_appear_in_same_query!(snippets, owners, tokens, owner_usage);

@@ -6,7 +6,9 @@ use hyper::{HeaderMap, Request, Response, StatusCode};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::client_ip::ClientIp;
 use super::problem::{ApiError, Body};
+use super::ratelimit::{Budget, Key};
 use super::request::{self, Json};
 use super::router::{self, Route};
 use super::stack::{problem, HandlerBody};
@@ -18,26 +20,62 @@ use crate::snippets::{store, validate, Cursor, ListQuery, Snippet};
 type Result<T> = std::result::Result<T, ApiError>;
 pub(super) type Req = Request<HandlerBody>;
 
-/// Routes a request and answers it; errors become problem+json here.
+/// Routes a request, rate-limits it and answers it; errors become
+/// problem+json here.
 pub async fn dispatch(app: &App, req: Req) -> Response<Body> {
-    let outcome = match router::route(req.method(), req.uri().path()) {
+    let route = router::route(req.method(), req.uri().path());
+    // Probes and the contract are never limited: an orchestrator or a
+    // client generator must not be refused because of someone's budget.
+    let exempt = matches!(route, Ok(Route::Health | Route::Ready | Route::OpenApi));
+    let routed = match route {
         // Each route's future is boxed where it starts: the futures that
         // wrap this one (layers, task-local scope, hyper's dispatcher) then
         // stay a few hundred bytes, instead of the largest handler's size
         // moved at every level (callgrind: ~20 KB memcpy per request).
-        Ok(route) => match Box::pin(auth::caller(app, req.uri(), req.headers())).await {
-            Ok(caller) => handle(app, route, &caller, req).await,
-            Err(e) => Err(e),
-        },
+        Ok(route) => Box::pin(auth::caller(app, req.uri(), req.headers()))
+            .await
+            .map(|caller| (route, caller)),
         Err(e) => Err(e),
     };
-    match outcome {
+    let decision = match (&app.limits, exempt) {
+        (Some(limits), false) => {
+            // The owner's bucket with a valid token; the client address's
+            // otherwise (anonymous, open mode, invalid token, no route).
+            let key = match &routed {
+                Ok((_, Caller::Owner { handle, .. })) => Key::Owner(handle.clone()),
+                _ => limits.anonymous(
+                    req.extensions()
+                        .get::<ClientIp>()
+                        .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
+                            c.0
+                        }),
+                ),
+            };
+            Some(limits.check(Budget::of(req.method()), &key))
+        }
+        _ => None,
+    };
+    let outcome = match routed {
+        _ if decision.as_ref().is_some_and(|d| !d.allowed) => {
+            metrics::counter!(crate::metrics::RATE_LIMITED).increment(1);
+            Err(ApiError::TooManyRequests(
+                decision.as_ref().map_or(1, |d| d.retry_after),
+            ))
+        }
+        Ok((route, caller)) => handle(app, route, &caller, req).await,
+        Err(e) => Err(e),
+    };
+    let mut resp = match outcome {
         Ok(resp) => resp,
         Err(e) => {
             let rid = crate::logging::current_request_id().unwrap_or_default();
             problem(e, &rid, app.cfg.expose_errors)
         }
+    };
+    if let Some(d) = decision {
+        d.apply(resp.headers_mut());
     }
+    resp
 }
 
 async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Response<Body>> {
@@ -168,7 +206,7 @@ pub(super) async fn json_body(app: &App, req: Req, accept: &[Json]) -> Result<se
 async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = validate::input(body)?;
-    let s = store::insert(&app.pool, caller, &input).await?;
+    let s = store::insert(&app.pool, caller, &input, app.cfg.limits.quota).await?;
     let mut resp = snippet(StatusCode::CREATED, &s);
     resp.headers_mut().insert(
         LOCATION,
@@ -191,14 +229,14 @@ async fn replace(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Respo
     let pre = request::precondition(req.headers())?;
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = validate::input(body)?;
-    let s = store::replace(&app.pool, caller, id, &input, &pre).await?;
+    let s = store::replace(&app.pool, caller, id, &input, &pre, app.cfg.limits.quota).await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 
 async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {
     let pre = request::precondition(req.headers())?;
     let body = json_body(app, req, &[Json::MergePatch, Json::Plain]).await?;
-    let s = store::patch(&app.pool, caller, id, &body, &pre).await?;
+    let s = store::patch(&app.pool, caller, id, &body, &pre, app.cfg.limits.quota).await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 

@@ -3,10 +3,12 @@
 //! problem+json errors and the OpenAPI document.
 
 pub mod auth;
+pub mod client_ip;
 pub mod guard;
 pub mod handlers;
 pub mod identity;
 pub mod problem;
+pub mod ratelimit;
 pub mod rejections;
 pub mod request;
 pub mod router;
@@ -37,13 +39,20 @@ pub struct App {
     /// Token verification and its cache.
     pub auth: Auth,
     pub auth_mode: AuthMode,
+    /// `None`: `RATE_LIMITS=off`.
+    pub limits: Option<std::sync::Arc<ratelimit::Limits>>,
 }
 
 impl App {
     pub fn new(cfg: HttpConfig, auth: &AuthConfig, pool: DbPool) -> App {
         validate::warm_up();
         let openapi = serde_json::to_vec(&openapi()).expect("JSON serializes");
+        let limits = cfg.limits.rate.as_ref().map(ratelimit::Limits::new);
+        if let Some(l) = &limits {
+            ratelimit::Limits::spawn_sweeper(l);
+        }
         App {
+            limits,
             cfg,
             lookups: Lookups::new(pool.clone()),
             auth: Auth::new(pool.clone()),

@@ -9,6 +9,7 @@ use hyper::{Response, StatusCode};
 use serde::Serialize;
 
 use crate::auth::{AuthError, Denied, Scope};
+use crate::snippets::quota::{QuotaExceeded, Usage};
 use crate::snippets::{SnippetError, Violation};
 
 pub type Body = Full<Bytes>;
@@ -54,6 +55,12 @@ pub enum ApiError {
     HttpVersionNotSupported(String),
     #[error("the request body breaks the schema")]
     Invalid(Vec<Violation>),
+    /// 429: a rate limit; the seconds until a retry may pass.
+    #[error("rate limit exceeded: retry in {0} s (see the RateLimit header)")]
+    TooManyRequests(u64),
+    /// 403 with its own type: the owner's quota, and where it stands.
+    #[error("{0}")]
+    QuotaExceeded(QuotaExceeded),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -70,6 +77,7 @@ impl From<SnippetError> for ApiError {
             }
             SnippetError::PreconditionFailed => ApiError::PreconditionFailed,
             SnippetError::Invalid(v) => ApiError::Invalid(v),
+            SnippetError::QuotaExceeded(q) => ApiError::QuotaExceeded(q),
             SnippetError::Unavailable(why) => ApiError::Unavailable(why),
             SnippetError::Internal(why) => ApiError::Internal(why),
         }
@@ -116,6 +124,11 @@ struct Problem<'a> {
     request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<ProblemError<'a>>>,
+    /// Quota problems: the owner's usage and the limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<Usage>,
 }
 
 #[derive(Serialize)]
@@ -137,7 +150,10 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::InsufficientScope(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::InsufficientScope(_)
+            | ApiError::Forbidden(_)
+            | ApiError::QuotaExceeded(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -176,6 +192,8 @@ impl ApiError {
             ApiError::NotImplemented(_) => "not-implemented",
             ApiError::HttpVersionNotSupported(_) => "http-version-not-supported",
             ApiError::Invalid(_) => "validation-failed",
+            ApiError::TooManyRequests(_) => "rate-limited",
+            ApiError::QuotaExceeded(_) => "quota-exceeded",
             ApiError::Unavailable(_) => "service-unavailable",
             ApiError::Internal(_) => "internal-error",
         }
@@ -249,6 +267,14 @@ impl ApiError {
             detail: self.public_detail(expose),
             request_id,
             errors,
+            usage: match &self {
+                ApiError::QuotaExceeded(q) => Some(q.usage),
+                _ => None,
+            },
+            limits: match &self {
+                ApiError::QuotaExceeded(q) => Some(q.limits),
+                _ => None,
+            },
         };
         let mut resp = Response::new(Body::from(
             serde_json::to_vec(&body).expect("problem serializes"),
@@ -265,6 +291,9 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::TooManyRequests(secs) => {
+                h.insert(RETRY_AFTER, HeaderValue::from(*secs));
             }
             ApiError::Unauthorized(None) => {
                 h.insert(
@@ -357,6 +386,21 @@ mod tests {
                 "service-unavailable",
             ),
             (ApiError::Internal("bug".into()), 500, "internal-error"),
+            (ApiError::TooManyRequests(3), 429, "rate-limited"),
+            (
+                ApiError::QuotaExceeded(QuotaExceeded {
+                    usage: Usage {
+                        snippets: 2,
+                        bytes: 10,
+                    },
+                    limits: Usage {
+                        snippets: 2,
+                        bytes: 100,
+                    },
+                }),
+                403,
+                "quota-exceeded",
+            ),
         ];
         for (e, status, slug) in cases {
             let resp = e.into_response("rid-1", false);

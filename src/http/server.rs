@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -49,12 +48,15 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
         .header_read_timeout(app.cfg.header_read_timeout)
         .keep_alive(true)
         .max_buf_size(MAX_HEAD_BYTES + 8 * 1024);
-    let service = stack::service::<Incoming>(app.clone());
+    let service = stack::service(app.clone());
     let serve = |stream: TcpStream, peer: SocketAddr, permit| {
         let _ = stream.set_nodelay(true);
         let watched = Watched::new(stream);
         let rejected = watched.rejected.clone();
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(watched), service.clone()));
+        // The peer travels with the connection's service: the client
+        // address is resolved from it (src/http/client_ip.rs).
+        let conn =
+            graceful.watch(builder.serve_connection(TokioIo::new(watched), service.for_peer(peer)));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 let status = rejected.load(Ordering::Relaxed);

@@ -9,7 +9,8 @@
 //! 3. tower-http `TimeoutLayer`: `REQUEST_TIMEOUT_SECONDS` → 503.
 //! 4. tower-http `CatchPanicLayer`: a panicking handler → 500, logged.
 //! 5. tower-http `RequestBodyLimitLayer`: `MAX_BODY_BYTES` → 413.
-//! 6. the router and the handlers.
+//! 6. the router and the handlers; `handlers::dispatch` applies the rate
+//!    limits once the route and the caller are known (src/http/ratelimit.rs).
 //!
 //! The same stack serves hyper (src/http/server.rs) and in-process tests
 //! (`tower::ServiceExt::oneshot`, tests/inproc.rs), so tests exercise
@@ -36,7 +37,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use super::client_ip::{self, ClientIp, Peer};
 use super::problem::ApiError;
+use super::ratelimit::{RATELIMIT, RATELIMIT_POLICY};
 use super::trace::{self, TraceParent};
 use super::{guard, handlers, router, App};
 use crate::config::CorsOrigins;
@@ -76,22 +79,9 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API as one service: a tower `Service` (in-process tests) and
 /// a hyper `Service` (the server; see [`Api`]). Cloned once per connection.
-pub fn service<B>(
+pub fn service(
     app: Arc<App>,
-) -> impl Service<Request<B>, Response = Response<RespBody>, Error = Infallible, Future: Send>
-       + hyper::service::Service<
-    Request<B>,
-    Response = Response<RespBody>,
-    Error = Infallible,
-    Future: Send,
-> + Clone
-       + Send
-       + Sync
-       + 'static
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+) -> Api<impl Inner + Clone + Send + Sync + 'static, impl Inner + Clone + Send + Sync + 'static> {
     let handlers = {
         let app = app.clone();
         tower::service_fn(move |req| answer(app.clone(), req))
@@ -112,7 +102,12 @@ where
             cors(&app.cfg.cors).layer(plain.clone()),
         ))),
     };
-    Api { app, cors, plain }
+    Api {
+        app,
+        peer: None,
+        cors,
+        plain,
+    }
 }
 
 /// The stack's entry. hyper calls it through `&self`, tower through
@@ -125,8 +120,21 @@ where
 #[derive(Clone)]
 pub struct Api<C, S> {
     app: Arc<App>,
+    /// The TCP peer of the connection this copy serves (the server sets
+    /// it; in-process tests put a [`Peer`] on the request instead).
+    peer: Option<std::net::SocketAddr>,
     cors: Option<PerConnection<C>>,
     plain: S,
+}
+
+impl<C: Clone, S: Clone> Api<C, S> {
+    /// This service for one connection from `peer`.
+    pub fn for_peer(&self, peer: std::net::SocketAddr) -> Self {
+        Api {
+            peer: Some(peer),
+            ..self.clone()
+        }
+    }
 }
 
 /// The CORS service of one connection. HTTP/1 serves one request at a time
@@ -248,10 +256,15 @@ where
     let route = router::template_index(&path);
     let trace = TraceParent::from_headers(req.headers());
     let amzn = trace::amzn_trace_id(req.headers()).map(str::to_owned);
+    let peer = (req.extensions().get::<Peer>().map(|p| p.0))
+        .or(api.peer)
+        .map(|p| p.ip());
+    let client = client_ip::resolve(peer, req.headers(), &app.cfg.limits.trusted_proxies);
     // The inner services only build their futures here; nothing of theirs
     // logs before those futures run inside the request-id scope below.
     let inner = guard::check(&req).map(|()| {
         let mut req = req.map(|b| b.map_err(|e| BodyError(e.into())).boxed_unsync());
+        req.extensions_mut().insert(ClientIp(client));
         // Handlers and inner layers see the id that is logged and sent.
         if let Some(v) = &rid_value {
             req.headers_mut().insert(X_REQUEST_ID, v.clone());
@@ -305,6 +318,7 @@ where
             method: method.as_str(),
             path: &path,
             status,
+            client_ip: client,
             elapsed,
             trace_id: trace.as_ref().map(|t| t.trace_id.as_str()),
             amzn_trace_id: amzn.as_deref(),
@@ -317,6 +331,7 @@ struct AccessLine<'a> {
     method: &'a str,
     path: &'a str,
     status: u16,
+    client_ip: std::net::IpAddr,
     elapsed: Duration,
     trace_id: Option<&'a str>,
     amzn_trace_id: Option<&'a str>,
@@ -329,7 +344,7 @@ fn access_log(line: AccessLine<'_>) {
     if !log::log_enabled!(target: "access", log::Level::Info) {
         return;
     }
-    let mut kv: [(&str, Value<'_>); 6] = [
+    let mut kv: [(&str, Value<'_>); 7] = [
         ("method", Value::from(line.method)),
         ("path", Value::from(line.path)),
         ("status", Value::from(line.status)),
@@ -337,10 +352,11 @@ fn access_log(line: AccessLine<'_>) {
             "duration_ms",
             Value::from(line.elapsed.as_secs_f64() * 1000.0),
         ),
+        ("client_ip", Value::from_display(&line.client_ip)),
         ("", Value::from("")),
         ("", Value::from("")),
     ];
-    let mut n = 4;
+    let mut n = 5;
     for (key, value) in [
         ("trace_id", line.trace_id),
         ("amzn_trace_id", line.amzn_trace_id),
@@ -434,6 +450,8 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             WWW_AUTHENTICATE,
             X_REQUEST_ID,
             HeaderName::from_static(trace::TRACEPARENT),
+            RATELIMIT_POLICY,
+            RATELIMIT,
         ])
         .max_age(Duration::from_secs(600))
 }

@@ -128,7 +128,7 @@ fn describe() {
     describe_counter!(
         RATE_LIMITED,
         Unit::Count,
-        "Requests refused with 429 (rate limits; 0 until they land)."
+        "Requests refused with 429 by the rate limits (src/http/ratelimit.rs)."
     );
     describe_counter!(
         AUTH_FAILURES,
@@ -179,8 +179,8 @@ fn describe() {
         Unit::Count,
         "1, labelled with the version and the commit built."
     );
-    // Hooks for features that land later: the series exist (at 0), so
-    // dashboards and alarms can be built on them now.
+    // Counters that may stay at 0 for long: the series exist from the
+    // start, so alarms and dashboards see 0, not "no data".
     metrics::counter!(RATE_LIMITED).absolute(0);
     metrics::counter!(AUTH_FAILURES).absolute(0);
     for kind in ["connect", "broken"] {

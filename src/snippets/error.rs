@@ -25,6 +25,9 @@ pub enum SnippetError {
     Forbidden,
     #[error("the snippet has changed since the version given in If-Match")]
     PreconditionFailed,
+    /// The owner's quota (snippets or bytes) would be exceeded: 403.
+    #[error("{0}")]
+    QuotaExceeded(super::quota::QuotaExceeded),
     #[error("the snippet is invalid ({} violation(s))", .0.len())]
     Invalid(Vec<Violation>),
     /// The database cannot be reached or refused to work right now: a retry

@@ -4,6 +4,7 @@ pub mod access;
 pub mod error;
 pub mod lookups;
 pub mod model;
+pub mod quota;
 pub mod store;
 pub mod validate;
 

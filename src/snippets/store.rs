@@ -18,8 +18,10 @@ use uuid::Uuid;
 use super::access;
 use super::error::SnippetError;
 use super::model::{ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility};
+use super::quota::{self, Usage};
 use super::validate;
 use crate::auth::{Caller, Scope};
+use crate::config::Quota;
 use crate::db::schema::snippets::dsl as s;
 use crate::db::{DbConn, DbPool};
 
@@ -28,18 +30,42 @@ async fn conn(pool: &DbPool) -> Result<DbConn<'_>, SnippetError> {
 }
 
 /// A new snippet owned by the caller (`snippets:write`). In open mode it is
-/// unowned and public, as every snippet was before owners.
+/// unowned and public, as every snippet was before owners. The owner's
+/// quota is checked with its usage row locked, in the insert's transaction.
 pub async fn insert(
     pool: &DbPool,
     caller: &Caller,
     input: &SnippetInput,
+    limits: Quota,
 ) -> Result<Snippet, SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
+    let mut c = conn(pool).await?;
+    let Some(owner) = quota::owner_of(caller) else {
+        return insert_row(&mut c, caller, input).await;
+    };
+    // Owned copies: see `patch`.
+    let (owner, input, who) = (owner.to_string(), input.clone(), caller.clone());
+    c.transaction::<_, SnippetError, _>(async move |c| {
+        let before = quota::lock(c, &owner).await?;
+        let after = Usage {
+            snippets: before.snippets + 1,
+            bytes: before.bytes + quota::size(&input),
+        };
+        quota::check(before, after, limits)?;
+        insert_row(c, &who, &input).await
+    })
+    .await
+}
+
+async fn insert_row(
+    c: &mut AsyncPgConnection,
+    caller: &Caller,
+    input: &SnippetInput,
+) -> Result<Snippet, SnippetError> {
     let visibility = match caller {
         Caller::Open => Visibility::Public,
         _ => input.visibility.unwrap_or_default(),
     };
-    let mut c = conn(pool).await?;
     // v7: time-ordered, so new rows land at the right edge of the index.
     let id = Uuid::now_v7();
     Ok(diesel::insert_into(s::snippets)
@@ -54,7 +80,7 @@ pub async fn insert(
             s::visibility.eq(visibility.as_str()),
         ))
         .returning(Snippet::as_returning())
-        .get_result(&mut c)
+        .get_result(c)
         .await?)
 }
 
@@ -267,10 +293,31 @@ pub async fn replace(
     id: Uuid,
     input: &SnippetInput,
     pre: &Precondition,
+    limits: Quota,
 ) -> Result<Snippet, SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
-    match update(&mut c, caller, id, input, pre).await? {
+    let updated = match quota::owner_of(caller) {
+        None => update(&mut c, caller, id, input, pre).await?,
+        Some(owner) => {
+            let (owner, input, pre, who) = (
+                owner.to_string(),
+                input.clone(),
+                pre.clone(),
+                caller.clone(),
+            );
+            c.transaction::<_, SnippetError, _>(async move |c| {
+                let before = quota::lock(c, &owner).await?;
+                let row = update(c, &who, id, &input, &pre).await?;
+                if row.is_some() {
+                    quota::check(before, quota::read(c, &owner).await?, limits)?;
+                }
+                Ok(row)
+            })
+            .await?
+        }
+    };
+    match updated {
         Some(s) => Ok(s),
         None => Err(miss(&mut c, caller, id).await),
     }
@@ -322,14 +369,22 @@ pub async fn patch(
     id: Uuid,
     patch: &serde_json::Value,
     pre: &Precondition,
+    limits: Quota,
 ) -> Result<Snippet, SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
     // Owned copies: a closure holding references cannot be proven Send for
     // every lifetime diesel-async's `for<'r> AsyncFnOnce` asks about.
     let (pre, patch, who) = (pre.clone(), patch.clone(), caller.clone());
+    let owner = quota::owner_of(caller).map(str::to_string);
     let outcome = c
         .transaction::<_, SnippetError, _>(async move |c| {
+            // The usage row before the snippet's: every write locks in
+            // this order, so two of them cannot deadlock.
+            let before = match &owner {
+                Some(o) => Some(quota::lock(c, o).await?),
+                None => None,
+            };
             // Only a row the caller may modify is read (and locked).
             let Some(current) = s::snippets
                 .filter(s::id.eq(id))
@@ -346,10 +401,13 @@ pub async fn patch(
                 return Err(SnippetError::PreconditionFailed);
             }
             let merged = validate::patch(&SnippetInput::from(&current), &patch)?;
-            update(c, &who, id, &merged, &Precondition::default())
+            let row = update(c, &who, id, &merged, &Precondition::default())
                 .await?
-                .ok_or(SnippetError::NotFound)
-                .map(Some)
+                .ok_or(SnippetError::NotFound)?;
+            if let (Some(o), Some(before)) = (&owner, before) {
+                quota::check(before, quota::read(c, o).await?, limits)?;
+            }
+            Ok(Some(row))
         })
         .await?;
     match outcome {
@@ -366,19 +424,41 @@ pub async fn delete(
 ) -> Result<(), SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
-    let n = diesel::delete(
-        s::snippets
-            .filter(s::id.eq(id))
-            .filter(modifiable(caller))
-            .filter(condition(pre)),
-    )
-    .execute(&mut c)
-    .await?;
+    let n = match quota::owner_of(caller) {
+        None => delete_row(&mut c, caller, id, pre).await?,
+        // The usage row first, as every quota-checked write locks it
+        // (the trigger would lock it after the snippet's: a deadlock with
+        // a concurrent PUT of the same snippet).
+        Some(owner) => {
+            let (owner, pre, who) = (owner.to_string(), pre.clone(), caller.clone());
+            c.transaction::<_, SnippetError, _>(async move |c| {
+                quota::lock(c, &owner).await?;
+                delete_row(c, &who, id, &pre).await
+            })
+            .await?
+        }
+    };
     if n == 1 {
         Ok(())
     } else {
         Err(miss(&mut c, caller, id).await)
     }
+}
+
+async fn delete_row(
+    c: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+    pre: &Precondition,
+) -> Result<usize, SnippetError> {
+    Ok(diesel::delete(
+        s::snippets
+            .filter(s::id.eq(id))
+            .filter(modifiable(caller))
+            .filter(condition(pre)),
+    )
+    .execute(c)
+    .await?)
 }
 
 /// Readiness: a round trip through the pool.

@@ -14,6 +14,9 @@ pub struct Client {
     inproc: Option<std::sync::Arc<super::inproc::Handle>>,
     /// Sent as `Authorization: Bearer …` unless a request sets its own.
     token: Option<String>,
+    /// In process: the TCP peer the request claims to come from (the
+    /// server sets the real one); none: 127.0.0.1.
+    peer: Option<SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -73,6 +76,7 @@ impl Client {
             addr,
             inproc: None,
             token: None,
+            peer: None,
         }
     }
 
@@ -97,6 +101,16 @@ impl Client {
             addr: "127.0.0.1:9".parse().unwrap(),
             inproc: Some(handle),
             token: None,
+            peer: None,
+        }
+    }
+
+    /// The same in-process client, as if connected from `peer`.
+    pub fn with_peer(&self, peer: SocketAddr) -> Client {
+        assert!(self.inproc.is_some(), "a socket's peer is the socket's");
+        Client {
+            peer: Some(peer),
+            ..self.clone()
         }
     }
 
@@ -161,6 +175,9 @@ impl Client {
                 .header("host", "snippetd.test");
             for (k, v) in headers {
                 req = req.header(*k, *v);
+            }
+            if let Some(peer) = self.peer {
+                req = req.extension(snippetd::http::client_ip::Peer(peer));
             }
             let body = body.map(bytes::Bytes::copy_from_slice).unwrap_or_default();
             return h.call(

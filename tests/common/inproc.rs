@@ -15,6 +15,7 @@ use tower::ServiceExt;
 
 use super::client::Response as TestResponse;
 use super::TestDb;
+use snippetd::http::client_ip::Peer;
 use snippetd::http::stack::{self, RespBody};
 use snippetd::http::App;
 
@@ -27,7 +28,13 @@ pub struct Handle {
 }
 
 impl Handle {
-    pub fn call(&self, req: Request<Full<Bytes>>) -> TestResponse {
+    pub fn call(&self, mut req: Request<Full<Bytes>>) -> TestResponse {
+        // What the server does for every connection: the TCP peer travels
+        // with the request. A test may set its own (forged clients, proxies).
+        if req.extensions().get::<Peer>().is_none() {
+            req.extensions_mut()
+                .insert(Peer(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))));
+        }
         let head = req.method() == hyper::Method::HEAD;
         self.rt.block_on(async {
             let resp = self.svc.clone().oneshot(req).await.expect("infallible");
@@ -83,7 +90,7 @@ impl InProcApp {
         let svc = rt.block_on(async {
             let connector = snippetd::db::Connector::new(&cfg.db).expect("connector");
             let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, connector.pool()));
-            BoxCloneSyncService::new(stack::service::<Full<Bytes>>(app))
+            BoxCloneSyncService::new(stack::service(app))
         });
         let token = super::mint(&db, super::TESTER, super::TESTER_SCOPES);
         InProcApp {

@@ -377,7 +377,8 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// The app's connection, as ECS passes it: DB_* variables.
+    /// The app's connection, as ECS passes it (DB_* variables), and the
+    /// test budgets of the rate limits.
     pub fn env(&self) -> HashMap<String, String> {
         [
             ("DB_HOST", self.cluster.host.clone()),
@@ -386,6 +387,11 @@ impl TestDb {
             ("DB_PASSWORD", PASSWORD.to_string()),
             ("DB_NAME", self.name.clone()),
             ("DB_SSLMODE", "disable".to_string()),
+            // The limiter stays in every test's path (its headers, its
+            // place in the stack) with budgets that load and fault tests
+            // never reach; tests/limits.rs sets its own.
+            ("RATE_LIMIT_READS_PER_MINUTE", "1000000".to_string()),
+            ("RATE_LIMIT_WRITES_PER_MINUTE", "1000000".to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

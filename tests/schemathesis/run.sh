@@ -56,6 +56,10 @@ DATABASE_URL=$(scripts/dev-db.sh)
 export DATABASE_URL
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export HOST=127.0.0.1 PORT=$port LOG_FORMAT=json RUST_LOG=info
+# Rate limits on (their headers are checked against the document) with a
+# budget the fuzzer's few thousand requests from one client never exhaust.
+export RATE_LIMIT_READS_PER_MINUTE=${FUZZ_RATE_PER_MINUTE:-1000000}
+export RATE_LIMIT_WRITES_PER_MINUTE=${FUZZ_RATE_PER_MINUTE:-1000000}
 "$bin" migrate 2>>"$work/server.log"
 # Writes need a token: an owner `fuzz` and a token with every scope but
 # admin, sent with every request (its snippets are its own, so PUT, PATCH
