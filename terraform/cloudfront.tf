@@ -1,5 +1,5 @@
 # CloudFront: HTTPS for viewers (HTTP redirects), nothing cached, every method,
-# the query string and the headers the API reads forwarded. The origin is the
+# the query string, every viewer header and the viewer's address forwarded. The origin is the
 # internal ALB through a CloudFront VPC origin: no public load balancer, no
 # shared secret header (nothing secret in the state for this hop).
 
@@ -11,16 +11,13 @@ locals {
 
   custom_domain = var.domain_name != "" && var.acm_certificate_arn != ""
 
-  forwarded_headers = [
-    "Accept",
-    "Access-Control-Request-Headers",
-    "Access-Control-Request-Method",
-    "Content-Type",
-    "If-Match",
-    "If-None-Match",
-    "Origin",
-    "X-Request-Id",
-  ]
+  # Every viewer header reaches the origin (Authorization with a token,
+  # traceparent, the conditional and CORS headers; with caching disabled a
+  # policy that forwards all viewer headers carries Authorization, which a
+  # whitelist cannot name), plus the one CloudFront header the app reads:
+  # the viewer's address, which src/http/client_ip.rs takes for the client
+  # because the ALB (in TRUSTED_PROXIES, ecs.tf) is the TCP peer.
+  cloudfront_headers = ["CloudFront-Viewer-Address"]
 }
 
 # CloudFront's way into the VPC: it places its own network interfaces in the
@@ -43,16 +40,16 @@ resource "aws_cloudfront_vpc_origin" "alb" {
 
 resource "aws_cloudfront_origin_request_policy" "api" {
   name    = "${var.name}-api"
-  comment = "snippetd: query strings and the request headers the API reads"
+  comment = "snippetd: query strings, viewer headers, the viewer address"
 
   query_strings_config {
     query_string_behavior = "all"
   }
 
   headers_config {
-    header_behavior = "whitelist"
+    header_behavior = "allViewerAndWhitelistCloudFront"
     headers {
-      items = local.forwarded_headers
+      items = local.cloudfront_headers
     }
   }
 

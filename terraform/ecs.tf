@@ -20,6 +20,10 @@ locals {
     { name = local.app_metrics.service_env, value = local.emf_service_value },
     { name = local.app_metrics.interval_env, value = "60" },
     { name = "AUTH_MODE", value = "tokens" },
+    # The ALB (and CloudFront's VPC-origin interfaces) live in the VPC: a
+    # peer there is a proxy whose forwarding headers are believed
+    # (src/http/client_ip.rs); anyone else is the client.
+    { name = "TRUSTED_PROXIES", value = var.vpc_cidr },
     # A SHA-256, not a secret (docs/deploy.md, "The first admin token").
     { name = "BOOTSTRAP_ADMIN_TOKEN_SHA256", value = var.bootstrap_admin_token_sha256 },
   ]

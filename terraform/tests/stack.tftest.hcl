@@ -481,12 +481,18 @@ run "wiring" {
   assert {
     condition = (
       aws_cloudfront_origin_request_policy.api.query_strings_config[0].query_string_behavior == "all" &&
-      length(setsubtract(
-        ["If-Match", "If-None-Match", "Content-Type", "Origin", "X-Request-Id", "Access-Control-Request-Method", "Access-Control-Request-Headers"],
-        aws_cloudfront_origin_request_policy.api.headers_config[0].headers[0].items
-      )) == 0
+      aws_cloudfront_origin_request_policy.api.headers_config[0].header_behavior == "allViewerAndWhitelistCloudFront" &&
+      contains(aws_cloudfront_origin_request_policy.api.headers_config[0].headers[0].items, "CloudFront-Viewer-Address")
     )
-    error_message = "Query strings and the API's headers must reach the origin."
+    error_message = "Query strings, every viewer header (Authorization, traceparent) and CloudFront-Viewer-Address must reach the origin."
+  }
+
+  assert {
+    condition = anytrue([
+      for e in jsondecode(aws_ecs_task_definition.api.container_definitions)[0].environment :
+      e.name == "TRUSTED_PROXIES" && e.value == var.vpc_cidr
+    ])
+    error_message = "The task must trust forwarding headers from the VPC (the ALB) only."
   }
 
   # --- ECS service ---
