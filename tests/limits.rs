@@ -199,7 +199,7 @@ fn rate_limits_off_warns_at_startup() {
 /// The usage row the trigger keeps equals what the table holds.
 fn assert_usage_matches(app_db: &common::TestDb, owner: &str) -> (i64, i64) {
     let kept = app_db.psql(&format!(
-        "SELECT snippets || ' ' || bytes FROM owner_usage WHERE owner = '{owner}'"
+        "SELECT sum(snippets) || ' ' || sum(bytes) FROM owner_usage WHERE owner = '{owner}'"
     ));
     let real = app_db.psql(&format!(
         "SELECT count(*) || ' ' || coalesce(sum(octet_length(title) + coalesce(octet_length(description), 0) + octet_length(code)), 0) \

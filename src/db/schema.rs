@@ -39,10 +39,11 @@ diesel::table! {
     }
 }
 
-// Kept by a trigger on `snippets` (migration 2026-11-30-000001).
+// Kept by a trigger on `snippets` (migrations 2026-11-30-000001 and -000002).
 diesel::table! {
-    owner_usage (owner) {
+    owner_usage (owner, stripe) {
         owner -> Text,
+        stripe -> SmallInt,
         snippets -> BigInt,
         bytes -> BigInt,
     }

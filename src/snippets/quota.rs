@@ -4,12 +4,14 @@
 //!
 //! The counts live in `owner_usage`, kept by a trigger on `snippets` so
 //! that every writer counts, an older release during a rolling deploy
-//! included. A write locks the owner's row first ([`lock`]), in the
-//! write's transaction: concurrent writes of one owner queue there, each
-//! sees the counts its predecessors committed, and two creates at the
-//! limit cannot both pass. Admin tokens are exempt (docs/api.md, "Quotas").
+//! included; each connection counts into its own stripe, so the counting
+//! takes no owner-wide lock. A checked write takes the owner's quota lock
+//! first ([`lock`]), in the write's transaction: checked writes of one
+//! owner queue there, each sees the counts its predecessors committed, and
+//! two creates at the limit cannot both pass. Admin tokens are exempt (docs/api.md, "Quotas").
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
@@ -17,7 +19,6 @@ use super::error::SnippetError;
 use super::model::SnippetInput;
 use crate::auth::Caller;
 use crate::config::Quota;
-use crate::db::schema::owner_usage::dsl as u;
 
 /// Snippets and bytes: an owner's usage, or the limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -63,28 +64,56 @@ pub fn owner_of(caller: &Caller) -> Option<&str> {
     }
 }
 
-/// The owner's usage, its row locked until the transaction ends (created
-/// at zero if the owner has none yet).
+/// Advisory-lock class of the quota lock (`pg_advisory_xact_lock(int, int)`;
+/// the migration lock uses the one-argument form, another key space).
+const QUOTA_LOCK_CLASS: i32 = 0x5155_4f54; // "QUOT"
+
+/// The owner's usage, with the owner's quota lock held until the
+/// transaction ends: checked writes of one owner queue here, and each sees
+/// the counts its predecessors committed. The trigger's own counting takes
+/// no owner-wide lock (migration 2026-11-30-000002: stripes), so unchecked
+/// writers (admins, the previous release) never wait on it.
+///
+/// Two statements: in READ COMMITTED the sum's snapshot is taken when it
+/// starts, after the lock was granted; one statement would read a snapshot
+/// taken before it waited.
 pub async fn lock(c: &mut AsyncPgConnection, owner: &str) -> Result<Usage, SnippetError> {
-    let (snippets, bytes) = diesel::insert_into(u::owner_usage)
-        .values(u::owner.eq(owner))
-        .on_conflict(u::owner)
-        .do_update()
-        .set(u::owner.eq(diesel::upsert::excluded(u::owner)))
-        .returning((u::snippets, u::bytes))
-        .get_result::<(i64, i64)>(c)
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind::<Integer, _>(QUOTA_LOCK_CLASS)
+        .bind::<Text, _>(owner)
+        .execute(c)
         .await?;
-    Ok(Usage { snippets, bytes })
+    read(c, owner).await
 }
 
-/// The owner's usage as this transaction sees it (after its own writes).
-pub async fn read(c: &mut AsyncPgConnection, owner: &str) -> Result<Usage, SnippetError> {
-    let (snippets, bytes) = u::owner_usage
-        .find(owner)
-        .select((u::snippets, u::bytes))
-        .first::<(i64, i64)>(c)
-        .await?;
-    Ok(Usage { snippets, bytes })
+#[derive(QueryableByName)]
+struct Summed {
+    #[diesel(sql_type = BigInt)]
+    snippets: i64,
+    #[diesel(sql_type = BigInt)]
+    bytes: i64,
+}
+
+/// The owner's usage as this transaction sees it (after its own writes):
+/// the sum of its stripes.
+pub fn read<'a>(
+    c: &'a mut AsyncPgConnection,
+    owner: &'a str,
+) -> impl std::future::Future<Output = Result<Usage, SnippetError>> + Send + 'a {
+    let q = diesel::sql_query(
+        "SELECT coalesce(sum(snippets), 0)::bigint AS snippets, \
+                coalesce(sum(bytes), 0)::bigint AS bytes \
+           FROM owner_usage WHERE owner = $1",
+    )
+    .bind::<Text, _>(owner)
+    .get_result::<Summed>(c);
+    async move {
+        let s = q.await?;
+        Ok(Usage {
+            snippets: s.snippets,
+            bytes: s.bytes,
+        })
+    }
 }
 
 /// Would `before` grow into `after` past a limit? Growing is refused; a

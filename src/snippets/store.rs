@@ -31,7 +31,7 @@ async fn conn(pool: &DbPool) -> Result<DbConn<'_>, SnippetError> {
 
 /// A new snippet owned by the caller (`snippets:write`). In open mode it is
 /// unowned and public, as every snippet was before owners. The owner's
-/// quota is checked with its usage row locked, in the insert's transaction.
+/// quota is checked under its quota lock, in the insert's transaction.
 pub async fn insert(
     pool: &DbPool,
     caller: &Caller,
@@ -379,7 +379,7 @@ pub async fn patch(
     let owner = quota::owner_of(caller).map(str::to_string);
     let outcome = c
         .transaction::<_, SnippetError, _>(async move |c| {
-            // The usage row before the snippet's: every write locks in
+            // The quota lock before the snippet's row: every write locks in
             // this order, so two of them cannot deadlock.
             let before = match &owner {
                 Some(o) => Some(quota::lock(c, o).await?),
@@ -424,20 +424,9 @@ pub async fn delete(
 ) -> Result<(), SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
-    let n = match quota::owner_of(caller) {
-        None => delete_row(&mut c, caller, id, pre).await?,
-        // The usage row first, as every quota-checked write locks it
-        // (the trigger would lock it after the snippet's: a deadlock with
-        // a concurrent PUT of the same snippet).
-        Some(owner) => {
-            let (owner, pre, who) = (owner.to_string(), pre.clone(), caller.clone());
-            c.transaction::<_, SnippetError, _>(async move |c| {
-                quota::lock(c, &owner).await?;
-                delete_row(c, &who, id, &pre).await
-            })
-            .await?
-        }
-    };
+    // No quota lock: a delete only shrinks usage, and the trigger counts
+    // it in this connection's stripe without an owner-wide lock.
+    let n = delete_row(&mut c, caller, id, pre).await?;
     if n == 1 {
         Ok(())
     } else {
