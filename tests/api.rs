@@ -29,6 +29,39 @@ fn health_ready_and_unknown_paths() {
     assert!(r.body.is_empty());
 }
 
+/// A plain probe is answered by the outer layer (src/http/stack.rs,
+/// `is_plain_health`); one with a query or an `Origin` goes through every
+/// layer. Both answer alike, and what the inner path enforces still holds.
+#[test]
+fn the_probe_fast_path_answers_as_the_full_path() {
+    let app = InProcApp::with_env(&[("CORS_ALLOWED_ORIGINS", "https://ok.example")]);
+    let c = app.client();
+    let fast = c.send("GET", "/health", &[("X-Request-Id", "probe-1")], None);
+    let full = c.send(
+        "GET",
+        "/health",
+        &[
+            ("X-Request-Id", "probe-2"),
+            ("Origin", "https://ok.example"),
+        ],
+        None,
+    );
+    for r in [&fast, &full] {
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, br#"{"status":"ok"}"#);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    assert_eq!(fast.header("x-request-id"), Some("probe-1"));
+    assert_eq!(full.header("x-request-id"), Some("probe-2"));
+    assert_eq!(
+        full.header("access-control-allow-origin"),
+        Some("https://ok.example")
+    );
+    // A token in the URL is refused on the full path, as on every route.
+    c.get("/health?token=snp_x").problem(400);
+    c.send("POST", "/health", &[], None).problem(405);
+}
+
 #[test]
 fn create_get_list_replace_delete() {
     let app = InProcApp::new();

@@ -234,6 +234,21 @@ pub fn request_id(req_headers: &hyper::HeaderMap) -> Arc<str> {
         .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()))
 }
 
+/// A liveness probe as orchestrators send it: `GET`/`HEAD /health`, no
+/// query, no `Origin`. Answered by framing itself (request id, metrics and
+/// access log included), around the inner layers: none of them has
+/// anything to do for it (no body, no caller, no CORS, nothing that can
+/// hang or panic), and going through them cost ~40 % of a probe's
+/// instructions (docs/performance.md). Anything else for `/health` (a
+/// query, which may carry a token, a browser's CORS request, another
+/// method) takes the full path.
+fn is_plain_health<B>(req: &Request<B>, route: Option<usize>) -> bool {
+    route.is_some_and(|i| router::ROUTES[i].1 == router::Resource::Health)
+        && (req.method() == hyper::Method::GET || req.method() == hyper::Method::HEAD)
+        && req.uri().query().is_none()
+        && !req.headers().contains_key(hyper::header::ORIGIN)
+}
+
 /// The outer layer (module docs). Everything the inner layers need is
 /// taken from `api` before the returned future's first poll, so the future
 /// owns what it uses.
@@ -263,6 +278,9 @@ where
     // The inner services only build their futures here; nothing of theirs
     // logs before those futures run inside the request-id scope below.
     let inner = guard::check(&req).map(|()| {
+        if is_plain_health(&req, route) {
+            return None;
+        }
         let mut req = req.map(|b| b.map_err(|e| BodyError(e.into())).boxed_unsync());
         req.extensions_mut().insert(ClientIp(client));
         // Handlers and inner layers see the id that is logged and sent.
@@ -273,18 +291,19 @@ where
         // (no Access-Control-Request-Method) goes around it to get `Allow`.
         let plain_options = req.method() == hyper::Method::OPTIONS
             && !req.headers().contains_key("access-control-request-method");
-        match &api.cors {
+        Some(match &api.cors {
             Some(cors) if !plain_options => futures_util::future::Either::Left(
                 cors.0.lock().unwrap_or_else(|p| p.into_inner()).call(req),
             ),
             _ => futures_util::future::Either::Right(api.plain.clone().call(req)),
-        }
+        })
     });
     logging::with_request_id(rid.clone(), async move {
         let _in_flight = app.metrics.in_flight();
         let mut resp = match inner {
             Err(e) => problem(e, &rid, app.cfg.expose_errors).map(Either::Right),
-            Ok(answer) => match answer.await {
+            Ok(None) => handlers::health().map(Either::Right),
+            Ok(Some(answer)) => match answer.await {
                 Ok(resp) => resp.map(Either::Left),
                 Err(never) => match never {},
             },
