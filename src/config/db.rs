@@ -59,6 +59,9 @@ pub struct DbArgs {
     /// Server-side statement timeout for requests (0 = none)
     #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = 10_000, value_parser = value_parser!(u64).range(0..=3_600_000))]
     pub db_statement_timeout_ms: u64,
+    /// Earlier versions kept per snippet (oldest pruned on write; 0 = no history); sent to PostgreSQL with each connection, where a trigger writes revisions
+    #[arg(long, env = "REVISIONS_KEPT", default_value_t = 100, value_parser = value_parser!(u64).range(0..=10_000))]
+    pub revisions_kept: u64,
     /// How long `supervise` waits for the database
     #[arg(long, env = "DB_WAIT_SECONDS", default_value_t = 60, value_parser = value_parser!(u64).range(0..=3600))]
     pub db_wait_seconds: u64,
@@ -431,9 +434,11 @@ impl DbConfig {
             .keepalives_interval(Duration::from_secs(10))
             .keepalives_retries(3)
             .tcp_user_timeout(Duration::from_secs(30))
+            // The revision trigger reads the cap from the session
+            // (migrations/2026-12-01-000001_revisions_forks): no round trip.
             .options(format!(
-                "-c statement_timeout={}",
-                a.db_statement_timeout_ms
+                "-c statement_timeout={} -c snippetd.revisions_kept={}",
+                a.db_statement_timeout_ms, a.revisions_kept
             ));
 
         Ok(DbConfig {

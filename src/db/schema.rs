@@ -15,6 +15,8 @@ diesel::table! {
         version -> BigInt,
         owner -> Nullable<Text>,
         visibility -> Text,
+        forked_from_id -> Nullable<Uuid>,
+        forked_from_version -> Nullable<BigInt>,
     }
 }
 
@@ -49,6 +51,28 @@ diesel::table! {
     }
 }
 
+// Earlier versions, written by a trigger on `snippets` (migration
+// 2026-12-01-000001).
+diesel::table! {
+    snippet_revisions (snippet_id, version) {
+        snippet_id -> Uuid,
+        version -> BigInt,
+        title -> Text,
+        language -> Text,
+        code -> Text,
+        description -> Nullable<Text>,
+        tags -> Array<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(tokens -> owners (owner));
 diesel::joinable!(snippets -> owners (owner));
-diesel::allow_tables_to_appear_in_same_query!(snippets, owners, tokens, owner_usage);
+diesel::joinable!(snippet_revisions -> snippets (snippet_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    snippets,
+    owners,
+    tokens,
+    owner_usage,
+    snippet_revisions
+);

@@ -13,7 +13,7 @@ use super::request::{self, Json};
 use super::router::{self, Route};
 use super::stack::{problem, HandlerBody};
 use super::App;
-use super::{auth, identity};
+use super::{auth, forks, identity, raw, revisions};
 use crate::auth::{Caller, Scope};
 use crate::snippets::{store, validate, Cursor, ListQuery, Snippet};
 
@@ -87,6 +87,7 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
             | Route::ReplaceSnippet(_)
             | Route::PatchSnippet(_)
             | Route::DeleteSnippet(_)
+            | Route::ForkSnippet(_)
     ) {
         caller.require(Scope::SnippetsWrite)?;
     }
@@ -106,6 +107,17 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
         Route::ReplaceSnippet(id) => Box::pin(replace(app, caller, id, req)).await,
         Route::PatchSnippet(id) => Box::pin(patch(app, caller, id, req)).await,
         Route::DeleteSnippet(id) => Box::pin(delete(app, caller, id, req.headers())).await,
+        Route::RawSnippet(id) => Box::pin(raw::current(app, caller, id, req.headers())).await,
+        Route::ListRevisions(id) => {
+            Box::pin(revisions::list(app, caller, id, req.uri().query())).await
+        }
+        Route::GetRevision(id, v) => {
+            Box::pin(revisions::get(app, caller, id, v, req.headers())).await
+        }
+        Route::RawRevision(id, v) => {
+            Box::pin(raw::revision(app, caller, id, v, req.headers())).await
+        }
+        Route::ForkSnippet(id) => Box::pin(forks::create(app, caller, id)).await,
         Route::Me => Box::pin(identity::me(caller)).await,
         Route::ListTokens => Box::pin(identity::list(app, caller)).await,
         Route::CreateToken => Box::pin(identity::create(app, caller, req)).await,
@@ -114,7 +126,7 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
     }
 }
 
-fn empty(status: StatusCode) -> Response<Body> {
+pub(super) fn empty(status: StatusCode) -> Response<Body> {
     let mut resp = Response::new(Body::default());
     *resp.status_mut() = status;
     resp
@@ -139,7 +151,7 @@ pub(super) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Resp
     resp
 }
 
-fn etag_header(version: i64) -> HeaderValue {
+pub(super) fn etag_header(version: i64) -> HeaderValue {
     HeaderValue::from_str(&request::etag(version)).expect("digits and quotes")
 }
 
@@ -212,12 +224,17 @@ async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> 
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = validate::input(body)?;
     let s = store::insert(&app.pool, caller, &input, app.cfg.limits.quota).await?;
-    let mut resp = snippet(StatusCode::CREATED, &s);
+    Ok(created(&s))
+}
+
+/// 201 with the new snippet, its ETag and `Location`.
+pub(super) fn created(s: &Snippet) -> Response<Body> {
+    let mut resp = snippet(StatusCode::CREATED, s);
     resp.headers_mut().insert(
         LOCATION,
         HeaderValue::from_str(&format!("/snippets/{}", s.id)).expect("uuid is ASCII"),
     );
-    Ok(resp)
+    resp
 }
 
 async fn get(app: &App, caller: &Caller, id: Uuid, headers: &HeaderMap) -> Result<Response<Body>> {

@@ -4,13 +4,16 @@
 
 pub mod auth;
 pub mod client_ip;
+pub mod forks;
 pub mod guard;
 pub mod handlers;
 pub mod identity;
 pub mod problem;
 pub mod ratelimit;
+pub mod raw;
 pub mod rejections;
 pub mod request;
+pub mod revisions;
 pub mod router;
 pub mod server;
 pub mod stack;

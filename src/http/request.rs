@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::problem::ApiError;
 use super::stack::HandlerBody;
 use crate::snippets::model::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::snippets::revisions::{RevisionCursor, RevisionQuery};
 use crate::snippets::{validate, Cursor, ListQuery, OwnerFilter, Precondition, Tags};
 
 /// Media types a body may come in.
@@ -173,9 +174,9 @@ struct RawListQuery {
     owner: Option<String>,
 }
 
-/// Parses and checks the list parameters; the rules for `language` and
-/// `tag` are the snippet schema's own (validate::list_filters).
-pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
+/// A query string decoded into `T` (which refuses unknown names); `names`
+/// lists the known ones for the 400's detail.
+fn form<T: serde::de::DeserializeOwned>(query: Option<&str>, names: &str) -> Result<T, ApiError> {
     let bad = |msg: String| ApiError::BadRequest(msg);
     // serde_html_form decodes invalid UTF-8 lossily (U+FFFD): refuse it.
     if percent_encoding::percent_decode_str(query.unwrap_or(""))
@@ -186,25 +187,62 @@ pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
             "a query parameter is not valid UTF-8 once decoded".into()
         ));
     }
-    let raw: RawListQuery = serde_html_form::from_str(query.unwrap_or("")).map_err(|e| {
+    serde_html_form::from_str(query.unwrap_or("")).map_err(|e| {
         let text = e.to_string();
         bad(format!(
-            "{}: use limit, cursor, language, tag (repeatable), q, owner, each once",
+            "{}: use {names}, each once",
             text.chars().take(120).collect::<String>()
         ))
-    })?;
-    let limit = match raw.limit {
-        None => DEFAULT_LIMIT,
+    })
+}
+
+/// `limit=`: 1 to 100, 20 when absent (lists and revisions alike).
+fn page_limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(DEFAULT_LIMIT),
         Some(l) => l
             .parse::<u32>()
             .ok()
             .filter(|l| (1..=MAX_LIMIT).contains(l))
             .ok_or_else(|| {
-                bad(format!(
+                ApiError::BadRequest(format!(
                     "limit must be a whole number from 1 to {MAX_LIMIT}"
                 ))
-            })?,
+            }),
+    }
+}
+
+/// `GET /snippets/{id}/revisions` parameters as they arrive.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRevisionQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Parses and checks the revision list's `limit` and `cursor`.
+pub fn revision_query(query: Option<&str>) -> Result<RevisionQuery, ApiError> {
+    let raw: RawRevisionQuery = form(query, "limit, cursor")?;
+    let cursor = match raw.cursor {
+        None => None,
+        Some(c) => Some(RevisionCursor::decode(&c).ok_or_else(|| {
+            ApiError::BadRequest(
+                "cursor is not one this server issued (take it from the Link header)".into(),
+            )
+        })?),
     };
+    Ok(RevisionQuery {
+        limit: page_limit(raw.limit.as_deref())?,
+        cursor,
+    })
+}
+
+/// Parses and checks the list parameters; the rules for `language` and
+/// `tag` are the snippet schema's own (validate::list_filters).
+pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
+    let bad = |msg: String| ApiError::BadRequest(msg);
+    let raw: RawListQuery = form(query, "limit, cursor, language, tag (repeatable), q, owner")?;
+    let limit = page_limit(raw.limit.as_deref())?;
     let cursor = match raw.cursor {
         None => None,
         Some(c) => Some(Cursor::decode(&c).ok_or_else(|| {

@@ -19,6 +19,11 @@ pub enum Resource {
     OpenApi,
     Snippets,
     Snippet,
+    Raw,
+    Revisions,
+    Revision,
+    RevisionRaw,
+    Forks,
     Me,
     Tokens,
     Token,
@@ -37,6 +42,19 @@ pub const ROUTES: &[(&str, Resource, &str)] = &[
         Resource::Snippet,
         "GET, HEAD, PUT, PATCH, DELETE",
     ),
+    ("/snippets/{id}/raw", Resource::Raw, "GET, HEAD"),
+    ("/snippets/{id}/revisions", Resource::Revisions, "GET, HEAD"),
+    (
+        "/snippets/{id}/revisions/{version}",
+        Resource::Revision,
+        "GET, HEAD",
+    ),
+    (
+        "/snippets/{id}/revisions/{version}/raw",
+        Resource::RevisionRaw,
+        "GET, HEAD",
+    ),
+    ("/snippets/{id}/forks", Resource::Forks, "POST"),
     ("/me", Resource::Me, "GET, HEAD"),
     ("/tokens", Resource::Tokens, "GET, HEAD, POST"),
     ("/tokens/{id}", Resource::Token, "DELETE"),
@@ -54,6 +72,11 @@ pub enum Route {
     ReplaceSnippet(Uuid),
     PatchSnippet(Uuid),
     DeleteSnippet(Uuid),
+    RawSnippet(Uuid),
+    ListRevisions(Uuid),
+    GetRevision(Uuid, i64),
+    RawRevision(Uuid, i64),
+    ForkSnippet(Uuid),
     Me,
     ListTokens,
     CreateToken,
@@ -86,6 +109,13 @@ fn matcher() -> &'static matchit::Router<usize> {
     })
 }
 
+/// A version as the server writes it: 1 or more, decimal digits, no sign
+/// or leading zero (one URL per revision, like ids).
+fn canonical_version(raw: &str) -> Option<i64> {
+    let v: i64 = raw.parse().ok()?;
+    (v >= 1 && v.to_string() == raw).then_some(v)
+}
+
 /// Only the canonical form (lower-case, hyphenated): one URL per snippet.
 /// `/snippets/<UPPER-CASE-UUID>` is a 404, not a second name for the row.
 fn canonical_id(raw: &str) -> Option<Uuid> {
@@ -100,6 +130,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         Some(raw) => Some(canonical_id(raw).ok_or(ApiError::NotFound)?),
         None => None,
     };
+    let version = match found.params.get("version") {
+        Some(raw) => Some(canonical_version(raw).ok_or(ApiError::NotFound)?),
+        None => None,
+    };
     let m = if method == Method::HEAD {
         &Method::GET
     } else {
@@ -108,6 +142,11 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
     use Resource as R;
     let route = match (resource, m, id) {
         (_, &Method::OPTIONS, _) => Route::Options(allow),
+        (R::Raw, &Method::GET, Some(id)) => Route::RawSnippet(id),
+        (R::Revisions, &Method::GET, Some(id)) => Route::ListRevisions(id),
+        (R::Revision, &Method::GET, Some(id)) => Route::GetRevision(id, version.unwrap_or(0)),
+        (R::RevisionRaw, &Method::GET, Some(id)) => Route::RawRevision(id, version.unwrap_or(0)),
+        (R::Forks, &Method::POST, Some(id)) => Route::ForkSnippet(id),
         (R::Health, &Method::GET, _) => Route::Health,
         (R::Ready, &Method::GET, _) => Route::Ready,
         (R::OpenApi, &Method::GET, _) => Route::OpenApi,
@@ -150,12 +189,22 @@ mod tests {
             "/snippets/",
             "/snippets/a/b",
             "/nope",
+            "/snippets/0192f3c8-7a4e-7b1e-9c1a-0123456789ab/revisions/0",
+            "/snippets/0192f3c8-7a4e-7b1e-9c1a-0123456789ab/revisions/01",
+            "/snippets/0192f3c8-7a4e-7b1e-9c1a-0123456789ab/revisions/+1",
+            "/snippets/0192f3c8-7a4e-7b1e-9c1a-0123456789ab/revisions/-1",
+            "/snippets/0192f3c8-7a4e-7b1e-9c1a-0123456789ab/revisions/9223372036854775808",
+            "/snippets/0192f3c8-7a4e-7b1e-9c1a-0123456789ab/revisions/x/raw",
         ] {
             assert!(
                 matches!(route(&Method::GET, bad), Err(ApiError::NotFound)),
                 "{bad}"
             );
         }
+        assert_eq!(
+            route(&Method::GET, &format!("/snippets/{id}/revisions/12/raw")).unwrap(),
+            Route::RawRevision(Uuid::parse_str(id).unwrap(), 12)
+        );
         assert!(matches!(
             route(&Method::POST, &format!("/snippets/{id}")),
             Err(ApiError::MethodNotAllowed(_))
@@ -171,7 +220,9 @@ mod tests {
     #[test]
     fn every_listed_method_routes() {
         for (tpl, _, allow) in ROUTES {
-            let path = tpl.replace("{id}", "0192f3c8-7a4e-7b1e-9c1a-0123456789ab");
+            let path = tpl
+                .replace("{id}", "0192f3c8-7a4e-7b1e-9c1a-0123456789ab")
+                .replace("{version}", "3");
             assert_eq!(template(&path), Some(*tpl));
             for m in allow.split(", ") {
                 let m: Method = m.parse().unwrap();

@@ -323,6 +323,8 @@ mod tests {
             } else {
                 crate::snippets::Visibility::Public
             },
+            forked_from_id: None,
+            forked_from_version: None,
         }
     }
 

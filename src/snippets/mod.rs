@@ -2,13 +2,16 @@
 
 pub mod access;
 pub mod error;
+pub mod forks;
 pub mod lookups;
 pub mod model;
 pub mod quota;
+pub mod revisions;
 pub mod store;
 pub mod validate;
 
 pub use error::{SnippetError, Violation};
 pub use model::{
-    Cursor, ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility,
+    Cursor, ForkedFrom, ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags,
+    Visibility,
 };

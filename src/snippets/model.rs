@@ -28,6 +28,26 @@ pub struct Snippet {
     pub owner: Option<String>,
     #[diesel(deserialize_as = String)]
     pub visibility: Visibility,
+    /// The snippet and version this one was forked from; both `None` when
+    /// it is not a fork. Server-owned.
+    pub forked_from_id: Option<Uuid>,
+    pub forked_from_version: Option<i64>,
+}
+
+/// `forkedFrom` in a snippet's JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ForkedFrom {
+    pub id: Uuid,
+    pub version: i64,
+}
+
+impl Snippet {
+    pub fn forked_from(&self) -> Option<ForkedFrom> {
+        Some(ForkedFrom {
+            id: self.forked_from_id?,
+            version: self.forked_from_version?,
+        })
+    }
 }
 
 /// Who may see a snippet besides its owner and admins.
@@ -83,7 +103,7 @@ pub fn iso_millis(t: OffsetDateTime) -> String {
 
 impl Serialize for Snippet {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Snippet", 10)?;
+        let mut st = s.serialize_struct("Snippet", 11)?;
         st.serialize_field("id", &self.id)?;
         st.serialize_field("title", &self.title)?;
         st.serialize_field("language", &self.language)?;
@@ -92,6 +112,7 @@ impl Serialize for Snippet {
         st.serialize_field("tags", &self.tags)?;
         st.serialize_field("owner", &self.owner)?;
         st.serialize_field("visibility", &self.visibility)?;
+        st.serialize_field("forkedFrom", &self.forked_from())?;
         st.serialize_field("createdAt", &iso_millis(self.created_at))?;
         st.serialize_field("updatedAt", &iso_millis(self.updated_at))?;
         st.end()

@@ -17,7 +17,9 @@ use uuid::Uuid;
 
 use super::access;
 use super::error::SnippetError;
-use super::model::{ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility};
+use super::model::{
+    ForkedFrom, ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility,
+};
 use super::quota::{self, Usage};
 use super::validate;
 use crate::auth::{Caller, Scope};
@@ -38,10 +40,21 @@ pub async fn insert(
     input: &SnippetInput,
     limits: Quota,
 ) -> Result<Snippet, SnippetError> {
+    insert_from(pool, caller, input, None, limits).await
+}
+
+/// [`insert`], recording the fork's source when there is one (forks.rs).
+pub(super) async fn insert_from(
+    pool: &DbPool,
+    caller: &Caller,
+    input: &SnippetInput,
+    source: Option<ForkedFrom>,
+    limits: Quota,
+) -> Result<Snippet, SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
     let Some(owner) = quota::owner_of(caller) else {
-        return insert_row(&mut c, caller, input).await;
+        return insert_row(&mut c, caller, input, source).await;
     };
     // Owned copies: see `patch`.
     let (owner, input, who) = (owner.to_string(), input.clone(), caller.clone());
@@ -52,7 +65,7 @@ pub async fn insert(
             bytes: before.bytes + quota::size(&input),
         };
         quota::check(before, after, limits)?;
-        insert_row(c, &who, &input).await
+        insert_row(c, &who, &input, source).await
     })
     .await
 }
@@ -61,6 +74,7 @@ async fn insert_row(
     c: &mut AsyncPgConnection,
     caller: &Caller,
     input: &SnippetInput,
+    source: Option<ForkedFrom>,
 ) -> Result<Snippet, SnippetError> {
     let visibility = match caller {
         Caller::Open => Visibility::Public,
@@ -78,6 +92,8 @@ async fn insert_row(
             s::tags.eq(&input.tags),
             s::owner.eq(caller.handle()),
             s::visibility.eq(visibility.as_str()),
+            s::forked_from_id.eq(source.map(|f| f.id)),
+            s::forked_from_version.eq(source.map(|f| f.version)),
         ))
         .returning(Snippet::as_returning())
         .get_result(c)

@@ -15,7 +15,7 @@ pub const PATCH_SCHEMA: &str = include_str!("schemas/snippet-patch.json");
 
 /// Fields the server owns: accepted in bodies (clients PUT back what they
 /// GET) and ignored.
-const SERVER_OWNED: [&str; 4] = ["id", "owner", "createdAt", "updatedAt"];
+const SERVER_OWNED: [&str; 5] = ["id", "owner", "forkedFrom", "createdAt", "updatedAt"];
 
 fn compile(src: &str) -> Validator {
     let schema: Value = serde_json::from_str(src).expect("embedded schema is JSON");
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn valid_input_ignores_server_owned_fields() {
         let i = input(json!({"title":"t","language":"rust","code":"fn main(){}",
-            "id":"x","createdAt":"y","updatedAt":"z"}))
+            "id":"x","createdAt":"y","updatedAt":"z","forkedFrom":{"id":"x","version":1}}))
         .unwrap();
         assert_eq!(i.title, "t");
         assert!(i.tags.is_empty());

@@ -349,6 +349,26 @@ impl Cluster {
         );
     }
 
+    /// Kills the server as a crash would (`pg_ctl -m immediate`: every
+    /// process quits at once, no checkpoint; the next start recovers from
+    /// the WAL).
+    pub fn kill(&self) {
+        let (Some(bindir), Some(dir)) = (&self.bindir, &self.dir) else {
+            panic!("cannot kill an external server");
+        };
+        check(
+            as_pg(
+                Command::new(bindir.join("pg_ctl"))
+                    .arg("-D")
+                    .arg(dir)
+                    .args(["-m", "immediate", "-w", "stop"]),
+            )
+            .output()
+            .unwrap(),
+            "pg_ctl stop -m immediate",
+        );
+    }
+
     pub fn start_again(&self) {
         let (Some(bindir), Some(dir)) = (&self.bindir, &self.dir) else {
             panic!("cannot start an external server");

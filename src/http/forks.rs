@@ -1,0 +1,22 @@
+//! `POST /snippets/{id}/forks`.
+
+use hyper::Response;
+use uuid::Uuid;
+
+use super::handlers::created;
+use super::problem::{ApiError, Body};
+use super::App;
+use crate::auth::Caller;
+use crate::snippets::forks;
+
+/// 201 with the fork; the source must be readable by the caller (another
+/// owner's private snippet is a 404, as on GET). No body is read.
+pub(super) async fn create(
+    app: &App,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Response<Body>, ApiError> {
+    let source = app.lookups.get_for(caller, id).await?;
+    let s = forks::fork(&app.pool, caller, &source, app.cfg.limits.quota).await?;
+    Ok(created(&s))
+}

@@ -1,0 +1,158 @@
+//! A snippet's versions, newest first: the current one (the `snippets`
+//! row) and the earlier ones a trigger on `snippets` writes in the
+//! statement of every update (migrations/2026-12-01-000001_revisions_forks),
+//! pruned to `REVISIONS_KEPT`. DELETE of the snippet cascades to them.
+//!
+//! Every function takes the current [`Snippet`] as the caller obtained it
+//! through `Lookups::get_for`: holding it is the proof that the caller may
+//! read the snippet, so no revision is reachable without that check.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+use time::OffsetDateTime;
+
+use super::error::SnippetError;
+use super::model::{iso_millis, Snippet};
+use crate::db::schema::snippet_revisions;
+use crate::db::schema::snippet_revisions::dsl as r;
+use crate::db::DbPool;
+
+/// One version of a snippet, as it was when that version was written.
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = snippet_revisions, check_for_backend(diesel::pg::Pg))]
+pub struct Revision {
+    pub version: i64,
+    pub title: String,
+    pub language: String,
+    pub code: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&Snippet> for Revision {
+    fn from(s: &Snippet) -> Self {
+        Revision {
+            version: s.version,
+            title: s.title.clone(),
+            language: s.language.clone(),
+            code: s.code.clone(),
+            description: s.description.clone(),
+            tags: s.tags.clone(),
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+impl Serialize for Revision {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Revision", 7)?;
+        st.serialize_field("version", &self.version)?;
+        st.serialize_field("title", &self.title)?;
+        st.serialize_field("language", &self.language)?;
+        st.serialize_field("code", &self.code)?;
+        st.serialize_field("description", &self.description)?;
+        st.serialize_field("tags", &self.tags)?;
+        st.serialize_field("updatedAt", &iso_millis(self.updated_at))?;
+        st.end()
+    }
+}
+
+/// A position in the newest-first order: the last version of a page.
+/// Opaque to clients: base64url of the version (8 bytes, big-endian).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RevisionCursor(pub i64);
+
+impl RevisionCursor {
+    pub fn encode(self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.to_be_bytes())
+    }
+
+    pub fn decode(s: &str) -> Option<RevisionCursor> {
+        let raw: [u8; 8] = URL_SAFE_NO_PAD.decode(s).ok()?.try_into().ok()?;
+        let v = i64::from_be_bytes(raw);
+        // Versions start at 1; anything else is not a cursor we issue.
+        (v >= 1).then_some(RevisionCursor(v))
+    }
+}
+
+/// `GET /snippets/{id}/revisions` parameters, already validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RevisionQuery {
+    pub limit: u32,
+    pub cursor: Option<RevisionCursor>,
+}
+
+/// One page, newest first, the current version included; `true` when
+/// there is a next page. One round trip (the current version is at hand).
+pub async fn page(
+    pool: &DbPool,
+    current: &Snippet,
+    q: RevisionQuery,
+) -> Result<(Vec<Revision>, bool), SnippetError> {
+    let limit = q.limit as usize;
+    // Versions below this one are on the page.
+    let below = q
+        .cursor
+        .map_or(current.version + 1, |c| c.0.min(current.version + 1));
+    let mut rows = Vec::with_capacity(limit + 1);
+    if current.version < below {
+        rows.push(Revision::from(current));
+    }
+    // Older than the current version only: a write between the lookup and
+    // this query adds a row for `current.version`, which is already here.
+    let mut c = pool.get().await?;
+    let older: Vec<Revision> = r::snippet_revisions
+        .filter(r::snippet_id.eq(current.id))
+        .filter(r::version.lt(below.min(current.version)))
+        .order(r::version.desc())
+        .limit((limit + 1 - rows.len()) as i64)
+        .select(Revision::as_select())
+        .load(&mut c)
+        .await?;
+    rows.extend(older);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    Ok((rows, more))
+}
+
+/// One version: the current one, or a kept earlier one; `NotFound` for a
+/// version never written or already pruned.
+pub async fn get(pool: &DbPool, current: &Snippet, version: i64) -> Result<Revision, SnippetError> {
+    if version == current.version {
+        return Ok(Revision::from(current));
+    }
+    if version > current.version {
+        return Err(SnippetError::NotFound);
+    }
+    let mut c = pool.get().await?;
+    r::snippet_revisions
+        .find((current.id, version))
+        .select(Revision::as_select())
+        .first(&mut c)
+        .await
+        .optional()?
+        .ok_or(SnippetError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_what_we_never_issue() {
+        for v in [1, 2, 1000, i64::MAX] {
+            let c = RevisionCursor(v);
+            assert_eq!(RevisionCursor::decode(&c.encode()), Some(c));
+        }
+        assert_eq!(RevisionCursor::decode(&RevisionCursor(0).encode()), None);
+        assert_eq!(RevisionCursor::decode(&RevisionCursor(-5).encode()), None);
+        assert_eq!(RevisionCursor::decode("AAAAAAAAAAE="), None);
+        assert_eq!(RevisionCursor::decode(""), None);
+        assert_eq!(RevisionCursor::decode("AAAAAAAAAAAB"), None);
+    }
+}

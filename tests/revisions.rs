@@ -1,0 +1,416 @@
+//! Issue 16, items 1, 2 and 4: revisions, the raw view and forks, with the
+//! visibility rules of GET /snippets/{id} on every new route.
+
+mod common;
+
+use common::{mint, Client, InProcApp};
+use serde_json::{json, Value};
+
+fn body(title: &str, code: &str) -> Value {
+    json!({"title": title, "language": "rust", "code": code, "tags": ["t"]})
+}
+
+/// Follows `Link: <…>; rel="next"` from `path`; returns every page.
+fn pages(c: &Client, path: &str) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut next = Some(path.to_string());
+    while let Some(p) = next.take() {
+        let r = c.get(&p);
+        assert_eq!(r.status, 200, "{p}: {}", r.text());
+        assert_eq!(r.header("cache-control"), Some("no-cache"));
+        out.push(r.json().as_array().unwrap().clone());
+        if let Some(link) = r.header("link") {
+            assert!(link.ends_with(">; rel=\"next\""), "{link}");
+            next = Some(link[1..link.find('>').unwrap()].to_string());
+        }
+        assert!(out.len() < 100, "pagination does not end");
+    }
+    out
+}
+
+fn versions(pages: &[Vec<Value>]) -> Vec<Vec<i64>> {
+    pages
+        .iter()
+        .map(|p| p.iter().map(|r| r["version"].as_i64().unwrap()).collect())
+        .collect()
+}
+
+/// A snippet written `writes` times after its creation; its path.
+fn written(c: &Client, writes: usize) -> String {
+    let id = c.create(&body("v1", "code 1"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/snippets/{id}");
+    for v in 2..=writes + 1 {
+        let r = if v % 2 == 0 {
+            c.json("PUT", &path, &body(&format!("v{v}"), &format!("code {v}")))
+        } else {
+            c.json(
+                "PATCH",
+                &path,
+                &json!({"title": format!("v{v}"), "code": format!("code {v}")}),
+            )
+        };
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("etag"), Some(format!("\"{v}\"").as_str()));
+    }
+    path
+}
+
+#[test]
+fn every_write_keeps_the_previous_version_newest_first() {
+    let app = InProcApp::new();
+    let c = app.client();
+    let path = written(&c, 4);
+    // The snippet's ETag is still its version.
+    assert_eq!(c.get(&path).header("etag"), Some("\"5\""));
+
+    let got = pages(&c, &format!("{path}/revisions?limit=2"));
+    assert_eq!(versions(&got), vec![vec![5, 4], vec![3, 2], vec![1]]);
+    let all: Vec<&Value> = got.iter().flatten().collect();
+    for r in &all {
+        let v = r["version"].as_i64().unwrap();
+        let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "code",
+                "description",
+                "language",
+                "tags",
+                "title",
+                "updatedAt",
+                "version"
+            ]
+        );
+        assert_eq!(r["title"], format!("v{v}"));
+        assert_eq!(r["code"], format!("code {v}"));
+        assert_eq!(r["tags"], json!(["t"]));
+    }
+    // Each version's updatedAt is when it was written: never increasing.
+    let times: Vec<&str> = all
+        .iter()
+        .map(|r| r["updatedAt"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    // Exactly `limit` left: no empty last page; the default limit is 20.
+    assert_eq!(
+        versions(&pages(&c, &format!("{path}/revisions?limit=5"))).len(),
+        1
+    );
+    assert_eq!(
+        versions(&pages(&c, &format!("{path}/revisions"))),
+        vec![vec![5, 4, 3, 2, 1]]
+    );
+
+    // One version: immutable, its own strong ETag, 304 on revalidation.
+    let r = c.get(&format!("{path}/revisions/3"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["title"], "v3");
+    assert_eq!(r.header("etag"), Some("\"3\""));
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let r = c.send(
+        "GET",
+        &format!("{path}/revisions/3"),
+        &[("If-None-Match", "\"3\"")],
+        None,
+    );
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("etag"), Some("\"3\""));
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    // The current version is a revision too.
+    assert_eq!(c.get(&format!("{path}/revisions/5")).json()["title"], "v5");
+    for bad in ["6", "0", "01", "-1", "x", "99999999999999999999"] {
+        c.get(&format!("{path}/revisions/{bad}")).problem(404);
+    }
+    // Bad parameters: 400, never 500.
+    for q in [
+        "limit=0",
+        "limit=101",
+        "limit=x",
+        "cursor=nope",
+        "cursor=AAAAAAAAAAA",
+        "tag=a",
+        "limit=1&limit=2",
+    ] {
+        c.get(&format!("{path}/revisions?{q}")).problem(400);
+    }
+    // Unknown or malformed snippet ids: 404 like GET.
+    c.get("/snippets/00000000-0000-4000-8000-000000000000/revisions")
+        .problem(404);
+    c.get("/snippets/nope/revisions/1").problem(404);
+}
+
+#[test]
+fn a_write_that_fails_keeps_no_revision_and_delete_removes_the_history() {
+    let app = InProcApp::new();
+    let c = app.client();
+    let path = written(&c, 2);
+    let id = &path[10..];
+    // 412 and 422: no new version, no new revision.
+    let r = c.send(
+        "PUT",
+        &path,
+        &[("Content-Type", "application/json"), ("If-Match", "\"1\"")],
+        Some(body("no", "no").to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 412);
+    c.json("PATCH", &path, &json!({"title": ""})).problem(422);
+    let count = |id: &str| {
+        app.db
+            .psql(&format!(
+                "SELECT count(*) FROM snippet_revisions WHERE snippet_id = '{id}'"
+            ))
+            .trim()
+            .to_string()
+    };
+    assert!(count(id).contains('2'), "{}", count(id));
+    assert_eq!(c.send("DELETE", &path, &[], None).status, 204);
+    assert!(count(id).lines().any(|l| l.trim() == "0"), "{}", count(id));
+    c.get(&format!("{path}/revisions")).problem(404);
+    c.get(&format!("{path}/revisions/1")).problem(404);
+}
+
+#[test]
+fn the_cap_prunes_the_oldest() {
+    let app = InProcApp::with_env(&[("REVISIONS_KEPT", "2")]);
+    let c = app.client();
+    let path = written(&c, 5);
+    assert_eq!(
+        versions(&pages(&c, &format!("{path}/revisions?limit=2"))),
+        vec![vec![6, 5], vec![4]]
+    );
+    for v in 1..=3 {
+        c.get(&format!("{path}/revisions/{v}")).problem(404);
+    }
+    assert_eq!(c.get(&format!("{path}/revisions/4")).json()["title"], "v4");
+
+    let none = InProcApp::with_env(&[("REVISIONS_KEPT", "0")]);
+    let c = none.client();
+    let path = written(&c, 2);
+    assert_eq!(
+        versions(&pages(&c, &format!("{path}/revisions"))),
+        vec![vec![3]]
+    );
+}
+
+#[test]
+fn raw_is_the_code_as_inert_text() {
+    let app = InProcApp::new();
+    let c = app.client();
+    let code = "<script>alert(1)</script>\nfn main() {}\n";
+    let s = c.create(
+        &json!({"title": "Hello \"world\"\r\nX-Evil: 1", "language": "Rust", "code": code}),
+    );
+    let path = format!("/snippets/{}", s["id"].as_str().unwrap());
+    for (url, etag, cache) in [
+        (format!("{path}/raw"), "\"1\"", "no-cache"),
+        (
+            format!("{path}/revisions/1/raw"),
+            "\"1\"",
+            "public, max-age=31536000, immutable",
+        ),
+    ] {
+        let r = c.get(&url);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.text(), code);
+        assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some("default-src 'none'; sandbox")
+        );
+        assert_eq!(
+            r.header("content-disposition"),
+            Some("inline; filename=\"Hello-world-X-Evil-1.rs\"")
+        );
+        assert!(r.header("x-evil").is_none());
+        assert_eq!(r.header("etag"), Some(etag));
+        assert_eq!(r.header("cache-control"), Some(cache));
+        let r = c.send("GET", &url, &[("If-None-Match", etag)], None);
+        assert_eq!(r.status, 304);
+        assert!(r.body.is_empty());
+        let r = c.send("HEAD", &url, &[], None);
+        assert_eq!(r.status, 200);
+    }
+    // After a write the current raw moves on; the old version's does not.
+    c.json("PATCH", &path, &json!({"code": "new", "language": "cobol"}));
+    let r = c.send(
+        "GET",
+        &format!("{path}/raw"),
+        &[("If-None-Match", "\"1\"")],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "new");
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("inline; filename=\"Hello-world-X-Evil-1.txt\"")
+    );
+    assert_eq!(c.get(&format!("{path}/revisions/1/raw")).text(), code);
+    c.get(&format!("{path}/revisions/3/raw")).problem(404);
+}
+
+#[test]
+fn forks_copy_a_readable_snippet_into_the_callers_own() {
+    let app = InProcApp::with_env(&[("QUOTA_MAX_SNIPPETS", "3")]);
+    let alice = app.anon().with_token(&mint(
+        &app.db,
+        "alice",
+        &["snippets:read", "snippets:write"],
+    ));
+    let bob = app.client();
+    let src = alice.create(
+        &json!({"title": "orig", "language": "go", "code": "package x",
+        "description": "d", "tags": ["a", "b"], "visibility": "unlisted"}),
+    );
+    assert_eq!(src["forkedFrom"], Value::Null);
+    let src_path = format!("/snippets/{}", src["id"].as_str().unwrap());
+    alice.json("PATCH", &src_path, &json!({"title": "orig v2"}));
+
+    let r = bob.send("POST", &format!("{src_path}/forks"), &[], None);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let fork = r.json();
+    let fork_path = format!("/snippets/{}", fork["id"].as_str().unwrap());
+    assert_eq!(r.header("location"), Some(fork_path.as_str()));
+    assert_eq!(r.header("etag"), Some("\"1\""));
+    assert_eq!(fork["owner"], common::TESTER);
+    assert_eq!(fork["forkedFrom"], json!({"id": src["id"], "version": 2}));
+    assert_eq!(fork["visibility"], "unlisted");
+    for k in ["language", "code", "description", "tags"] {
+        assert_eq!(fork[k], src[k], "{k}");
+    }
+    assert_eq!(fork["title"], "orig v2");
+    assert_eq!(bob.get(&fork_path).json(), fork);
+    // The fork is the forker's to write; the source is untouched.
+    assert_eq!(
+        bob.json("PATCH", &fork_path, &json!({"code": "mine"}))
+            .status,
+        200
+    );
+    assert_eq!(alice.get(&src_path).json()["code"], "package x");
+    // A client that PUTs back what it GETs: forkedFrom is ignored.
+    let mut back = bob.get(&fork_path).json();
+    back["title"] = json!("put back");
+    assert_eq!(bob.json("PUT", &fork_path, &back).status, 200);
+    assert_eq!(bob.get(&fork_path).json()["forkedFrom"], fork["forkedFrom"]);
+
+    // Someone else's private snippet: 404 as on GET, and nothing created.
+    let private = alice
+        .create(&json!({"title": "p", "language": "go", "code": "x", "visibility": "private"}));
+    let private_path = format!("/snippets/{}", private["id"].as_str().unwrap());
+    bob.send("POST", &format!("{private_path}/forks"), &[], None)
+        .problem(404);
+    // Its owner may fork it: the fork stays private.
+    let r = alice.send("POST", &format!("{private_path}/forks"), &[], None);
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["visibility"], "private");
+    // Quotas apply like a create: alice holds 3 snippets, her limit.
+    let p = alice
+        .send("POST", &format!("{src_path}/forks"), &[], None)
+        .problem(403);
+    assert!(
+        p["type"].as_str().unwrap().ends_with(":quota-exceeded"),
+        "{p}"
+    );
+    // No token, the wrong scope, unknown and malformed ids.
+    app.anon()
+        .send("POST", &format!("{src_path}/forks"), &[], None)
+        .problem(401);
+    let read_only = app
+        .anon()
+        .with_token(&mint(&app.db, "carol", &["snippets:read"]));
+    read_only
+        .send("POST", &format!("{src_path}/forks"), &[], None)
+        .problem(403);
+    bob.send(
+        "POST",
+        "/snippets/00000000-0000-4000-8000-000000000000/forks",
+        &[],
+        None,
+    )
+    .problem(404);
+    bob.send("POST", "/snippets/x/forks", &[], None)
+        .problem(404);
+    let r = bob.get(&format!("{src_path}/forks"));
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
+}
+
+/// The new read routes answer as GET /snippets/{id} does, for every kind
+/// of caller and snippet: private of someone else is the 404 of an id that
+/// never existed; unlisted is readable by id; immutable versions of
+/// non-public snippets are `private` to caches.
+#[test]
+fn new_routes_follow_the_visibility_of_get() {
+    let app = InProcApp::new();
+    let full = ["snippets:read", "snippets:write"];
+    let alice = app.anon().with_token(&mint(&app.db, "alice", &full));
+    let bob = app.anon().with_token(&mint(&app.db, "bob", &full));
+    let admin = app.anon().with_token(&mint(&app.db, "root", &["admin"]));
+    let never = app
+        .anon()
+        .get("/snippets/00000000-0000-4000-8000-000000000000/raw")
+        .problem(404);
+    for vis in ["public", "unlisted", "private"] {
+        let s = alice.create(&json!({"title": "SECRET-7f3a", "language": "rust", "code": "secret code", "visibility": vis}));
+        let path = format!("/snippets/{}", s["id"].as_str().unwrap());
+        alice.json("PATCH", &path, &json!({"code": "secret code 2"}));
+        for sub in [
+            "",
+            "/raw",
+            "/revisions",
+            "/revisions/1",
+            "/revisions/1/raw",
+            "/revisions/2/raw",
+        ] {
+            let url = format!("{path}{sub}");
+            for (who, c) in [
+                ("anon", app.anon()),
+                ("alice", alice.clone()),
+                ("bob", bob.clone()),
+                ("admin", admin.clone()),
+            ] {
+                let r = c.get(&url);
+                let hidden = vis == "private" && (who == "anon" || who == "bob");
+                if hidden {
+                    let p = r.problem(404);
+                    for k in ["type", "title", "status", "detail"] {
+                        assert_eq!(p[k], never[k], "{who} {url}");
+                    }
+                    for secret in ["SECRET", "secret code", "alice"] {
+                        assert!(!r.text().contains(secret), "{who} {url}: {}", r.text());
+                    }
+                } else {
+                    assert_eq!(r.status, 200, "{who} {vis} {url}: {}", r.text());
+                    if sub.starts_with("/revisions/") {
+                        let want = if vis == "public" { "public" } else { "private" };
+                        assert_eq!(
+                            r.header("cache-control"),
+                            Some(format!("{want}, max-age=31536000, immutable").as_str()),
+                            "{vis}"
+                        );
+                    }
+                }
+            }
+        }
+        let r = bob.send("POST", &format!("{path}/forks"), &[], None);
+        assert_eq!(r.status, if vis == "private" { 404 } else { 201 }, "{vis}");
+    }
+    // Invalid tokens are 401 on the new routes too, never anonymous.
+    let s = alice.create(&body("x", "y"));
+    let path = format!("/snippets/{}", s["id"].as_str().unwrap());
+    let bad = app.anon().with_token("snp_not-a-token");
+    for sub in ["/raw", "/revisions", "/revisions/1", "/revisions/1/raw"] {
+        bad.get(&format!("{path}{sub}")).problem(401);
+    }
+    bad.send("POST", &format!("{path}/forks"), &[], None)
+        .problem(401);
+}
