@@ -5,7 +5,10 @@
 //!
 //! The files are `include_bytes!` statics: they sit in the executable's
 //! read-only pages, which the kernel maps in only when a response is
-//! written, so an idle server's memory is unchanged. Assets live under a
+//! written, so an idle server's memory is unchanged (measured, debug build:
+//! RssAnon 4,652 kB idle; after the page and the gzipped assets +576 kB
+//! RssFile, +92 kB anon; the plain ones add their 1.7 MB of RssFile, pages
+//! the kernel may drop again). Assets live under a
 //! versioned directory ([`ASSET_DIR`]) and are cached for a year; the page
 //! itself is revalidated, so a new release's page points at new assets.
 //!
