@@ -29,7 +29,7 @@ build: ## debug build
 release: ## optimized build
 	$(CARGO) build --locked --release
 
-test: fmt-check clippy cargo-test log-scan tf-test scratch-test ## every test and check
+test: fmt-check clippy cargo-test log-scan browser-test tf-test scratch-test ## every test and check
 	@echo "make test: all passed"
 
 fmt-check:

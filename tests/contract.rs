@@ -493,6 +493,65 @@ fn cors_for_listed_origins_only() {
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
 }
 
+/// `GET /docs` (src/http/docs_ui/): the page with its CSP, the assets with
+/// their types, year-long caching and gzip only for clients that take it.
+/// The browser test (make browser-test) renders it.
+#[test]
+fn docs_page_and_assets() {
+    use snippetd::http::docs_ui::ASSET_DIR;
+    let app = InProcApp::new();
+    let c = app.client();
+    let page = c.get("/docs");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("cache-control"), Some("no-cache"));
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'; script-src 'self';"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let html = String::from_utf8(page.body.clone()).unwrap();
+    assert!(html.contains(&format!("/docs/{ASSET_DIR}/init.js")));
+
+    let bundle = format!("/docs/{ASSET_DIR}/swagger-ui-bundle.js");
+    let gz = c.send("GET", &bundle, &[("Accept-Encoding", "gzip, br")], None);
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(&gz.body[..2], &[0x1f, 0x8b], "a gzip stream");
+    assert_eq!(
+        gz.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert!(gz.header("vary").unwrap().contains("accept-encoding"));
+    let plain = c.send("GET", &bundle, &[("Accept-Encoding", "identity")], None);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert!(plain.body.len() > 3 * gz.body.len(), "the plain bytes");
+    for (file, ctype) in [
+        ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+        ("swagger-ui.css", "text/css; charset=utf-8"),
+        ("init.js", "text/javascript; charset=utf-8"),
+        ("favicon-32x32.png", "image/png"),
+        ("LICENSE", "text/plain; charset=utf-8"),
+    ] {
+        let r = c.get(&format!("/docs/{ASSET_DIR}/{file}"));
+        assert_eq!(r.status, 200, "{file}");
+        assert_eq!(r.header("content-type"), Some(ctype), "{file}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    let head = c.send("HEAD", "/docs", &[], None);
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    // Another release's directory, or a file we do not ship: 404.
+    for path in ["/docs/0.0.0-1/init.js", &format!("/docs/{ASSET_DIR}/x.js")] {
+        c.get(path).problem(404);
+    }
+    c.send("POST", "/docs", &[], None).problem(405);
+}
+
 #[test]
 fn openapi_document_is_served_and_valid() {
     let app = InProcApp::new();

@@ -54,8 +54,10 @@ fn reads_and_writes_have_budgets_per_client_with_headers() {
     );
     // Unknown paths count too: a scanner is a client like any other.
     anon.get("/nothing-here").problem(429);
-    // Probes and the contract are never limited, and say nothing of limits.
-    for path in ["/health", "/ready", "/openapi.json"] {
+    // Probes, the contract and the docs page are never limited, and say
+    // nothing of limits.
+    let asset = format!("/docs/{}/init.js", snippetd::http::docs_ui::ASSET_DIR);
+    for path in ["/health", "/ready", "/openapi.json", "/docs", &asset] {
         for _ in 0..10 {
             let r = anon.get(path);
             assert_eq!(r.status, 200, "{path}");

@@ -13,7 +13,7 @@ use super::request::{self, Json};
 use super::router::{self, Route};
 use super::stack::{problem, HandlerBody};
 use super::App;
-use super::{auth, forks, identity, raw, revisions};
+use super::{auth, docs_ui, forks, identity, raw, revisions};
 use crate::auth::{Caller, Scope};
 use crate::snippets::{store, validate, Cursor, ListQuery, Snippet};
 
@@ -26,7 +26,12 @@ pub async fn dispatch(app: &App, req: Req) -> Response<Body> {
     let route = router::route(req.method(), req.uri().path());
     // Probes and the contract are never limited: an orchestrator or a
     // client generator must not be refused because of someone's budget.
-    let exempt = matches!(route, Ok(Route::Health | Route::Ready | Route::OpenApi));
+    // Nor is the docs page: static bytes (no database, no allocation), and
+    // one visit is five requests that would eat a reader's budget.
+    let exempt = matches!(
+        route,
+        Ok(Route::Health | Route::Ready | Route::OpenApi | Route::Docs | Route::DocsAsset(_))
+    );
     let routed = match route {
         // Each route's future is boxed where it starts: the futures that
         // wrap this one (layers, task-local scope, hyper's dispatcher) then
@@ -95,6 +100,8 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
         Route::Health => Ok(health()),
         Route::Ready => Box::pin(ready(app)).await,
         Route::OpenApi => Ok(raw_json(app.openapi.clone())),
+        Route::Docs => Ok(docs_ui::page()),
+        Route::DocsAsset(asset) => Ok(docs_ui::serve(asset, req.headers())),
         Route::Options(allow) => {
             let mut resp = empty(StatusCode::NO_CONTENT);
             resp.headers_mut()

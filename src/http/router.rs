@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use hyper::Method;
 use uuid::Uuid;
 
+use super::docs_ui;
 use super::problem::ApiError;
 
 /// A path template of the API.
@@ -28,6 +29,8 @@ pub enum Resource {
     Tokens,
     Token,
     Owners,
+    Docs,
+    DocsAsset,
 }
 
 /// Every path, the resource it names and the methods it allows, in the
@@ -59,7 +62,15 @@ pub const ROUTES: &[(&str, Resource, &str)] = &[
     ("/tokens", Resource::Tokens, "GET, HEAD, POST"),
     ("/tokens/{id}", Resource::Token, "DELETE"),
     ("/owners", Resource::Owners, "POST"),
+    // The API page for people (src/http/docs_ui/): HTML and its assets, not
+    // API operations, so not in the OpenAPI document (NOT_IN_OPENAPI).
+    ("/docs", Resource::Docs, "GET, HEAD"),
+    ("/docs/{dir}/{file}", Resource::DocsAsset, "GET, HEAD"),
 ];
+
+/// Paths of [`ROUTES`] the OpenAPI document leaves out: the HTML page that
+/// renders it and that page's files, which no API client calls.
+pub const NOT_IN_OPENAPI: &[&str] = &["/docs", "/docs/{dir}/{file}"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -82,6 +93,8 @@ pub enum Route {
     CreateToken,
     RevokeToken(Uuid),
     CreateOwner,
+    Docs,
+    DocsAsset(&'static docs_ui::Asset),
     /// `OPTIONS` on a known path: answered with `Allow`.
     Options(&'static str),
 }
@@ -161,6 +174,15 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         (R::Tokens, &Method::POST, _) => Route::CreateToken,
         (R::Token, &Method::DELETE, Some(id)) => Route::RevokeToken(id),
         (R::Owners, &Method::POST, _) => Route::CreateOwner,
+        (R::Docs, &Method::GET, _) => Route::Docs,
+        (R::DocsAsset, &Method::GET, _) => Route::DocsAsset(
+            found
+                .params
+                .get("dir")
+                .zip(found.params.get("file"))
+                .and_then(|(dir, file)| docs_ui::asset(dir, file))
+                .ok_or(ApiError::NotFound)?,
+        ),
         _ => return Err(ApiError::MethodNotAllowed(allow)),
     };
     Ok(route)
@@ -195,6 +217,10 @@ mod tests {
             "/snippets/0192f3c8-7a4e-7b1e-9c1a-0123456789ab/revisions/-1",
             "/snippets/0192f3c8-7a4e-7b1e-9c1a-0123456789ab/revisions/9223372036854775808",
             "/snippets/0192f3c8-7a4e-7b1e-9c1a-0123456789ab/revisions/x/raw",
+            "/docs/",
+            "/docs/5.0.0-1/init.js",
+            "/docs/5.35.0-1/nope.js",
+            "/docs/5.35.0-1/init.js/x",
         ] {
             assert!(
                 matches!(route(&Method::GET, bad), Err(ApiError::NotFound)),
@@ -222,7 +248,9 @@ mod tests {
         for (tpl, _, allow) in ROUTES {
             let path = tpl
                 .replace("{id}", "0192f3c8-7a4e-7b1e-9c1a-0123456789ab")
-                .replace("{version}", "3");
+                .replace("{version}", "3")
+                .replace("{dir}", docs_ui::ASSET_DIR)
+                .replace("{file}", "init.js");
             assert_eq!(template(&path), Some(*tpl));
             for m in allow.split(", ") {
                 let m: Method = m.parse().unwrap();
