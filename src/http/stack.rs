@@ -235,18 +235,19 @@ pub fn request_id(req_headers: &hyper::HeaderMap) -> Arc<str> {
 }
 
 /// A liveness probe as orchestrators send it: `GET`/`HEAD /health`, no
-/// query, no `Origin`. Answered by framing itself (request id, metrics and
-/// access log included), around the inner layers: none of them has
-/// anything to do for it (no body, no caller, no CORS, nothing that can
-/// hang or panic), and going through them cost ~40 % of a probe's
-/// instructions (docs/performance.md). Anything else for `/health` (a
-/// query, which may carry a token, a browser's CORS request, another
-/// method) takes the full path.
+/// query, no `Origin`, no `Authorization`. Answered by framing itself
+/// (request id, metrics and access log included), around the inner
+/// layers: none of them has anything to do for it (no body, no caller, no
+/// CORS, nothing that can hang or panic), and going through them cost
+/// ~40 % of a probe's instructions (docs/performance.md). Anything else
+/// for `/health` (a query or a token, both checked and refused when bad, a
+/// browser's CORS request, another method) takes the full path.
 fn is_plain_health<B>(req: &Request<B>, route: Option<usize>) -> bool {
     route.is_some_and(|i| router::ROUTES[i].1 == router::Resource::Health)
         && (req.method() == hyper::Method::GET || req.method() == hyper::Method::HEAD)
         && req.uri().query().is_none()
         && !req.headers().contains_key(hyper::header::ORIGIN)
+        && !req.headers().contains_key(hyper::header::AUTHORIZATION)
 }
 
 /// The outer layer (module docs). Everything the inner layers need is
