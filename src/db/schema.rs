@@ -15,6 +15,8 @@ diesel::table! {
         version -> BigInt,
         owner -> Nullable<Text>,
         visibility -> Text,
+        /// Migration 2026-12-02-000001: NULL never expires.
+        expires_at -> Nullable<Timestamptz>,
     }
 }
 

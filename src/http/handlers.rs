@@ -15,7 +15,7 @@ use super::stack::{problem, HandlerBody};
 use super::App;
 use super::{auth, identity};
 use crate::auth::{Caller, Scope};
-use crate::snippets::{store, validate, Cursor, ListQuery, Snippet};
+use crate::snippets::{expiry, store, Cursor, ListQuery, Snippet, SnippetError};
 
 type Result<T> = std::result::Result<T, ApiError>;
 pub(super) type Req = Request<HandlerBody>;
@@ -205,7 +205,7 @@ pub(super) async fn json_body(app: &App, req: Req, accept: &[Json]) -> Result<se
 
 async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
     let body = json_body(app, req, &[Json::Plain]).await?;
-    let input = validate::input(body)?;
+    let input = expiry::input(body, app.cfg.max_expiry)?;
     let s = store::insert(&app.pool, caller, &input, app.cfg.limits.quota).await?;
     let mut resp = snippet(StatusCode::CREATED, &s);
     resp.headers_mut().insert(
@@ -228,15 +228,30 @@ async fn get(app: &App, caller: &Caller, id: Uuid, headers: &HeaderMap) -> Resul
 async fn replace(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {
     let pre = request::precondition(req.headers())?;
     let body = json_body(app, req, &[Json::Plain]).await?;
-    let input = validate::input(body)?;
+    let input = expiry::input(body, app.cfg.max_expiry)?;
     let s = store::replace(&app.pool, caller, id, &input, &pre, app.cfg.limits.quota).await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 
 async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {
     let pre = request::precondition(req.headers())?;
-    let body = json_body(app, req, &[Json::MergePatch, Json::Plain]).await?;
-    let s = store::patch(&app.pool, caller, id, &body, &pre, app.cfg.limits.quota).await?;
+    let mut body = json_body(app, req, &[Json::MergePatch, Json::Plain]).await?;
+    let change = expiry::take(
+        &mut body,
+        app.cfg.max_expiry,
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(SnippetError::Invalid)?;
+    let s = store::patch(
+        &app.pool,
+        caller,
+        id,
+        &body,
+        change,
+        &pre,
+        app.cfg.limits.quota,
+    )
+    .await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod error;
+pub mod expiry;
 pub mod lookups;
 pub mod model;
 pub mod quota;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::expiry::ExpiryChange;
 use crate::db::schema::snippets;
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable)]
@@ -28,6 +29,8 @@ pub struct Snippet {
     pub owner: Option<String>,
     #[diesel(deserialize_as = String)]
     pub visibility: Visibility,
+    /// After this time the snippet is gone (src/snippets/expiry.rs).
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// Who may see a snippet besides its owner and admins.
@@ -83,7 +86,7 @@ pub fn iso_millis(t: OffsetDateTime) -> String {
 
 impl Serialize for Snippet {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Snippet", 10)?;
+        let mut st = s.serialize_struct("Snippet", 11)?;
         st.serialize_field("id", &self.id)?;
         st.serialize_field("title", &self.title)?;
         st.serialize_field("language", &self.language)?;
@@ -94,6 +97,7 @@ impl Serialize for Snippet {
         st.serialize_field("visibility", &self.visibility)?;
         st.serialize_field("createdAt", &iso_millis(self.created_at))?;
         st.serialize_field("updatedAt", &iso_millis(self.updated_at))?;
+        st.serialize_field("expiresAt", &self.expires_at.map(iso_millis))?;
         st.end()
     }
 }
@@ -113,6 +117,11 @@ pub struct SnippetInput {
     /// PUTs an old body back does not publish a private snippet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
+    /// `expiresAt`/`expiresIn`, read apart from the schema-checked fields
+    /// (src/snippets/expiry.rs); absent: no expiry on create, unchanged on
+    /// a write.
+    #[serde(skip)]
+    pub expiry: ExpiryChange,
 }
 
 impl From<&Snippet> for SnippetInput {
@@ -124,6 +133,7 @@ impl From<&Snippet> for SnippetInput {
             description: s.description.clone(),
             tags: s.tags.clone(),
             visibility: Some(s.visibility),
+            expiry: ExpiryChange::Keep,
         }
     }
 }
