@@ -12,17 +12,19 @@ use super::ratelimit::{Budget, Key};
 use super::request::{self, Json};
 use super::router::{self, Route};
 use super::stack::{problem, HandlerBody};
+use super::transfer::{self, Reply};
 use super::App;
 use super::{auth, identity};
 use crate::auth::{Caller, Scope};
 use crate::snippets::{expiry, store, Cursor, ListQuery, Snippet, SnippetError};
+use http_body_util::Either;
 
 type Result<T> = std::result::Result<T, ApiError>;
 pub(super) type Req = Request<HandlerBody>;
 
 /// Routes a request, rate-limits it and answers it; errors become
 /// problem+json here.
-pub async fn dispatch(app: &App, req: Req) -> Response<Body> {
+pub async fn dispatch(app: &App, req: Req) -> Response<Reply> {
     let route = router::route(req.method(), req.uri().path());
     // Probes and the contract are never limited: an orchestrator or a
     // client generator must not be refused because of someone's budget.
@@ -62,14 +64,20 @@ pub async fn dispatch(app: &App, req: Req) -> Response<Body> {
                 decision.as_ref().map_or(1, |d| d.retry_after),
             ))
         }
-        Ok((route, caller)) => handle(app, route, &caller, req).await,
+        // The one streamed answer.
+        Ok((Route::ExportSnippets, caller)) => {
+            Box::pin(transfer::export(app, &caller, req.uri().query())).await
+        }
+        Ok((route, caller)) => handle(app, route, &caller, req)
+            .await
+            .map(|r| r.map(Either::Left)),
         Err(e) => Err(e),
     };
     let mut resp = match outcome {
         Ok(resp) => resp,
         Err(e) => {
             let rid = crate::logging::current_request_id().unwrap_or_default();
-            problem(e, &rid, app.cfg.expose_errors)
+            problem(e, &rid, app.cfg.expose_errors).map(Either::Left)
         }
     };
     if let Some(d) = decision {
@@ -87,6 +95,7 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
             | Route::ReplaceSnippet(_)
             | Route::PatchSnippet(_)
             | Route::DeleteSnippet(_)
+            | Route::ImportSnippets
     ) {
         caller.require(Scope::SnippetsWrite)?;
     }
@@ -106,6 +115,9 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
         Route::ReplaceSnippet(id) => Box::pin(replace(app, caller, id, req)).await,
         Route::PatchSnippet(id) => Box::pin(patch(app, caller, id, req)).await,
         Route::DeleteSnippet(id) => Box::pin(delete(app, caller, id, req.headers())).await,
+        Route::ImportSnippets => Box::pin(transfer::import(app, caller, req)).await,
+        // Streamed: answered by `dispatch`.
+        Route::ExportSnippets => Err(ApiError::Internal("export is dispatched apart".into())),
         Route::Me => Box::pin(identity::me(caller)).await,
         Route::ListTokens => Box::pin(identity::list(app, caller)).await,
         Route::CreateToken => Box::pin(identity::create(app, caller, req)).await,

@@ -7,6 +7,7 @@ pub mod lookups;
 pub mod model;
 pub mod quota;
 pub mod store;
+pub mod transfer;
 pub mod validate;
 
 pub use error::{SnippetError, Violation};
