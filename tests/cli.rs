@@ -180,7 +180,7 @@ fn migrate_check_then_migrate_then_serve() {
     assert_eq!(run(&["migrate", "--check"], &e).0, 1);
     let (code, _, stderr) = run(&["migrate"], &e);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("applied 3 migration"), "{stderr}");
+    assert!(stderr.contains("applied 4 migration"), "{stderr}");
     assert_eq!(run(&["migrate", "--check"], &e).0, 0);
     // Idempotent.
     let (code, _, stderr) = run(&["migrate"], &e);
@@ -208,16 +208,16 @@ fn six_concurrent_migrations_leave_one_schema() {
         }
         let applied = results
             .iter()
-            .filter(|(_, _, err)| err.contains("applied 3 migration"))
+            .filter(|(_, _, err)| err.contains("applied 4 migration"))
             .count();
         assert_eq!(applied, 1, "exactly one process applies the migrations");
         assert_eq!(
             db.psql("SELECT count(*) FROM __diesel_schema_migrations"),
-            "3\n"
+            "4\n"
         );
         assert_eq!(
             db.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'snippets'"),
-            "6\n"
+            "7\n"
         );
     }
 }

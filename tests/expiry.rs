@@ -299,3 +299,27 @@ fn the_sweep_is_an_index_scan() {
     );
     assert!(!plan.contains("Seq Scan"), "{plan}");
 }
+
+/// The sweeper `serve` runs: rows already expired at startup are deleted
+/// in its first batch, and SIGTERM still exits 0.
+#[test]
+fn serve_sweeps_while_serving_and_stops_cleanly() {
+    let (db, env) = common::migrated_db(&[]);
+    db.psql(
+        "INSERT INTO owners (handle) VALUES ('sweepy'); \
+         INSERT INTO snippets (id, title, language, code, owner, expires_at) \
+         SELECT gen_random_uuid(), 't' || i, 'sql', 'select 1', 'sweepy', now() - interval '1 minute' \
+         FROM generate_series(1, 3) i",
+    );
+    assert_eq!(db.psql("SELECT snippets FROM owner_usage").trim(), "3");
+    let mut server = common::Server::start(&["serve"], &env);
+    let line = server
+        .logs
+        .wait_for(std::time::Duration::from_secs(20), |l| {
+            l.contains("deleted 3 expired snippet(s)")
+        });
+    assert!(line.is_some(), "{}", server.logs.text());
+    assert_eq!(db.psql("SELECT count(*) FROM snippets").trim(), "0");
+    assert_eq!(db.psql("SELECT snippets FROM owner_usage").trim(), "0");
+    assert_eq!(server.stop(), Some(0));
+}

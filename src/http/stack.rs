@@ -342,7 +342,13 @@ where
         };
         if resp.status().as_u16() >= 400 && !is_problem(&resp) {
             // A bare status from a layer (timeout, body limit, panic guard).
-            let e = ApiError::from_status(resp.status(), &app.cfg);
+            let e = match ApiError::from_status(resp.status(), &app.cfg) {
+                // The body limit of the import route is its own (BodyLimits).
+                ApiError::PayloadTooLarge(_) if path == "/snippets/import" => {
+                    ApiError::PayloadTooLarge(app.cfg.import_max_bytes)
+                }
+                e => e,
+            };
             let cors: Vec<_> = resp
                 .headers()
                 .iter()
