@@ -226,7 +226,7 @@ fn six_concurrent_migrations_leave_one_schema() {
         );
         assert_eq!(
             db.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'snippets'"),
-            "6\n"
+            "7\n"
         );
     }
 }

@@ -355,7 +355,7 @@ fn lookups_queued_behind_a_busy_connection_share_one_query() {
         }
     }
     locker.join().unwrap();
-    if let Some(queries) = app.db.calls("%WHERE (\"snippets\".\"id\" = %") {
+    if let Some(queries) = app.db.calls("%WHERE ((\"snippets\".\"id\" = %") {
         assert!(
             (1..=6).contains(&queries),
             "{} lookups took {queries} queries: expected the queued ones to share one",

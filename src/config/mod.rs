@@ -117,6 +117,12 @@ pub struct HttpArgs {
     /// Larger request bodies get 413
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144, value_parser = RangedU64ValueParser::<usize>::new().range(1024..=64 << 20))]
     pub max_body_bytes: usize,
+    /// Latest expiry a snippet may be given (expiresAt / expiresIn), in seconds from now
+    #[arg(long, env = "MAX_EXPIRY_SECONDS", default_value_t = 31_536_000, value_parser = value_parser!(u64).range(60..=3_153_600_000))]
+    pub max_expiry_seconds: u64,
+    /// Larger POST /snippets/import bodies get 413 (MAX_BODY_BYTES applies to every other route)
+    #[arg(long, env = "IMPORT_MAX_BYTES", default_value_t = 67_108_864, value_parser = RangedU64ValueParser::<usize>::new().range(1024..=1 << 30))]
+    pub import_max_bytes: usize,
     /// A request body that takes longer to arrive gets 408 (capped at REQUEST_TIMEOUT_SECONDS - 1)
     #[arg(long, env = "BODY_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = value_parser!(u64).range(1..=600))]
     pub body_read_timeout_seconds: u64,
@@ -277,6 +283,10 @@ pub struct HttpConfig {
     pub host: IpAddr,
     pub port: u16,
     pub max_body_bytes: usize,
+    /// `MAX_EXPIRY_SECONDS`.
+    pub max_expiry: Duration,
+    /// `IMPORT_MAX_BYTES`: the body limit of `POST /snippets/import` alone.
+    pub import_max_bytes: usize,
     pub expose_errors: bool,
     pub cors: CorsOrigins,
     /// Closes a connection that has not sent a complete request head within
@@ -300,6 +310,8 @@ impl From<&HttpArgs> for HttpConfig {
             host: a.host,
             port: a.port.port,
             max_body_bytes: a.max_body_bytes,
+            max_expiry: Duration::from_secs(a.max_expiry_seconds),
+            import_max_bytes: a.import_max_bytes,
             expose_errors: a.expose_errors,
             cors: a.cors_allowed_origins.clone().unwrap_or(CorsOrigins::None),
             header_read_timeout: Duration::from_secs(a.header_read_timeout_seconds),

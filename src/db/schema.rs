@@ -17,6 +17,8 @@ diesel::table! {
         visibility -> Text,
         forked_from_id -> Nullable<Uuid>,
         forked_from_version -> Nullable<BigInt>,
+        /// Migration 2026-12-02-000001: NULL never expires.
+        expires_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -12,17 +12,19 @@ use super::ratelimit::{Budget, Key};
 use super::request::{self, Json};
 use super::router::{self, Route};
 use super::stack::{problem, HandlerBody};
+use super::transfer::{self, Reply};
 use super::App;
 use super::{auth, docs_ui, forks, identity, raw, revisions};
 use crate::auth::{Caller, Scope};
-use crate::snippets::{store, validate, Cursor, ListQuery, Snippet};
+use crate::snippets::{expiry, store, Cursor, ListQuery, Snippet, SnippetError};
+use http_body_util::Either;
 
 type Result<T> = std::result::Result<T, ApiError>;
 pub(super) type Req = Request<HandlerBody>;
 
 /// Routes a request, rate-limits it and answers it; errors become
 /// problem+json here.
-pub async fn dispatch(app: &App, req: Req) -> Response<Body> {
+pub async fn dispatch(app: &App, req: Req) -> Response<Reply> {
     let route = router::route(req.method(), req.uri().path());
     // Probes and the contract are never limited: an orchestrator or a
     // client generator must not be refused because of someone's budget.
@@ -67,14 +69,20 @@ pub async fn dispatch(app: &App, req: Req) -> Response<Body> {
                 decision.as_ref().map_or(1, |d| d.retry_after),
             ))
         }
-        Ok((route, caller)) => handle(app, route, &caller, req).await,
+        // The one streamed answer.
+        Ok((Route::ExportSnippets, caller)) => {
+            Box::pin(transfer::export(app, &caller, req.uri().query())).await
+        }
+        Ok((route, caller)) => handle(app, route, &caller, req)
+            .await
+            .map(|r| r.map(Either::Left)),
         Err(e) => Err(e),
     };
     let mut resp = match outcome {
         Ok(resp) => resp,
         Err(e) => {
             let rid = crate::logging::current_request_id().unwrap_or_default();
-            problem(e, &rid, app.cfg.expose_errors)
+            problem(e, &rid, app.cfg.expose_errors).map(Either::Left)
         }
     };
     if let Some(d) = decision {
@@ -93,6 +101,7 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
             | Route::PatchSnippet(_)
             | Route::DeleteSnippet(_)
             | Route::ForkSnippet(_)
+            | Route::ImportSnippets
     ) {
         caller.require(Scope::SnippetsWrite)?;
     }
@@ -125,6 +134,9 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
             Box::pin(raw::revision(app, caller, id, v, req.headers())).await
         }
         Route::ForkSnippet(id) => Box::pin(forks::create(app, caller, id)).await,
+        Route::ImportSnippets => Box::pin(transfer::import(app, caller, req)).await,
+        // Streamed: answered by `dispatch`.
+        Route::ExportSnippets => Err(ApiError::Internal("export is dispatched apart".into())),
         Route::Me => Box::pin(identity::me(caller)).await,
         Route::ListTokens => Box::pin(identity::list(app, caller)).await,
         Route::CreateToken => Box::pin(identity::create(app, caller, req)).await,
@@ -229,7 +241,7 @@ pub(super) async fn json_body(app: &App, req: Req, accept: &[Json]) -> Result<se
 
 async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
     let body = json_body(app, req, &[Json::Plain]).await?;
-    let input = validate::input(body)?;
+    let input = expiry::input(body, app.cfg.max_expiry)?;
     let s = store::insert(&app.pool, caller, &input, app.cfg.limits.quota).await?;
     Ok(created(&s))
 }
@@ -257,15 +269,30 @@ async fn get(app: &App, caller: &Caller, id: Uuid, headers: &HeaderMap) -> Resul
 async fn replace(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {
     let pre = request::precondition(req.headers())?;
     let body = json_body(app, req, &[Json::Plain]).await?;
-    let input = validate::input(body)?;
+    let input = expiry::input(body, app.cfg.max_expiry)?;
     let s = store::replace(&app.pool, caller, id, &input, &pre, app.cfg.limits.quota).await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 
 async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {
     let pre = request::precondition(req.headers())?;
-    let body = json_body(app, req, &[Json::MergePatch, Json::Plain]).await?;
-    let s = store::patch(&app.pool, caller, id, &body, &pre, app.cfg.limits.quota).await?;
+    let mut body = json_body(app, req, &[Json::MergePatch, Json::Plain]).await?;
+    let change = expiry::take(
+        &mut body,
+        app.cfg.max_expiry,
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(SnippetError::Invalid)?;
+    let s = store::patch(
+        &app.pool,
+        caller,
+        id,
+        &body,
+        change,
+        &pre,
+        app.cfg.limits.quota,
+    )
+    .await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 

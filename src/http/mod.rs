@@ -19,6 +19,7 @@ pub mod router;
 pub mod server;
 pub mod stack;
 pub mod trace;
+pub mod transfer;
 
 use bytes::Bytes;
 use serde_json::Value;

@@ -17,6 +17,8 @@ use crate::snippets::{validate, Cursor, ListQuery, OwnerFilter, Precondition, Ta
 pub enum Json {
     Plain,
     MergePatch,
+    /// `application/x-ndjson`: one JSON value per line (import).
+    Ndjson,
 }
 
 /// Checks `Content-Type` against the accepted JSON media types; a charset
@@ -27,6 +29,7 @@ pub fn content_type(headers: &HeaderMap, accept: &[Json]) -> Result<Json, ApiErr
         .map(|j| match j {
             Json::Plain => "application/json",
             Json::MergePatch => "application/merge-patch+json",
+            Json::Ndjson => "application/x-ndjson",
         })
         .collect::<Vec<_>>()
         .join(" or ");
@@ -49,6 +52,7 @@ pub fn content_type(headers: &HeaderMap, accept: &[Json]) -> Result<Json, ApiErr
     let kind = match essence.as_str() {
         "application/json" => Json::Plain,
         "application/merge-patch+json" => Json::MergePatch,
+        "application/x-ndjson" => Json::Ndjson,
         _ => return Err(refuse()),
     };
     if accept.contains(&kind) {

@@ -25,6 +25,8 @@ pub enum Resource {
     Revision,
     RevisionRaw,
     Forks,
+    Export,
+    Import,
     Me,
     Tokens,
     Token,
@@ -40,6 +42,9 @@ pub const ROUTES: &[(&str, Resource, &str)] = &[
     ("/ready", Resource::Ready, "GET, HEAD"),
     ("/openapi.json", Resource::OpenApi, "GET, HEAD"),
     ("/snippets", Resource::Snippets, "GET, HEAD, POST"),
+    // Static segments win over `{id}` in matchit: never parsed as ids.
+    ("/snippets/export", Resource::Export, "GET, HEAD"),
+    ("/snippets/import", Resource::Import, "POST"),
     (
         "/snippets/{id}",
         Resource::Snippet,
@@ -88,6 +93,8 @@ pub enum Route {
     GetRevision(Uuid, i64),
     RawRevision(Uuid, i64),
     ForkSnippet(Uuid),
+    ExportSnippets,
+    ImportSnippets,
     Me,
     ListTokens,
     CreateToken,
@@ -169,6 +176,8 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         (R::Snippet, &Method::PUT, Some(id)) => Route::ReplaceSnippet(id),
         (R::Snippet, &Method::PATCH, Some(id)) => Route::PatchSnippet(id),
         (R::Snippet, &Method::DELETE, Some(id)) => Route::DeleteSnippet(id),
+        (R::Export, &Method::GET, _) => Route::ExportSnippets,
+        (R::Import, &Method::POST, _) => Route::ImportSnippets,
         (R::Me, &Method::GET, _) => Route::Me,
         (R::Tokens, &Method::GET, _) => Route::ListTokens,
         (R::Tokens, &Method::POST, _) => Route::CreateToken,
@@ -234,6 +243,14 @@ mod tests {
         assert!(matches!(
             route(&Method::POST, &format!("/snippets/{id}")),
             Err(ApiError::MethodNotAllowed(_))
+        ));
+        assert_eq!(
+            route(&Method::GET, "/snippets/export").unwrap(),
+            Route::ExportSnippets
+        );
+        assert!(matches!(
+            route(&Method::GET, "/snippets/import"),
+            Err(ApiError::MethodNotAllowed("POST"))
         ));
         assert!(matches!(
             route(&Method::DELETE, "/health"),

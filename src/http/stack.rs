@@ -8,7 +8,8 @@
 //! 2. tower-http `CorsLayer`, from `CORS_ALLOWED_ORIGINS`.
 //! 3. tower-http `TimeoutLayer`: `REQUEST_TIMEOUT_SECONDS` → 503.
 //! 4. tower-http `CatchPanicLayer`: a panicking handler → 500, logged.
-//! 5. tower-http `RequestBodyLimitLayer`: `MAX_BODY_BYTES` → 413.
+//! 5. tower-http `RequestBodyLimitLayer` ([`BodyLimits`]): `MAX_BODY_BYTES`
+//!    → 413 (`IMPORT_MAX_BYTES` for `POST /snippets/import`).
 //! 6. the router and the handlers; `handlers::dispatch` applies the rate
 //!    limits once the route and the caller are known (src/http/ratelimit.rs).
 //!
@@ -92,7 +93,7 @@ pub fn service(
             app.cfg.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(panicked))
-        .layer(RequestBodyLimitLayer::new(app.cfg.max_body_bytes))
+        .layer(BodyLimits::layer(&app.cfg))
         .service(handlers);
     // With no origin configured there is nothing for CORS to add (no
     // origin is ever allowed), so the layer is left out.
@@ -146,6 +147,56 @@ impl<C: Clone> Clone for PerConnection<C> {
     fn clone(&self) -> Self {
         let c = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         PerConnection(Mutex::new(c))
+    }
+}
+
+/// `RequestBodyLimitLayer` with two limits: `IMPORT_MAX_BYTES` for
+/// `POST /snippets/import`, `MAX_BODY_BYTES` for every other request. Both
+/// are the same tower-http service with another limit, so the handlers
+/// see one body type.
+#[derive(Clone)]
+pub struct BodyLimits<S> {
+    normal: tower_http::limit::RequestBodyLimit<S>,
+    import: tower_http::limit::RequestBodyLimit<S>,
+}
+
+impl BodyLimits<()> {
+    fn layer<S: Clone>(
+        cfg: &crate::config::HttpConfig,
+    ) -> impl Layer<S, Service = BodyLimits<S>> + Clone {
+        let (normal, import) = (cfg.max_body_bytes, cfg.import_max_bytes);
+        tower::layer::layer_fn(move |inner: S| BodyLimits {
+            normal: RequestBodyLimitLayer::new(normal).layer(inner.clone()),
+            import: RequestBodyLimitLayer::new(import).layer(inner),
+        })
+    }
+}
+
+impl<S, B> Service<Request<B>> for BodyLimits<S>
+where
+    tower_http::limit::RequestBodyLimit<S>: Service<Request<B>>,
+{
+    type Response = <tower_http::limit::RequestBodyLimit<S> as Service<Request<B>>>::Response;
+    type Error = <tower_http::limit::RequestBodyLimit<S> as Service<Request<B>>>::Error;
+    type Future = <tower_http::limit::RequestBodyLimit<S> as Service<Request<B>>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // Both wrap clones of one always-ready service (a service_fn).
+        match self.normal.poll_ready(cx) {
+            std::task::Poll::Ready(Ok(())) => self.import.poll_ready(cx),
+            other => other,
+        }
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        if req.method() == hyper::Method::POST && req.uri().path() == "/snippets/import" {
+            self.import.call(req)
+        } else {
+            self.normal.call(req)
+        }
     }
 }
 
@@ -219,7 +270,7 @@ where
 async fn answer(
     app: Arc<App>,
     req: Request<HandlerBody>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<super::transfer::Reply>, Infallible> {
     Ok(handlers::dispatch(&app, req).await)
 }
 
@@ -311,7 +362,13 @@ where
         };
         if resp.status().as_u16() >= 400 && !is_problem(&resp) {
             // A bare status from a layer (timeout, body limit, panic guard).
-            let e = ApiError::from_status(resp.status(), &app.cfg);
+            let e = match ApiError::from_status(resp.status(), &app.cfg) {
+                // The body limit of the import route is its own (BodyLimits).
+                ApiError::PayloadTooLarge(_) if path == "/snippets/import" => {
+                    ApiError::PayloadTooLarge(app.cfg.import_max_bytes)
+                }
+                e => e,
+            };
             let cors: Vec<_> = resp
                 .headers()
                 .iter()

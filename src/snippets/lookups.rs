@@ -317,6 +317,7 @@ mod tests {
             updated_at: t,
             version: 1,
             owner: Some("a".into()),
+            expires_at: None,
             // Ids ending in 5 are private.
             visibility: if id.as_u128() % 10 == 5 {
                 crate::snippets::Visibility::Private

@@ -2,12 +2,14 @@
 
 pub mod access;
 pub mod error;
+pub mod expiry;
 pub mod forks;
 pub mod lookups;
 pub mod model;
 pub mod quota;
 pub mod revisions;
 pub mod store;
+pub mod transfer;
 pub mod validate;
 
 pub use error::{SnippetError, Violation};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::expiry::ExpiryChange;
 use crate::db::schema::snippets;
 
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable)]
@@ -28,6 +29,8 @@ pub struct Snippet {
     pub owner: Option<String>,
     #[diesel(deserialize_as = String)]
     pub visibility: Visibility,
+    /// After this time the snippet is gone (src/snippets/expiry.rs).
+    pub expires_at: Option<OffsetDateTime>,
     /// The snippet and version this one was forked from; both `None` when
     /// it is not a fork. Server-owned.
     pub forked_from_id: Option<Uuid>,
@@ -115,6 +118,7 @@ impl Serialize for Snippet {
         st.serialize_field("forkedFrom", &self.forked_from())?;
         st.serialize_field("createdAt", &iso_millis(self.created_at))?;
         st.serialize_field("updatedAt", &iso_millis(self.updated_at))?;
+        st.serialize_field("expiresAt", &self.expires_at.map(iso_millis))?;
         st.end()
     }
 }
@@ -134,6 +138,11 @@ pub struct SnippetInput {
     /// PUTs an old body back does not publish a private snippet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
+    /// `expiresAt`/`expiresIn`, read apart from the schema-checked fields
+    /// (src/snippets/expiry.rs); absent: no expiry on create, unchanged on
+    /// a write.
+    #[serde(skip)]
+    pub expiry: ExpiryChange,
 }
 
 impl From<&Snippet> for SnippetInput {
@@ -145,6 +154,7 @@ impl From<&Snippet> for SnippetInput {
             description: s.description.clone(),
             tags: s.tags.clone(),
             visibility: Some(s.visibility),
+            expiry: ExpiryChange::Keep,
         }
     }
 }

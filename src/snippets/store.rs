@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::access;
 use super::error::SnippetError;
+use super::expiry::{ExpiryChange, Live};
 use super::model::{
     ForkedFrom, ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility,
 };
@@ -94,6 +95,7 @@ async fn insert_row(
             s::visibility.eq(visibility.as_str()),
             s::forked_from_id.eq(source.map(|f| f.id)),
             s::forked_from_version.eq(source.map(|f| f.version)),
+            s::expires_at.eq(input.expiry.on_insert()),
         ))
         .returning(Snippet::as_returning())
         .get_result(c)
@@ -113,6 +115,7 @@ pub async fn get(pool: &DbPool, caller: &Caller, id: Uuid) -> Result<Snippet, Sn
 pub async fn find(c: &mut DbConn<'_>, id: Uuid) -> Result<Option<Snippet>, SnippetError> {
     Ok(s::snippets
         .find(id)
+        .filter(Live)
         .select(Snippet::as_select())
         .first(c)
         .await
@@ -125,6 +128,7 @@ pub async fn find(c: &mut DbConn<'_>, id: Uuid) -> Result<Option<Snippet>, Snipp
 pub async fn find_many(c: &mut DbConn<'_>, ids: &[Uuid]) -> Result<Vec<Snippet>, SnippetError> {
     Ok(s::snippets
         .filter(s::id.eq_any(ids))
+        .filter(Live)
         .select(Snippet::as_select())
         .load(c)
         .await?)
@@ -171,7 +175,7 @@ macro_rules! filtered {
     ($query:expr, $q:expr, $scope:expr) => {{
         let q: &ListQuery = $q;
         let scope: &ListScope = $scope;
-        let mut query = $query;
+        let mut query = $query.filter(Live);
         if let Some(o) = &scope.owner {
             query = query.filter(s::owner.eq(o.clone()));
         }
@@ -284,6 +288,7 @@ fn modifiable(caller: &Caller) -> Modifiable {
 async fn miss(c: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> SnippetError {
     let row = s::snippets
         .find(id)
+        .filter(Live)
         .select((s::owner, s::visibility))
         .first::<(Option<String>, String)>(c)
         .await
@@ -354,6 +359,7 @@ async fn update(
     Ok(diesel::update(
         s::snippets
             .filter(s::id.eq(id))
+            .filter(Live)
             .filter(modifiable(caller))
             .filter(condition(pre)),
     )
@@ -367,6 +373,7 @@ async fn update(
         visibility.map(|v| s::visibility.eq(v.as_str())),
         s::updated_at.eq(now),
         s::version.eq(s::version + 1),
+        input.expiry.on_update().map(|t| s::expires_at.eq(t)),
     ))
     .returning(Snippet::as_returning())
     .get_result(c)
@@ -384,6 +391,7 @@ pub async fn patch(
     caller: &Caller,
     id: Uuid,
     patch: &serde_json::Value,
+    expiry: ExpiryChange,
     pre: &Precondition,
     limits: Quota,
 ) -> Result<Snippet, SnippetError> {
@@ -404,6 +412,7 @@ pub async fn patch(
             // Only a row the caller may modify is read (and locked).
             let Some(current) = s::snippets
                 .filter(s::id.eq(id))
+                .filter(Live)
                 .filter(modifiable(&who))
                 .select(Snippet::as_select())
                 .for_update()
@@ -416,7 +425,8 @@ pub async fn patch(
             if !pre.holds(current.version) {
                 return Err(SnippetError::PreconditionFailed);
             }
-            let merged = validate::patch(&SnippetInput::from(&current), &patch)?;
+            let mut merged = validate::patch(&SnippetInput::from(&current), &patch)?;
+            merged.expiry = expiry;
             let row = update(c, &who, id, &merged, &Precondition::default())
                 .await?
                 .ok_or(SnippetError::NotFound)?;
@@ -459,6 +469,7 @@ async fn delete_row(
     Ok(diesel::delete(
         s::snippets
             .filter(s::id.eq(id))
+            .filter(Live)
             .filter(modifiable(caller))
             .filter(condition(pre)),
     )
@@ -489,7 +500,7 @@ struct Matches(String);
 /// `(created_at, id) < ($a, $b)`: the keyset condition, for the
 /// (created_at, id) index.
 #[derive(Debug, Clone)]
-struct Before(time::OffsetDateTime, Uuid);
+pub(super) struct Before(pub time::OffsetDateTime, pub Uuid);
 
 /// `created_at + interval '0 s' DESC, id DESC`: the page order that no
 /// btree serves, so the planner sorts the few GIN matches.

@@ -244,6 +244,7 @@ mod tests {
             description: Some("d".into()),
             tags: vec!["a".into()],
             visibility: None,
+            expiry: Default::default(),
         };
         let p = patch(
             &current,

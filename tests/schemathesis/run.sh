@@ -96,6 +96,8 @@ st_status=0
 # Run from $work: schemathesis keeps its crash cache (.schemathesis/) in the
 # current directory, which belongs under target/, not in the work tree.
 st_abs=$(cd "$(dirname "$st")" && pwd)/$(basename "$st")
+# NDJSON (POST /snippets/import, GET /snippets/export): tests/schemathesis/hooks.py.
+export SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/tests/schemathesis${PYTHONPATH:+:$PYTHONPATH}"
 (cd "$work" && timeout --kill-after=10 "$run_timeout" "$st_abs" run "http://127.0.0.1:$port/openapi.json" \
   --checks "$checks" \
   --max-examples "$max_examples" \

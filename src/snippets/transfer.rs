@@ -1,0 +1,550 @@
+//! Export and import: a caller's snippets as NDJSON, one snippet's JSON (as
+//! `GET /snippets/{id}` shows it) per line, and back.
+//!
+//! Export reads keyset pages ([`export_page`]) so the HTTP layer can stream
+//! them with one page in memory at a time. Import inserts batches, one
+//! transaction each ([`import_batch`]): a batch is in the database whole or
+//! not at all, and when its multi-row INSERT meets a constraint (an id that
+//! exists, an owner that does not) its rows are tried again one by one so
+//! that only the bad row fails.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::error::{SnippetError, Violation};
+use super::expiry::{self, Live};
+use super::model::{Cursor, Snippet, SnippetInput};
+use super::quota::{self, Usage};
+use super::revisions::Revision;
+use super::store::Before;
+use crate::auth::{Caller, Scope};
+use crate::config::Quota;
+use crate::db::schema::snippets::dsl as s;
+use crate::db::DbPool;
+
+/// Snippets per export page (one query, one connection check-out, then
+/// the connection is back in the pool while the client reads).
+pub const EXPORT_PAGE: i64 = 500;
+/// Lines per import transaction.
+pub const IMPORT_BATCH: usize = 500;
+
+/// Whose snippets the caller exports: its own (`snippets:read`); in open
+/// mode, the unowned ones (every snippet written in open mode).
+pub fn exporter(caller: &Caller) -> Result<Option<String>, SnippetError> {
+    caller.require(Scope::SnippetsRead)?;
+    Ok(caller.handle().map(str::to_string))
+}
+
+/// One page of an export: its NDJSON lines and where the next page starts.
+pub struct ExportPage {
+    pub ndjson: Vec<u8>,
+    pub next: Option<Cursor>,
+}
+
+/// A line of an export: the snippet as the API shows it, and with
+/// `?revisions=true` its history.
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    snippet: &'a Snippet,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revisions: Option<Vec<Value>>,
+}
+
+/// The page of `owner`'s live snippets after `after`, newest first (the
+/// `(owner, created_at, id)` index serves it).
+pub async fn export_page(
+    pool: &DbPool,
+    owner: Option<&str>,
+    after: Option<Cursor>,
+    with_revisions: bool,
+) -> Result<ExportPage, SnippetError> {
+    let mut c = pool.get().await?;
+    let mut q = s::snippets
+        .filter(Live)
+        .select(Snippet::as_select())
+        .into_boxed();
+    q = match owner {
+        Some(o) => q.filter(s::owner.eq(o.to_string())),
+        None => q.filter(s::owner.is_null()),
+    };
+    if let Some(a) = after {
+        q = q.filter(Before(a.created_at, a.id));
+    }
+    let rows: Vec<Snippet> = q
+        .order((s::created_at.desc(), s::id.desc()))
+        .limit(EXPORT_PAGE)
+        .load(&mut c)
+        .await?;
+    let mut history = if with_revisions {
+        revisions_of(&mut c, &rows).await?
+    } else {
+        HashMap::new()
+    };
+    let mut ndjson = Vec::with_capacity(rows.len() * 512);
+    for snippet in &rows {
+        let line = Line {
+            snippet,
+            revisions: with_revisions.then(|| history.remove(&snippet.id).unwrap_or_default()),
+        };
+        serde_json::to_writer(&mut ndjson, &line)
+            .map_err(|e| SnippetError::Internal(format!("cannot serialize a snippet: {e}")))?;
+        ndjson.push(b'\n');
+    }
+    let next = (rows.len() as i64 == EXPORT_PAGE)
+        .then(|| rows.last().map(Cursor::after))
+        .flatten();
+    Ok(ExportPage { ndjson, next })
+}
+
+/// The history of each snippet of a page, oldest first, for
+/// `?revisions=true`: the earlier versions kept in `snippet_revisions`
+/// (src/snippets/revisions.rs), one `WHERE snippet_id = ANY($1)` query per
+/// page. Each entry is a `Revision` as `GET …/revisions/{version}` shows it.
+async fn revisions_of(
+    c: &mut AsyncPgConnection,
+    rows: &[Snippet],
+) -> Result<HashMap<Uuid, Vec<Value>>, SnippetError> {
+    use crate::db::schema::snippet_revisions::dsl as r;
+    let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
+    let kept: Vec<(Uuid, Revision)> = r::snippet_revisions
+        .filter(r::snippet_id.eq_any(&ids))
+        .order((r::snippet_id, r::version.asc()))
+        .select((r::snippet_id, Revision::as_select()))
+        .load(c)
+        .await?;
+    let mut history: HashMap<Uuid, Vec<Value>> = HashMap::new();
+    for (id, rev) in kept {
+        let v = serde_json::to_value(&rev)
+            .map_err(|e| SnippetError::Internal(format!("cannot serialize a revision: {e}")))?;
+        history.entry(id).or_default().push(v);
+    }
+    Ok(history)
+}
+
+/// One import line, checked and ready to insert.
+#[derive(Clone, Debug)]
+pub struct NewRow {
+    pub line: usize,
+    pub id: Uuid,
+    pub input: SnippetInput,
+    pub owner: Option<String>,
+    /// `None`: now() (non-admin imports, or an admin line without it).
+    pub created_at: Option<OffsetDateTime>,
+    pub updated_at: Option<OffsetDateTime>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// What became of one line: `{line, status, id}` or `{line, status,
+/// errors}`; statuses as HTTP would answer for the one snippet.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    pub line: usize,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<LineError>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LineError {
+    pub pointer: String,
+    pub detail: String,
+}
+
+impl Outcome {
+    pub fn failed(line: usize, status: u16, errors: Vec<Violation>) -> Outcome {
+        Outcome {
+            line,
+            status,
+            id: None,
+            errors: Some(
+                errors
+                    .into_iter()
+                    .map(|v| LineError {
+                        pointer: v.pointer,
+                        detail: v.detail,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn one(line: usize, status: u16, pointer: &str, detail: impl Into<String>) -> Outcome {
+        Outcome::failed(
+            line,
+            status,
+            vec![Violation {
+                pointer: pointer.into(),
+                detail: detail.into(),
+            }],
+        )
+    }
+}
+
+/// Checks one parsed line with the create schema (and the expiry rules).
+/// An admin's line keeps its `id`, `createdAt`, `updatedAt`, `owner` and
+/// `expiresAt` (a migration: the copy is the original); anyone else's gets
+/// a new id, now(), the caller as owner, and its expiry checked as on
+/// create. `revisions` (an export with `?revisions=true`) is not imported
+/// yet.
+pub fn check_line(
+    line: usize,
+    mut body: Value,
+    caller: &Caller,
+    max_expiry: std::time::Duration,
+) -> Result<NewRow, Outcome> {
+    let admin = caller.is_admin();
+    let invalid = |v: Vec<Violation>| Outcome::failed(line, 422, v);
+    let mut kept = Kept::default();
+    if let Some(obj) = body.as_object_mut() {
+        obj.remove("revisions");
+        if admin {
+            kept = Kept::take(obj).map_err(invalid)?;
+        }
+    }
+    let mut input = if kept.expires_at.is_some() {
+        super::validate::input(body).map_err(|e| to_outcome(line, e))?
+    } else {
+        expiry::input(body, max_expiry).map_err(|e| to_outcome(line, e))?
+    };
+    let expires_at = match kept.expires_at {
+        Some(t) => t,
+        None => std::mem::take(&mut input.expiry).on_insert(),
+    };
+    Ok(NewRow {
+        line,
+        id: kept.id.unwrap_or_else(Uuid::now_v7),
+        owner: kept
+            .owner
+            .unwrap_or_else(|| caller.handle().map(str::to_string)),
+        created_at: kept.created_at,
+        updated_at: kept.updated_at.or(kept.created_at),
+        expires_at,
+        input,
+    })
+}
+
+fn to_outcome(line: usize, e: SnippetError) -> Outcome {
+    match e {
+        SnippetError::Invalid(v) => Outcome::failed(line, 422, v),
+        other => Outcome::one(line, 500, "", other.to_string()),
+    }
+}
+
+/// The server-owned fields an admin import keeps, as given.
+#[derive(Default)]
+struct Kept {
+    id: Option<Uuid>,
+    created_at: Option<OffsetDateTime>,
+    updated_at: Option<OffsetDateTime>,
+    /// `Some(None)`: an unowned snippet.
+    owner: Option<Option<String>>,
+    /// `Some(None)`: `"expiresAt": null`.
+    expires_at: Option<Option<OffsetDateTime>>,
+}
+
+impl Kept {
+    fn take(obj: &mut serde_json::Map<String, Value>) -> Result<Kept, Vec<Violation>> {
+        let mut errors = Vec::new();
+        let mut bad = |pointer: &str, detail: &str| {
+            errors.push(Violation {
+                pointer: pointer.into(),
+                detail: detail.into(),
+            })
+        };
+        let time = |name: &str, bad: &mut dyn FnMut(&str, &str)| match obj.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) => OffsetDateTime::parse(t, &Rfc3339).ok().or_else(|| {
+                bad(&format!("/{name}"), "must be an RFC 3339 date-time");
+                None
+            }),
+            Some(_) => {
+                bad(&format!("/{name}"), "must be an RFC 3339 date-time");
+                None
+            }
+        };
+        let created_at = time("createdAt", &mut bad);
+        let updated_at = time("updatedAt", &mut bad);
+        // expiresIn stays with the expiry rules; a given expiresAt is kept
+        // as it was, even if it is near or past (it was the original's).
+        let expires_at = match (obj.get("expiresAt"), obj.contains_key("expiresIn")) {
+            (Some(Value::Null), false) => Some(None),
+            (Some(Value::String(_)), false) => time("expiresAt", &mut bad).map(Some),
+            _ => None,
+        };
+        if expires_at.is_some() {
+            obj.remove("expiresAt");
+        }
+        let id = match obj.get("id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(raw)) => match Uuid::try_parse(raw) {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    bad("/id", "must be a UUID");
+                    None
+                }
+            },
+            Some(_) => {
+                bad("/id", "must be a UUID");
+                None
+            }
+        };
+        let owner = match obj.get("owner") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(h)) if crate::auth::store::valid_handle(h) => Some(Some(h.clone())),
+            Some(_) => {
+                bad("/owner", "must be an owner's handle or null");
+                None
+            }
+        };
+        if errors.is_empty() {
+            Ok(Kept {
+                id,
+                created_at,
+                updated_at,
+                owner,
+                expires_at,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Why a batch's transaction failed.
+enum BatchError {
+    /// A constraint of one of its rows: retry them one by one.
+    Constraint,
+    Snippet(SnippetError),
+}
+
+impl From<DieselError> for BatchError {
+    fn from(e: DieselError) -> Self {
+        match &e {
+            DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation
+                | DatabaseErrorKind::ForeignKeyViolation
+                | DatabaseErrorKind::CheckViolation
+                | DatabaseErrorKind::NotNullViolation,
+                _,
+            ) => BatchError::Constraint,
+            _ => BatchError::Snippet(e.into()),
+        }
+    }
+}
+
+impl From<SnippetError> for BatchError {
+    fn from(e: SnippetError) -> Self {
+        BatchError::Snippet(e)
+    }
+}
+
+/// Inserts `rows` in one transaction; a non-admin's quota is checked as on
+/// create, row by row in line order (the rows past it get 403, the others
+/// go in). If a constraint refuses the batch, its rows are tried alone, so
+/// only the offending rows fail. A database that is unavailable fails the
+/// whole batch (503 on each of its lines; nothing of it was written).
+pub async fn import_batch(
+    pool: &DbPool,
+    caller: &Caller,
+    rows: Vec<NewRow>,
+    limits: Quota,
+) -> Vec<Outcome> {
+    let mut c = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => return unavailable(&rows, &SnippetError::from(e)),
+    };
+    match insert_all(&mut c, caller, &rows, limits).await {
+        Ok(out) => out,
+        Err(BatchError::Snippet(e)) => unavailable(&rows, &e),
+        Err(BatchError::Constraint) => {
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let line = row.line;
+                out.extend(match insert_all(&mut c, caller, &[row], limits).await {
+                    Ok(o) => o,
+                    Err(BatchError::Constraint) => vec![Outcome::one(
+                        line,
+                        409,
+                        "/id",
+                        "a snippet with this id exists, or its owner does not",
+                    )],
+                    Err(BatchError::Snippet(e)) => unavailable_line(line, &e),
+                });
+            }
+            out
+        }
+    }
+}
+
+fn unavailable(rows: &[NewRow], e: &SnippetError) -> Vec<Outcome> {
+    rows.iter()
+        .flat_map(|r| unavailable_line(r.line, e))
+        .collect()
+}
+
+fn unavailable_line(line: usize, e: &SnippetError) -> Vec<Outcome> {
+    log::warn!("import: line {line} not written: {e}");
+    let status = match e {
+        SnippetError::Unavailable(_) => 503,
+        _ => 500,
+    };
+    vec![Outcome::one(
+        line,
+        status,
+        "",
+        "not imported: the database failed; retry this line",
+    )]
+}
+
+async fn insert_all(
+    c: &mut AsyncPgConnection,
+    caller: &Caller,
+    rows: &[NewRow],
+    limits: Quota,
+) -> Result<Vec<Outcome>, BatchError> {
+    let (rows, owner) = (rows.to_vec(), quota::owner_of(caller).map(str::to_string));
+    c.transaction::<_, BatchError, _>(async move |c| {
+        let mut out = Vec::with_capacity(rows.len());
+        let mut accepted = Vec::with_capacity(rows.len());
+        match &owner {
+            None => accepted = rows,
+            Some(o) => {
+                let before = quota::lock(c, o).await?;
+                let mut usage = before;
+                for row in rows {
+                    let after = Usage {
+                        snippets: usage.snippets + 1,
+                        bytes: usage.bytes + quota::size(&row.input),
+                    };
+                    match quota::check(usage, after, limits) {
+                        Ok(()) => {
+                            usage = after;
+                            accepted.push(row);
+                        }
+                        Err(e) => out.push(Outcome::one(row.line, 403, "", e.to_string())),
+                    }
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return Ok(out);
+        }
+        let values: Vec<_> = accepted
+            .iter()
+            .map(|r| {
+                (
+                    s::id.eq(r.id),
+                    s::title.eq(&r.input.title),
+                    s::language.eq(&r.input.language),
+                    s::code.eq(&r.input.code),
+                    s::description.eq(&r.input.description),
+                    s::tags.eq(&r.input.tags),
+                    s::owner.eq(&r.owner),
+                    s::visibility.eq(r.input.visibility.unwrap_or_default().as_str()),
+                    r.created_at.map(|t| s::created_at.eq(t)),
+                    r.updated_at.map(|t| s::updated_at.eq(t)),
+                    s::expires_at.eq(r.expires_at),
+                )
+            })
+            .collect();
+        diesel::insert_into(s::snippets)
+            .values(values)
+            .execute(c)
+            .await?;
+        out.extend(accepted.iter().map(|r| Outcome {
+            line: r.line,
+            status: 201,
+            id: Some(r.id),
+            errors: None,
+        }));
+        out.sort_by_key(|o| o.line);
+        Ok(out)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Scopes;
+    use serde_json::json;
+
+    fn owner(scopes: &[Scope]) -> Caller {
+        Caller::Owner {
+            handle: "alice".into(),
+            token_id: Uuid::nil(),
+            scopes: Scopes::of(scopes),
+            expires_at: None,
+        }
+    }
+
+    const MAX: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+    #[test]
+    fn admins_keep_server_fields_others_do_not() {
+        let line = json!({
+            "id": "0192f3c8-7a4e-7b1e-9c1a-0123456789ab",
+            "title": "t", "language": "l", "code": "c",
+            "owner": "bob", "visibility": "private",
+            "createdAt": "2026-01-01T00:00:00.123Z",
+            "updatedAt": "2026-01-02T00:00:00.456Z",
+            "expiresAt": "2026-01-03T00:00:00Z",
+            "revisions": []
+        });
+        let admin = check_line(1, line.clone(), &owner(&[Scope::Admin]), MAX).unwrap();
+        assert_eq!(admin.id.to_string(), "0192f3c8-7a4e-7b1e-9c1a-0123456789ab");
+        assert_eq!(admin.owner.as_deref(), Some("bob"));
+        assert!(admin.created_at.is_some() && admin.updated_at.is_some());
+        assert!(admin.expires_at.is_some(), "kept even when past");
+        let writer = owner(&[Scope::SnippetsWrite]);
+        // A past expiresAt is a 422 for anyone else…
+        let refused = check_line(2, line.clone(), &writer, MAX).unwrap_err();
+        assert_eq!(refused.status, 422);
+        // …and without it the line gets a new id, now() and the caller.
+        let mut fresh = line;
+        fresh.as_object_mut().unwrap().remove("expiresAt");
+        let row = check_line(3, fresh, &writer, MAX).unwrap();
+        assert_ne!(row.id.to_string(), "0192f3c8-7a4e-7b1e-9c1a-0123456789ab");
+        assert_eq!(row.owner.as_deref(), Some("alice"));
+        assert_eq!(
+            (row.created_at, row.updated_at, row.expires_at),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn bad_lines_say_where() {
+        let admin = owner(&[Scope::Admin]);
+        let o = check_line(
+            7,
+            json!({"title": "", "language": "l", "code": "c", "id": "x"}),
+            &admin,
+            MAX,
+        )
+        .unwrap_err();
+        assert_eq!((o.line, o.status), (7, 422));
+        assert_eq!(o.errors.unwrap()[0].pointer, "/id");
+        let o = check_line(
+            8,
+            json!({"title": "", "language": "l", "code": "c"}),
+            &admin,
+            MAX,
+        )
+        .unwrap_err();
+        assert_eq!(o.errors.unwrap()[0].pointer, "/title");
+        let o = check_line(9, json!([1]), &admin, MAX).unwrap_err();
+        assert_eq!(o.status, 422);
+    }
+}
