@@ -237,7 +237,7 @@ fn the_sweeper_deletes_in_bounded_batches_and_usage_follows() {
     let later = c.create(&with(body("later"), json!({"expiresIn": 600})));
     let usage = || {
         app.db
-            .psql("SELECT snippets FROM owner_usage WHERE owner = 'tester'")
+            .psql("SELECT sum(snippets) FROM owner_usage WHERE owner = 'tester'")
             .trim()
             .to_string()
     };
@@ -311,7 +311,7 @@ fn serve_sweeps_while_serving_and_stops_cleanly() {
          SELECT gen_random_uuid(), 't' || i, 'sql', 'select 1', 'sweepy', now() - interval '1 minute' \
          FROM generate_series(1, 3) i",
     );
-    assert_eq!(db.psql("SELECT snippets FROM owner_usage").trim(), "3");
+    assert_eq!(db.psql("SELECT sum(snippets) FROM owner_usage").trim(), "3");
     let mut server = common::Server::start(&["serve"], &env);
     let line = server
         .logs
@@ -320,6 +320,6 @@ fn serve_sweeps_while_serving_and_stops_cleanly() {
         });
     assert!(line.is_some(), "{}", server.logs.text());
     assert_eq!(db.psql("SELECT count(*) FROM snippets").trim(), "0");
-    assert_eq!(db.psql("SELECT snippets FROM owner_usage").trim(), "0");
+    assert_eq!(db.psql("SELECT sum(snippets) FROM owner_usage").trim(), "0");
     assert_eq!(server.stop(), Some(0));
 }
