@@ -194,10 +194,10 @@ pub fn serve(s: &Settings) -> ExitCode {
                 r.writes_per_minute
             ),
         }
-        // Deletes expired snippets while serving; stopped between batches
-        // once the server has drained.
+        // Deletes expired snippets while serving, over its own connection;
+        // stopped between batches once the server has drained.
         let (stop_sweeper, stopped) = tokio::sync::watch::channel(false);
-        let sweeper = tokio::spawn(crate::snippets::expiry::sweeper(pool.clone(), stopped));
+        let sweeper = tokio::spawn(crate::snippets::expiry::sweeper(c.clone(), stopped));
         let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, pool));
         server::run(app, listener, signals::shutdown()).await;
         let _ = stop_sweeper.send(true);

@@ -254,7 +254,8 @@ fn the_sweeper_deletes_in_bounded_batches_and_usage_follows() {
         let pool = snippetd::db::Connector::new(&cfg.db).unwrap().pool();
         let mut out = Vec::new();
         loop {
-            let n = snippetd::snippets::expiry::sweep(&pool, 3).await.unwrap();
+            let mut c = pool.get().await.unwrap();
+            let n = snippetd::snippets::expiry::sweep(&mut c, 3).await.unwrap();
             out.push(n);
             if n == 0 {
                 break;

@@ -15,7 +15,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use super::error::{SnippetError, Violation};
 use super::model::SnippetInput;
 use super::validate;
-use crate::db::DbPool;
+use crate::db::Connector;
 
 /// The soonest an expiry may be: a shorter one is a typo more often than
 /// a wish, and would be gone before the client could read it back.
@@ -182,11 +182,10 @@ pub const SWEEP_SQL: &str = "DELETE FROM snippets WHERE id IN (\
      SELECT id FROM snippets WHERE expires_at <= now() \
      ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)";
 
-pub async fn sweep(pool: &DbPool, batch: i64) -> Result<usize, SnippetError> {
-    let mut c = pool.get().await?;
+pub async fn sweep(c: &mut AsyncPgConnection, batch: i64) -> Result<usize, SnippetError> {
     Ok(diesel::sql_query(SWEEP_SQL)
         .bind::<BigInt, _>(batch)
-        .execute(&mut c)
+        .execute(c)
         .await?)
 }
 
@@ -199,9 +198,23 @@ const SWEEP_IDLE: Duration = Duration::from_secs(30);
 /// it waits [`SWEEP_IDLE`]; an error is logged and retried after the
 /// pause. Returns when `stop` changes (or its sender is gone), between
 /// batches: a statement in flight completes, so no batch is cut short.
-pub async fn sweeper(pool: DbPool, mut stop: tokio::sync::watch::Receiver<bool>) {
+///
+/// It sweeps over a connection of its own, opened for each round and
+/// closed when nothing more is due, never one of the request pool's: when
+/// the table is locked or the database is slow, a sweep waits up to the
+/// statement timeout, and it must not hold one of the connections the
+/// requests are queueing for (tests/faults.rs, pool exhaustion, pool of 2).
+pub async fn sweeper(db: Connector, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut conn: Option<AsyncPgConnection> = None;
     loop {
-        let pause = match sweep(&pool, SWEEP_BATCH).await {
+        let round = async {
+            let c = match &mut conn {
+                Some(c) => c,
+                None => conn.insert(db.connect().await.map_err(|e| e.to_string())?),
+            };
+            sweep(c, SWEEP_BATCH).await.map_err(|e| e.to_string())
+        };
+        let pause = match round.await {
             Ok(n) => {
                 if n > 0 {
                     log::info!(target: "snippetd::expiry", "deleted {n} expired snippet(s)");
@@ -209,11 +222,13 @@ pub async fn sweeper(pool: DbPool, mut stop: tokio::sync::watch::Receiver<bool>)
                 if n as i64 == SWEEP_BATCH {
                     Duration::ZERO
                 } else {
+                    conn = None;
                     SWEEP_IDLE
                 }
             }
             Err(e) => {
                 log::warn!(target: "snippetd::expiry", "sweeping expired snippets failed: {e}");
+                conn = None;
                 SWEEP_IDLE
             }
         };
