@@ -181,7 +181,7 @@ python3 -c 'import json,sys; print(json.dumps({"title": "Benchmark snippet", "la
 meta body_bytes "$(stat -c %s "$body_file")"
 
 seed() {
-  psqlc -d snippets -c "TRUNCATE snippets"
+  psqlc -d snippets -c "TRUNCATE snippets CASCADE"
   psqlc -d snippets -v rows="$rows" -f "$here/seed.sql" >"$out/logs/seed.log"
   [ "$pgss" = 1 ] && psqlc -d snippets -c "SELECT pg_stat_statements_reset()" >/dev/null
   return 0
