@@ -309,10 +309,43 @@ fn admin_import_keeps_ids_and_a_conflict_fails_alone() {
     assert_eq!(got["owner"], "tester");
     assert_eq!(got["visibility"], "unlisted");
     assert_eq!(got["expiresAt"], Value::Null);
+    // A history that is not one: each line fails alone, with the pointer.
+    let rev = json!({"version": 1, "title": "t", "language": "c", "code": "x",
+                     "description": null, "tags": [], "updatedAt": "2024-02-03T04:05:06.789Z"});
+    let cases = [
+        (json!("x"), "/revisions"),
+        (
+            json!([with(rev.clone(), json!({"version": 0}))]),
+            "/revisions/0/version",
+        ),
+        (
+            json!([with(rev.clone(), json!({"version": i64::MAX}))]),
+            "/revisions/0/version",
+        ),
+        (json!([rev.clone(), rev.clone()]), "/revisions/1/version"),
+        (
+            json!([with(rev.clone(), json!({"tags": "a"}))]),
+            "/revisions/0/tags",
+        ),
+        (
+            json!([with(rev.clone(), json!({"updatedAt": "yesterday"}))]),
+            "/revisions/0/updatedAt",
+        ),
+    ];
+    let body: String = cases
+        .iter()
+        .map(|(h, _)| format!("{}\n", with(snippet("h"), json!({ "revisions": h }))))
+        .collect();
+    let report = import(&admin, &body).json();
+    for (i, (_, pointer)) in cases.iter().enumerate() {
+        let line = &report["lines"][i];
+        assert_eq!(line["status"], 422, "{report}");
+        assert_eq!(line["errors"][0]["pointer"], *pointer, "{report}");
+    }
 }
 
-/// Export, import into an empty database as admin, export again: the same
-/// bytes, snippet for snippet.
+/// Export with history, import into an empty database as admin, export
+/// again: the same bytes, snippet for snippet, history included.
 #[test]
 fn an_export_imported_into_an_empty_database_is_the_same() {
     let src = InProcApp::new();
@@ -333,7 +366,7 @@ fn an_export_imported_into_an_empty_database_is_the_same() {
         "INSERT INTO snippets (id, title, language, code, owner) \
          SELECT gen_random_uuid(), 'bulk ' || i, 'sql', 'select ' || i, 'tester' FROM generate_series(1, 1100) i",
     );
-    let (_, before) = export(&c, "");
+    let (_, before) = export(&c, "?revisions=true");
     assert_eq!(before.lines().count(), 1104);
 
     let dst = InProcApp::new(); // an empty database; `tester` exists (its token)
@@ -353,7 +386,15 @@ fn an_export_imported_into_an_empty_database_is_the_same() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let (_, after) = export(&dst.client(), "");
+    let (_, after) = export(&dst.client(), "?revisions=true");
+    // The history came along: the edited snippet is at version 2 again
+    // (its ETag) and its version 1 answers as before.
+    let edited = format!("/snippets/{}", s["id"].as_str().unwrap());
+    assert_eq!(dst.client().get(&edited).header("etag"), Some("\"2\""));
+    assert_eq!(
+        dst.client().get(&format!("{edited}/revisions/1")).json(),
+        c.get(&format!("{edited}/revisions/1")).json()
+    );
     // Compared as sets of lines: rows created within one millisecond may
     // swap places (createdAt is shown, and so kept, to the millisecond).
     let mut a: Vec<&str> = before.lines().collect();

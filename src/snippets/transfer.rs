@@ -27,6 +27,7 @@ use super::revisions::Revision;
 use super::store::Before;
 use crate::auth::{Caller, Scope};
 use crate::config::Quota;
+use crate::db::schema::snippet_revisions::dsl as rv;
 use crate::db::schema::snippets::dsl as s;
 use crate::db::DbPool;
 
@@ -141,6 +142,10 @@ pub struct NewRow {
     pub created_at: Option<OffsetDateTime>,
     pub updated_at: Option<OffsetDateTime>,
     pub expires_at: Option<OffsetDateTime>,
+    /// An admin's line of `?revisions=true`: the earlier versions, oldest
+    /// first, restored into `snippet_revisions`; the snippet's version is
+    /// then the last of them plus one. Empty otherwise (version 1).
+    pub revisions: Vec<Revision>,
 }
 
 /// What became of one line: `{line, status, id}` or `{line, status,
@@ -195,8 +200,8 @@ impl Outcome {
 /// An admin's line keeps its `id`, `createdAt`, `updatedAt`, `owner` and
 /// `expiresAt` (a migration: the copy is the original); anyone else's gets
 /// a new id, now(), the caller as owner, and its expiry checked as on
-/// create. `revisions` (an export with `?revisions=true`) is not imported
-/// yet.
+/// create. An admin's `revisions` (an export with `?revisions=true`) are
+/// kept too; anyone else's are dropped.
 pub fn check_line(
     line: usize,
     mut body: Value,
@@ -207,9 +212,12 @@ pub fn check_line(
     let invalid = |v: Vec<Violation>| Outcome::failed(line, 422, v);
     let mut kept = Kept::default();
     if let Some(obj) = body.as_object_mut() {
-        obj.remove("revisions");
+        let history = obj.remove("revisions");
         if admin {
             kept = Kept::take(obj).map_err(invalid)?;
+            if let Some(h) = history {
+                kept.revisions = history_of(&h).map_err(invalid)?;
+            }
         }
     }
     let mut input = if kept.expires_at.is_some() {
@@ -231,7 +239,94 @@ pub fn check_line(
         updated_at: kept.updated_at.or(kept.created_at),
         expires_at,
         input,
+        revisions: kept.revisions,
     })
+}
+
+/// An export's `revisions` (oldest first, as `GET …/revisions/{version}`
+/// shows each): versions strictly increasing, every field of its type.
+fn history_of(v: &Value) -> Result<Vec<Revision>, Vec<Violation>> {
+    let mut errors = Vec::new();
+    let mut bad = |pointer: String, detail: &str| {
+        errors.push(Violation {
+            pointer,
+            detail: detail.into(),
+        })
+    };
+    let Some(items) = v.as_array() else {
+        bad("/revisions".into(), "must be an array of revisions");
+        return Err(errors);
+    };
+    let mut out: Vec<Revision> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = |f: &str| format!("/revisions/{i}/{f}");
+        let text = |f: &str, bad: &mut dyn FnMut(String, &str)| match item.get(f) {
+            Some(Value::String(t)) => Some(t.clone()),
+            _ => {
+                bad(at(f), "must be a string");
+                None
+            }
+        };
+        let version = match item.get("version").and_then(Value::as_i64) {
+            Some(n) if (1..i64::MAX).contains(&n) && out.last().is_none_or(|p| p.version < n) => {
+                Some(n)
+            }
+            _ => {
+                bad(
+                    at("version"),
+                    "must be a positive integer, above the previous revision's",
+                );
+                None
+            }
+        };
+        let title = text("title", &mut bad);
+        let language = text("language", &mut bad);
+        let code = text("code", &mut bad);
+        let description = match item.get("description") {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::String(t)) => Some(Some(t.clone())),
+            Some(_) => {
+                bad(at("description"), "must be a string or null");
+                None
+            }
+        };
+        let tags = match item.get("tags").and_then(Value::as_array) {
+            Some(t) if t.iter().all(Value::is_string) => Some(
+                t.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => {
+                bad(at("tags"), "must be an array of strings");
+                None
+            }
+        };
+        let updated_at = match item.get("updatedAt").and_then(Value::as_str) {
+            Some(t) => OffsetDateTime::parse(t, &Rfc3339).ok(),
+            None => None,
+        };
+        if updated_at.is_none() {
+            bad(at("updatedAt"), "must be an RFC 3339 date-time");
+        }
+        // Pushed only when every field was good (the errors say why not).
+        let whole = || {
+            Some(Revision {
+                version: version?,
+                title: title?,
+                language: language?,
+                code: code?,
+                description: description?,
+                tags: tags?,
+                updated_at: updated_at?,
+            })
+        };
+        out.extend(whole());
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn to_outcome(line: usize, e: SnippetError) -> Outcome {
@@ -251,6 +346,7 @@ struct Kept {
     owner: Option<Option<String>>,
     /// `Some(None)`: `"expiresAt": null`.
     expires_at: Option<Option<OffsetDateTime>>,
+    revisions: Vec<Revision>,
 }
 
 impl Kept {
@@ -315,6 +411,7 @@ impl Kept {
                 updated_at,
                 owner,
                 expires_at,
+                revisions: Vec::new(),
             })
         } else {
             Err(errors)
@@ -456,6 +553,7 @@ async fn insert_all(
                     r.created_at.map(|t| s::created_at.eq(t)),
                     r.updated_at.map(|t| s::updated_at.eq(t)),
                     s::expires_at.eq(r.expires_at),
+                    r.revisions.last().map(|p| s::version.eq(p.version + 1)),
                 )
             })
             .collect();
@@ -463,6 +561,31 @@ async fn insert_all(
             .values(values)
             .execute(c)
             .await?;
+        // The restored history, in the same transaction as its snippets.
+        let history: Vec<_> = accepted
+            .iter()
+            .flat_map(|r| {
+                r.revisions.iter().map(move |v| {
+                    (
+                        rv::snippet_id.eq(r.id),
+                        rv::version.eq(v.version),
+                        rv::title.eq(&v.title),
+                        rv::language.eq(&v.language),
+                        rv::code.eq(&v.code),
+                        rv::description.eq(&v.description),
+                        rv::tags.eq(&v.tags),
+                        rv::updated_at.eq(v.updated_at),
+                    )
+                })
+            })
+            .collect();
+        // PostgreSQL takes at most 65,535 parameters a statement: 8 a row.
+        for chunk in history.chunks(8_000) {
+            diesel::insert_into(rv::snippet_revisions)
+                .values(chunk)
+                .execute(c)
+                .await?;
+        }
         out.extend(accepted.iter().map(|r| Outcome {
             line: r.line,
             status: 201,
