@@ -419,6 +419,8 @@ mod tests {
         assert_eq!(r.headers()[ALLOW], "GET, HEAD");
         let r = ApiError::Unavailable("x".into()).into_response("r", false);
         assert_eq!(r.headers()[RETRY_AFTER], "1");
+        let r = ApiError::TooManyRequests(17).into_response("r", false);
+        assert_eq!(r.headers()[RETRY_AFTER], "17");
         let r = ApiError::Internal("x".into()).into_response("r", false);
         assert!(
             r.headers().get(RETRY_AFTER).is_none(),

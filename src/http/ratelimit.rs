@@ -24,7 +24,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use hyper::header::{HeaderName, HeaderValue, RETRY_AFTER};
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::{HeaderMap, Method};
 
 use crate::config::RateConfig;
@@ -104,11 +104,9 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// `RateLimit-Policy`, `RateLimit` and, when refused, `Retry-After`.
+    /// `RateLimit-Policy` and `RateLimit`. A refusal's `Retry-After` comes
+    /// with its problem (`ApiError::TooManyRequests` in problem.rs).
     pub fn apply(self, h: &mut HeaderMap) {
-        if !self.allowed {
-            h.insert(RETRY_AFTER, HeaderValue::from(self.retry_after));
-        }
         for (k, v) in self.headers {
             h.insert(k, v);
         }
@@ -229,6 +227,7 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::RETRY_AFTER;
 
     fn limits(reads: u32, writes: u32, max_keys: usize) -> Arc<Limits> {
         Limits::new(&RateConfig {
@@ -268,7 +267,7 @@ mod tests {
         let ra = d.retry_after;
         let mut h = HeaderMap::new();
         d.apply(&mut h);
-        assert_eq!(h[RETRY_AFTER], ra.to_string());
+        assert!(h.get(RETRY_AFTER).is_none(), "the problem writes it");
         assert_eq!(h[RATELIMIT], format!("\"writes\";r=0;t={ra}"));
         // Another key, its own bucket.
         assert!(l.check(Budget::Writes, &Key::Owner("b".into())).allowed);
