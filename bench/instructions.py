@@ -29,6 +29,7 @@ import time
 import uuid
 
 N = int(os.environ.get("INSTR_REQUESTS", "500"))
+# health get_id list search post put (the wrk scenarios of bench/run.sh)
 SCENARIOS = os.environ.get("INSTR_SCENARIOS", "health get_id post").split()
 BODY = json.dumps({"title": "bench", "language": "rust", "code": "fn main() {}" * 80})
 
@@ -64,6 +65,7 @@ def run(binary, env, n, ids, token, scenario):
             time.sleep(0.2)
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     auth = {"Authorization": f"Bearer {token}"} if token else {}
+    etags = {}
     for s in [scenario] if scenario else []:
         for i in range(n):
             if s == "health":
@@ -71,12 +73,24 @@ def run(binary, env, n, ids, token, scenario):
             elif s == "get_id":
                 c.request("GET", f"/snippets/{ids[i % len(ids)]}",
                           headers=auth if env.get("INSTR_AUTH_GET") == "1" else {})
+            elif s == "list":
+                c.request("GET", "/snippets")
+            elif s == "search":
+                # one title among the seeded rows ('s' || n)
+                c.request("GET", f"/snippets?q=s{i % 1000 + 1}")
             elif s == "post":
                 c.request("POST", "/snippets", body=BODY,
                           headers={"Content-Type": "application/json", **auth})
+            elif s == "put":
+                sid = ids[i % len(ids)]
+                c.request("PUT", f"/snippets/{sid}", body=BODY,
+                          headers={"Content-Type": "application/json",
+                                   "If-Match": etags.get(sid, "*"), **auth})
             r = c.getresponse()
             r.read()
             assert r.status < 300, (s, r.status)
+            if s == "put":
+                etags[sid] = r.getheader("ETag")
     c.close()
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=300)
