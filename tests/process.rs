@@ -149,14 +149,15 @@ fn supervise_is_a_correct_pid_1() {
                 "--",
                 "sh",
                 "-c",
-                "(sleep 0.3 &) ; exit 0",
+                "(sleep 1 &) ; exit 0",
             ])
             .status()
             .unwrap();
         assert!(st.success());
-        std::thread::sleep(Duration::from_millis(200));
+        // Polled, not a fixed 200 ms: at load 10 the orphan of a 0.3 s
+        // sleep could come and go before one look.
         assert!(
-            children(sup).len() >= 2,
+            wait_until(Duration::from_millis(900), || children(sup).len() >= 2),
             "the orphan was re-parented to supervise: {:?}",
             children(sup)
         );
@@ -319,7 +320,14 @@ fn sigterm_loses_no_accepted_request() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    // At least 1.5 s of load and 21 writes answered before the signal: a
+    // fixed sleep alone saw 12 writes on a machine at load 10 (debug build).
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(1500)
+        || (results.lock().unwrap().0.len() <= 20 && start.elapsed() < Duration::from_secs(30))
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     app.server.signal(libc::SIGTERM);
     let code = app.server.wait(Duration::from_secs(20));
     stop.store(true, Ordering::Relaxed);
