@@ -11,7 +11,7 @@ bench-report: ## re-render bench/out/report.md from the last bench run
 bench-clean: ## delete bench/out (stops nothing: make bench stops its own processes)
 	rm -rf bench/out
 
-bench-search: ## search at a million rows: seeded PostgreSQL (kept in bench/out/search), every filter combination under load (bench/search.sh)
+bench-search: release ## search at a million rows: seeded PostgreSQL (kept in bench/out/search), every filter combination under load (bench/search.sh)
 	bench/search.sh db
 	bench/search.sh run
 	bench/search.sh explain
