@@ -441,8 +441,10 @@ impl DbConfig {
             .tcp_user_timeout(Duration::from_secs(30))
             // The revision trigger reads the cap from the session
             // (migrations/2026-12-01-000001_revisions_forks): no round trip.
+            // No JIT: it compiled a 1 M-row search for 50-100 ms that the
+            // query then did not need (docs/performance.md).
             .options(format!(
-                "-c statement_timeout={} -c snippetd.revisions_kept={}",
+                "-c statement_timeout={} -c snippetd.revisions_kept={} -c jit=off",
                 a.db_statement_timeout_ms, a.revisions_kept
             ));
 

@@ -10,8 +10,7 @@ use diesel::expression::{is_aggregate, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Integer, Text, Timestamptz};
-use diesel::IntoSql;
+use diesel::sql_types::{Bool, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -195,6 +194,9 @@ macro_rules! filtered {
         if let Some(text) = &q.q {
             query = query.filter(Matches(text.clone()));
         }
+        if q.q.is_some() || !q.tags.is_empty() {
+            query = query.filter(CustomPlan);
+        }
         query
     }};
 }
@@ -207,51 +209,64 @@ const SEARCH_SORT_LIMIT: i64 = 1000;
 /// whether there is a next page.
 ///
 /// A text or tag search picks its plan by how many rows match, because the
-/// planner misjudges GIN selectivity (a word it has no statistics on) and
-/// then walks the whole newest-first index hoping to fill the page early.
-/// So a first query asks whether a 1,000th match exists; few matches are fetched
-/// through the GIN index and sorted, many are found by walking the
-/// (created_at, id) index, where they are dense. docs/api.md has the plans
-/// and timings at 1,000 and 1,000,000 rows, and the case this does not fix.
+/// planner misjudges GIN selectivity (a word it has no statistics on, two
+/// filters it takes for independent) and then walks the whole newest-first
+/// index hoping to fill the page early. So a first query reads the
+/// position (created_at, id) of up to 1,000 matches through the GIN index.
+/// Fewer: they are all there is, sorted here, and the page is fetched by
+/// primary key (the filters checked again: the row may have changed since).
+/// 1,000: matches are dense and walking the (created_at, id) index finds a
+/// page fast. docs/api.md and docs/performance.md have the plans and timings.
 pub async fn list(
     pool: &DbPool,
     caller: &Caller,
     q: &ListQuery,
 ) -> Result<(Vec<Snippet>, bool), SnippetError> {
     let scope = list_scope(caller, q.owner.as_ref())?;
+    let page = i64::from(q.limit) + 1;
     let mut c = conn(pool).await?;
     // `language` alone has its own btree in page order.
-    let few_matches = if q.q.is_some() || !q.tags.is_empty() {
-        // Is there a SEARCH_SORT_LIMIT-th match? One row at most crosses
-        // the wire, however many match.
+    if q.q.is_some() || !q.tags.is_empty() {
         let probe = filtered!(
-            s::snippets.select(1.into_sql::<Integer>()).into_boxed(),
+            s::snippets.select((s::created_at, s::id)).into_boxed(),
             q,
             &scope
         )
-        .offset(SEARCH_SORT_LIMIT - 1)
-        .limit(1);
-        probe.load::<i32>(&mut c).await?.is_empty()
-    } else {
-        false
-    };
+        .limit(SEARCH_SORT_LIMIT);
+        let mut matches: Vec<(time::OffsetDateTime, Uuid)> = probe.load(&mut c).await?;
+        if (matches.len() as i64) < SEARCH_SORT_LIMIT {
+            matches.sort_unstable_by(|a, b| b.cmp(a));
+            let more = matches.len() > q.limit as usize;
+            matches.truncate(page as usize);
+            let ids: Vec<Uuid> = matches.iter().map(|m| m.1).collect();
+            let query = filtered!(
+                s::snippets.select(Snippet::as_select()).into_boxed(),
+                q,
+                &scope
+            )
+            .filter(s::id.eq_any(ids))
+            .order((s::created_at.desc(), s::id.desc()));
+            // A match that changed since the first query is left out, and
+            // the next page is still offered.
+            let (rows, _) = paged(query.load(&mut c).await?, q.limit);
+            return Ok((rows, more));
+        }
+    }
     let query = filtered!(
         s::snippets.select(Snippet::as_select()).into_boxed(),
         q,
         &scope
     )
-    .limit(i64::from(q.limit) + 1);
-    let query = if few_matches {
-        // An ORDER BY no btree serves: the planner takes the GIN index and
-        // sorts the (few) matches.
-        query.order(SortedMatches)
-    } else {
-        query.order((s::created_at.desc(), s::id.desc()))
-    };
-    let mut rows: Vec<Snippet> = query.load(&mut c).await?;
-    let more = rows.len() > q.limit as usize;
-    rows.truncate(q.limit as usize);
-    Ok((rows, more))
+    .order((s::created_at.desc(), s::id.desc()))
+    .limit(page);
+    Ok(paged(query.load(&mut c).await?, q.limit))
+}
+
+/// The page and whether there is a next one (`limit + 1` rows were asked for).
+fn paged(mut rows: Vec<Snippet>, limit: u32) -> (Vec<Snippet>, bool) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    (rows, more)
 }
 
 /// The precondition as SQL: `(($1 OR version = ANY($2)) AND NOT ($3 OR
@@ -502,10 +517,13 @@ struct Matches(String);
 #[derive(Debug, Clone)]
 pub(super) struct Before(pub time::OffsetDateTime, pub Uuid);
 
-/// `created_at + interval '0 s' DESC, id DESC`: the page order that no
-/// btree serves, so the planner sorts the few GIN matches.
+/// `TRUE`, and the statement is not kept prepared: PostgreSQL plans it for
+/// its values each time. A search's plan depends on them (a tag in 5 % of
+/// rows or in 0.01 %): after five executions PostgreSQL would otherwise
+/// settle on one generic plan for all values, which turned a 0.2 ms page
+/// into 700 ms (docs/performance.md). Costs one round trip (parse).
 #[derive(Debug, Clone, Copy)]
-struct SortedMatches;
+struct CustomPlan;
 
 macro_rules! fixed_sql {
     ($t:ty, $st:ty, |$self:ident, $out:ident| $body:block) => {
@@ -566,7 +584,8 @@ fixed_sql!(Modifiable, Bool, |self, out| {
     Ok(())
 });
 
-fixed_sql!(SortedMatches, Timestamptz, |self, out| {
-    out.push_sql("created_at + interval '0 s' DESC, id DESC");
+fixed_sql!(CustomPlan, Bool, |self, out| {
+    out.unsafe_to_cache_prepared();
+    out.push_sql("TRUE");
     Ok(())
 });
