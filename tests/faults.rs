@@ -276,7 +276,14 @@ fn idle_pooled_connections_are_replaced_after_a_restart() {
     const POOL: usize = 4;
     let _turn = outage_turn();
     let cluster = outage_cluster();
-    let (db, env) = migrated_db(cluster, &[("DB_POOL_SIZE", &POOL.to_string())]);
+    // Bursts of searches open the connections: they may use the whole pool.
+    let (db, env) = migrated_db(
+        cluster,
+        &[
+            ("DB_POOL_SIZE", &POOL.to_string()),
+            ("SEARCH_CONCURRENCY", &POOL.to_string()),
+        ],
+    );
     let server = Server::start(&["serve"], &env).with_token(common::tester(&db));
     let id = server
         .client()
