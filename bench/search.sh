@@ -7,6 +7,7 @@
 #   bench/search.sh run     start `snippetd serve` on it and, for every filter
 #                           combination, drive BENCH_CONNECTIONS clients with
 #                           wrk; one line each: req/s, p50, p99, non-2xx
+#   bench/search.sh counts  rows matching each case (SQL count)
 #   bench/search.sh explain EXPLAIN (ANALYZE, BUFFERS) of the statements
 #                           snippetd sends for the combinations
 #   bench/search.sh stop    stop that PostgreSQL
@@ -16,7 +17,8 @@
 # (38393), SNIPPETD_BIN (target/release/snippetd), BENCH_OUT
 # (bench/out/search), BENCH_SERVER_ENV (extra VAR=value words for serve),
 # BENCH_MIGRATE (1; 0 keeps the schema as it is, to measure a binary
-# against an older schema), BENCH_CASES (names of the cases to run).
+# against an older schema), BENCH_CASES (names of the cases to run, and
+# "mixed": searches, lookups and creates at once).
 # Loopback only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
