@@ -1,6 +1,6 @@
 # Load test on loopback (issue 8): see bench/run.sh for the knobs and
 # docs/performance.md for the numbers. Needs root or wrk already installed.
-.PHONY: bench bench-report bench-clean
+.PHONY: bench bench-report bench-clean bench-search
 
 bench: ## load test: PostgreSQL + release binary + wrk + pgbench, report in bench/out/report.md
 	bench/run.sh
@@ -10,3 +10,8 @@ bench-report: ## re-render bench/out/report.md from the last bench run
 
 bench-clean: ## delete bench/out (stops nothing: make bench stops its own processes)
 	rm -rf bench/out
+
+bench-search: release ## search at a million rows: seeded PostgreSQL (kept in bench/out/search), every filter combination under load (bench/search.sh)
+	bench/search.sh db
+	bench/search.sh run
+	bench/search.sh explain

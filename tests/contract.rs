@@ -631,3 +631,42 @@ fn searches_with_many_matches_page_like_searches_with_few() {
         assert_eq!(times, sorted, "{filter}: newest first");
     }
 }
+
+/// Every path a search takes lists exactly the matching rows, newest first,
+/// each once: the bounded walk of the newest 1,000 rows (a common tag), the
+/// GIN probe and the page by primary key when the walk finds no page (a
+/// rare tag, a rare word with a language), across cursors.
+#[test]
+fn searches_list_every_match_once_whichever_plan() {
+    let app = InProcApp::new();
+    app.db.psql(
+        "INSERT INTO snippets (id, title, language, code, tags, created_at, updated_at)
+         SELECT md5('s' || g)::uuid, 't' || g, CASE WHEN g % 2 = 0 THEN 'go' ELSE 'c' END,
+                CASE WHEN g % 350 = 0 THEN 'needle' ELSE 'hay' END,
+                CASE WHEN g % 500 = 0 THEN ARRAY['rare', 'common'] WHEN g % 3 = 0 THEN ARRAY['common'] ELSE '{}' END,
+                now() - make_interval(secs => g), now() - make_interval(secs => g)
+           FROM generate_series(1, 2500) AS g",
+    );
+    let c = app.anon();
+    for (query, filter) in [
+        ("tag=common&limit=100", "tags @> '{common}'"),
+        ("tag=rare&limit=2", "tags @> '{rare}'"),
+        (
+            "q=needle&language=go&limit=1",
+            "code = 'needle' AND language = 'go'",
+        ),
+        (
+            "tag=rare&q=hay&limit=3",
+            "tags @> '{rare}' AND code = 'hay'",
+        ),
+    ] {
+        let want = app.db.psql(&format!(
+            "SELECT coalesce(string_agg(id::text, ',' ORDER BY created_at DESC, id DESC), '') FROM snippets WHERE {filter}"
+        ));
+        let got: Vec<String> = pages(&c, &format!("/snippets?{query}"))
+            .iter()
+            .flat_map(|p| ids(p))
+            .collect();
+        assert_eq!(got.join(","), want.trim(), "{query}");
+    }
+}

@@ -276,7 +276,14 @@ fn idle_pooled_connections_are_replaced_after_a_restart() {
     const POOL: usize = 4;
     let _turn = outage_turn();
     let cluster = outage_cluster();
-    let (db, env) = migrated_db(cluster, &[("DB_POOL_SIZE", &POOL.to_string())]);
+    // Bursts of searches open the connections: they may use the whole pool.
+    let (db, env) = migrated_db(
+        cluster,
+        &[
+            ("DB_POOL_SIZE", &POOL.to_string()),
+            ("SEARCH_CONCURRENCY", &POOL.to_string()),
+        ],
+    );
     let server = Server::start(&["serve"], &env).with_token(common::tester(&db));
     let id = server
         .client()
@@ -655,4 +662,70 @@ fn load_against_a_healthy_server_is_all_2xx() {
         assert!(samples.iter().any(|s| s.op == op), "no {op} request");
     }
     assert!(samples.iter().all(Sample::ok), "{}", summary(&samples));
+}
+
+/// Slow searches queue in their own budget (SEARCH_CONCURRENCY) and never
+/// take the connections id lookups and writes need: with 8 searches of
+/// about a second each in flight on a pool of 4, lookups and creates still
+/// answer at once, and the searches that found no slot within
+/// DB_POOL_TIMEOUT_MS get 503 with Retry-After. Without the budget the
+/// searches held all 4 connections and the lookups got 503 after 500 ms.
+#[test]
+fn slow_searches_do_not_starve_lookups_and_writes() {
+    let app = common::InProcApp::with_env(&[
+        ("DB_POOL_SIZE", "4"),
+        ("SEARCH_CONCURRENCY", "2"),
+        ("DB_POOL_TIMEOUT_MS", "500"),
+    ]);
+    // Test-only: a text search sleeps 0.4 s in the database per statement.
+    // The app's sessions find public.websearch_to_tsquery before
+    // pg_catalog's; lookups and writes never call it. Before the first
+    // request, so every pooled connection has the setting.
+    app.db.psql(&format!(
+        "CREATE FUNCTION public.websearch_to_tsquery(regconfig, text) RETURNS tsquery \
+         LANGUAGE sql VOLATILE AS \
+         'SELECT pg_catalog.websearch_to_tsquery($1, $2) FROM pg_sleep(0.4)'; \
+         ALTER DATABASE {} SET search_path = public, pg_catalog",
+        app.db.name
+    ));
+    let client = app.client();
+    let id = client.create(&json!({"title": "t", "language": "rust", "code": "fn main() {}"}))
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let searches: Vec<_> = (0..8)
+        .map(|_| {
+            let c = app.anon();
+            std::thread::spawn(move || c.get("/snippets?q=main"))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(client.get(&format!("/snippets/{id}")).status, 200);
+        let created = client.create_status(&json!({"title": "t", "language": "go", "code": "x"}));
+        assert_eq!(created, 201);
+        assert!(
+            t.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    let answers: Vec<_> = searches.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = answers.iter().filter(|r| r.status == 200).count();
+    let busy: Vec<_> = answers.iter().filter(|r| r.status == 503).collect();
+    assert!(ok >= 2, "two searches run at once: {ok} succeeded");
+    assert_eq!(ok + busy.len(), 8, "only 200 or 503");
+    assert!(
+        !busy.is_empty(),
+        "8 searches of ~0.8 s cannot all fit 2 slots in 0.5 s"
+    );
+    for r in busy {
+        assert!(r.header("retry-after").is_some());
+        assert_eq!(
+            r.problem(503)["type"],
+            "tag:snippetd,2026:problem:service-unavailable"
+        );
+    }
 }

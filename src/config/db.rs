@@ -50,6 +50,9 @@ pub struct DbArgs {
     /// Connections in the pool; id lookups use at most a quarter of them (at least 2) at once
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = value_parser!(u32).range(1..=1000))]
     pub db_pool_size: u32,
+    /// Filtered lists (language, tag, q) running at once; 0 = half the pool (at least 1), so that id lookups and writes always keep connections. More wait up to DB_POOL_TIMEOUT_MS, then 503
+    #[arg(long, env = "SEARCH_CONCURRENCY", default_value_t = 0, value_parser = value_parser!(u32).range(0..=1000))]
+    pub search_concurrency: u32,
     /// Wait for a pooled connection before answering 503
     #[arg(long, env = "DB_POOL_TIMEOUT_MS", default_value_t = 2000, value_parser = value_parser!(u64).range(10..=60_000))]
     pub db_pool_timeout_ms: u64,
@@ -190,6 +193,8 @@ pub struct DbConfig {
     pub pg: tokio_postgres::Config,
     pub tls: TlsConfig,
     pub pool_size: u32,
+    /// `SEARCH_CONCURRENCY`, resolved: filtered lists running at once.
+    pub search_concurrency: u32,
     /// How long a request waits for a pooled connection before it gets a 503.
     pub pool_timeout: Duration,
     pub connect_timeout: Duration,
@@ -436,8 +441,10 @@ impl DbConfig {
             .tcp_user_timeout(Duration::from_secs(30))
             // The revision trigger reads the cap from the session
             // (migrations/2026-12-01-000001_revisions_forks): no round trip.
+            // No JIT: it compiled a 1 M-row search for 50-100 ms that the
+            // query then did not need (docs/performance.md).
             .options(format!(
-                "-c statement_timeout={} -c snippetd.revisions_kept={}",
+                "-c statement_timeout={} -c snippetd.revisions_kept={} -c jit=off",
                 a.db_statement_timeout_ms, a.revisions_kept
             ));
 
@@ -445,6 +452,10 @@ impl DbConfig {
             pg,
             tls: TlsConfig { mode, root_cert },
             pool_size: a.db_pool_size,
+            search_concurrency: match a.search_concurrency {
+                0 => (a.db_pool_size / 2).max(1),
+                n => n,
+            },
             pool_timeout: Duration::from_millis(a.db_pool_timeout_ms),
             connect_timeout,
             wait: Duration::from_secs(a.db_wait_seconds),

@@ -30,6 +30,8 @@ pub struct DbPool {
     pool: Pool<AsyncPgConnection>,
     last_error: Arc<Mutex<Option<String>>>,
     max_size: u32,
+    search_slots: u32,
+    timeout: std::time::Duration,
     timeouts: ::metrics::Counter,
 }
 
@@ -48,6 +50,16 @@ impl DbPool {
     /// `DB_POOL_SIZE`.
     pub fn max_size(&self) -> u32 {
         self.max_size
+    }
+
+    /// `SEARCH_CONCURRENCY`, resolved.
+    pub fn search_slots(&self) -> u32 {
+        self.search_slots
+    }
+
+    /// `DB_POOL_TIMEOUT_MS`.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
     }
 
     /// Open connections nobody holds right now: background work that must
@@ -260,6 +272,8 @@ impl Connector {
             pool,
             last_error,
             max_size: self.cfg.pool_size,
+            search_slots: self.cfg.search_concurrency,
+            timeout: self.cfg.pool_timeout,
             timeouts: ::metrics::counter!(m::POOL_TIMEOUTS),
         }
     }

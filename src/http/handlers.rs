@@ -214,6 +214,15 @@ fn next_link(q: &ListQuery, cursor: &Cursor) -> String {
 
 async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Response<Body>> {
     let q = request::list_query(query)?;
+    // A filtered list may be slow: it waits for a search slot first, so
+    // that searches queue behind each other and never take the connections
+    // lookups and writes need. A plain page is an index walk of 21 rows.
+    let filtered = q.language.is_some() || !q.tags.is_empty() || q.q.is_some();
+    let _slot = if filtered {
+        Some(app.searches.slot().await?)
+    } else {
+        None
+    };
     let (rows, more) = store::list(&app.pool, caller, &q).await?;
     let mut resp = json(StatusCode::OK, &rows);
     resp.headers_mut()

@@ -29,6 +29,7 @@ use crate::config::{AuthConfig, AuthMode, HttpConfig};
 use crate::db::DbPool;
 use crate::metrics::HttpMetrics;
 use crate::snippets::lookups::Lookups;
+use crate::snippets::searches::Searches;
 use crate::snippets::validate;
 
 /// Shared by every request.
@@ -37,6 +38,8 @@ pub struct App {
     pub pool: DbPool,
     /// Id lookups, coalesced across concurrent requests.
     pub lookups: Lookups,
+    /// The search budget: filtered lists queue here, not in the pool.
+    pub searches: Searches,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
     /// Request counts and latencies, registered per route template.
@@ -60,6 +63,7 @@ impl App {
             limits,
             cfg,
             lookups: Lookups::new(pool.clone()),
+            searches: Searches::new(pool.search_slots(), pool.timeout()),
             auth: Auth::new(pool.clone()),
             auth_mode: auth.mode,
             pool,

@@ -41,6 +41,8 @@ pub const POOL_WAITED: &str = "snippetd_db_pool_checkouts_waited_total";
 pub const POOL_TIMEOUTS: &str = "snippetd_db_pool_checkout_timeouts_total";
 pub const DB_CONNECTION_ERRORS: &str = "snippetd_db_connection_errors_total";
 pub const LOOKUP_BATCH: &str = "snippetd_lookup_batch_size";
+pub const SEARCH_QUEUED: &str = "snippetd_search_queued_total";
+pub const SEARCH_REJECTED: &str = "snippetd_search_rejected_total";
 pub const RSS: &str = "process_resident_memory_bytes";
 pub const OPEN_FDS: &str = "process_open_fds";
 pub const UPTIME: &str = "snippetd_uptime_seconds";
@@ -162,6 +164,16 @@ fn describe() {
         "Pool checkouts that got no connection within DB_POOL_TIMEOUT_MS (503)."
     );
     describe_counter!(DB_CONNECTION_ERRORS, Unit::Count, "Database connections that could not be opened (kind=connect) or broke in use (kind=broken).");
+    describe_counter!(
+        SEARCH_QUEUED,
+        Unit::Count,
+        "Filtered lists that waited for a SEARCH_CONCURRENCY slot."
+    );
+    describe_counter!(
+        SEARCH_REJECTED,
+        Unit::Count,
+        "Filtered lists that got no search slot within DB_POOL_TIMEOUT_MS (503)."
+    );
     describe_histogram!(
         LOOKUP_BATCH,
         Unit::Count,

@@ -8,6 +8,7 @@ pub mod lookups;
 pub mod model;
 pub mod quota;
 pub mod revisions;
+pub mod searches;
 pub mod store;
 pub mod transfer;
 pub mod validate;

@@ -10,8 +10,7 @@ use diesel::expression::{is_aggregate, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Integer, Text, Timestamptz};
-use diesel::IntoSql;
+use diesel::sql_types::{Bool, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -195,9 +194,15 @@ macro_rules! filtered {
         if let Some(text) = &q.q {
             query = query.filter(Matches(text.clone()));
         }
+        if q.q.is_some() || !q.tags.is_empty() {
+            query = query.filter(CustomPlan);
+        }
         query
     }};
 }
+
+/// Rows a text or tag search first walks in page order, looking for a page.
+const WALK_ROWS: i64 = 1000;
 
 /// Up to this many matches of a text or tag search are read through the GIN index
 /// and sorted; beyond it, walking the newest-first index finds a page fast.
@@ -206,52 +211,108 @@ const SEARCH_SORT_LIMIT: i64 = 1000;
 /// One page, newest first; `limit + 1` rows are read so the caller knows
 /// whether there is a next page.
 ///
-/// A text or tag search picks its plan by how many rows match, because the
-/// planner misjudges GIN selectivity (a word it has no statistics on) and
-/// then walks the whole newest-first index hoping to fill the page early.
-/// So a first query asks whether a 1,000th match exists; few matches are fetched
-/// through the GIN index and sorted, many are found by walking the
-/// (created_at, id) index, where they are dense. docs/api.md has the plans
-/// and timings at 1,000 and 1,000,000 rows, and the case this does not fix.
+/// A text or tag search first walks the newest 1,000 rows past the cursor
+/// in page order: a common filter fills its page there. Otherwise it picks
+/// its plan by how many rows match, because the
+/// planner misjudges GIN selectivity (a word it has no statistics on, two
+/// filters it takes for independent) and then walks the whole newest-first
+/// index hoping to fill the page early. So a first query reads the
+/// position (created_at, id) of up to 1,000 matches through the GIN index.
+/// Fewer: they are all there is, sorted here, and the page is fetched by
+/// primary key (the filters checked again: the row may have changed since).
+/// 1,000: matches are dense and walking the (created_at, id) index finds a
+/// page fast. docs/api.md and docs/performance.md have the plans and timings.
 pub async fn list(
     pool: &DbPool,
     caller: &Caller,
     q: &ListQuery,
 ) -> Result<(Vec<Snippet>, bool), SnippetError> {
     let scope = list_scope(caller, q.owner.as_ref())?;
+    let page = i64::from(q.limit) + 1;
     let mut c = conn(pool).await?;
     // `language` alone has its own btree in page order.
-    let few_matches = if q.q.is_some() || !q.tags.is_empty() {
-        // Is there a SEARCH_SORT_LIMIT-th match? One row at most crosses
-        // the wire, however many match.
+    if q.q.is_some() || !q.tags.is_empty() {
+        // A bounded walk first: the newest WALK_ROWS rows past the cursor,
+        // in page order, hold a page of any filter that matches one row in
+        // 50 (a common tag or word) and cost about a millisecond.
+        let bare = ListQuery {
+            language: None,
+            tags: Vec::new(),
+            q: None,
+            ..q.clone()
+        };
+        let edge: Option<(time::OffsetDateTime, Uuid)> = filtered!(
+            s::snippets.select((s::created_at, s::id)).into_boxed(),
+            &bare,
+            &scope
+        )
+        .order((s::created_at.desc(), s::id.desc()))
+        .offset(WALK_ROWS - 1)
+        .limit(1)
+        .load(&mut c)
+        .await?
+        .pop();
+        // The filters as expressions no index serves, so that the walk is
+        // one range of the (created_at, id) index: given the GIN index, the
+        // planner would intersect it with the range, and a walk that finds
+        // no page would pay for the GIN search twice.
+        let mut walk = filtered!(
+            s::snippets.select(Snippet::as_select()).into_boxed(),
+            &bare,
+            &scope
+        )
+        .filter(Unindexed(q.language.clone(), q.tags.clone(), q.q.clone()))
+        .filter(CustomPlan)
+        .order((s::created_at.desc(), s::id.desc()))
+        .limit(page);
+        if let Some((at, id)) = edge {
+            walk = walk.filter(NotBefore(at, id));
+        }
+        let rows = walk.load(&mut c).await?;
+        // A full page, or the walk reached the end of the list: done.
+        if rows.len() as i64 == page || edge.is_none() {
+            return Ok(paged(rows, q.limit));
+        }
         let probe = filtered!(
-            s::snippets.select(1.into_sql::<Integer>()).into_boxed(),
+            s::snippets.select((s::created_at, s::id)).into_boxed(),
             q,
             &scope
         )
-        .offset(SEARCH_SORT_LIMIT - 1)
-        .limit(1);
-        probe.load::<i32>(&mut c).await?.is_empty()
-    } else {
-        false
-    };
+        .limit(SEARCH_SORT_LIMIT);
+        let mut matches: Vec<(time::OffsetDateTime, Uuid)> = probe.load(&mut c).await?;
+        if (matches.len() as i64) < SEARCH_SORT_LIMIT {
+            matches.sort_unstable_by(|a, b| b.cmp(a));
+            let more = matches.len() > q.limit as usize;
+            matches.truncate(page as usize);
+            let ids: Vec<Uuid> = matches.iter().map(|m| m.1).collect();
+            let query = filtered!(
+                s::snippets.select(Snippet::as_select()).into_boxed(),
+                q,
+                &scope
+            )
+            .filter(s::id.eq_any(ids))
+            .order((s::created_at.desc(), s::id.desc()));
+            // A match that changed since the first query is left out, and
+            // the next page is still offered.
+            let (rows, _) = paged(query.load(&mut c).await?, q.limit);
+            return Ok((rows, more));
+        }
+    }
     let query = filtered!(
         s::snippets.select(Snippet::as_select()).into_boxed(),
         q,
         &scope
     )
-    .limit(i64::from(q.limit) + 1);
-    let query = if few_matches {
-        // An ORDER BY no btree serves: the planner takes the GIN index and
-        // sorts the (few) matches.
-        query.order(SortedMatches)
-    } else {
-        query.order((s::created_at.desc(), s::id.desc()))
-    };
-    let mut rows: Vec<Snippet> = query.load(&mut c).await?;
-    let more = rows.len() > q.limit as usize;
-    rows.truncate(q.limit as usize);
-    Ok((rows, more))
+    .order((s::created_at.desc(), s::id.desc()))
+    .limit(page);
+    Ok(paged(query.load(&mut c).await?, q.limit))
+}
+
+/// The page and whether there is a next one (`limit + 1` rows were asked for).
+fn paged(mut rows: Vec<Snippet>, limit: u32) -> (Vec<Snippet>, bool) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    (rows, more)
 }
 
 /// The precondition as SQL: `(($1 OR version = ANY($2)) AND NOT ($3 OR
@@ -502,10 +563,13 @@ struct Matches(String);
 #[derive(Debug, Clone)]
 pub(super) struct Before(pub time::OffsetDateTime, pub Uuid);
 
-/// `created_at + interval '0 s' DESC, id DESC`: the page order that no
-/// btree serves, so the planner sorts the few GIN matches.
+/// `TRUE`, and the statement is not kept prepared: PostgreSQL plans it for
+/// its values each time. A search's plan depends on them (a tag in 5 % of
+/// rows or in 0.01 %): after five executions PostgreSQL would otherwise
+/// settle on one generic plan for all values, which turned a 0.2 ms page
+/// into 700 ms (docs/performance.md). Costs one round trip (parse).
 #[derive(Debug, Clone, Copy)]
-struct SortedMatches;
+struct CustomPlan;
 
 macro_rules! fixed_sql {
     ($t:ty, $st:ty, |$self:ident, $out:ident| $body:block) => {
@@ -530,6 +594,45 @@ macro_rules! fixed_sql {
 fixed_sql!(Matches, Bool, |self, out| {
     out.push_sql("search @@ websearch_to_tsquery('simple', ");
     out.push_bind_param::<Text, _>(&self.0)?;
+    out.push_sql(")");
+    Ok(())
+});
+
+/// A search's filters as expressions no index serves (a bounded walk):
+/// `(language || '') = $1 AND (tags || '{}'::text[]) @> $2 AND
+/// (search || ''::tsvector) @@ websearch_to_tsquery('simple', $3)`, those
+/// that are set.
+#[derive(Debug, Clone)]
+struct Unindexed(Option<String>, Vec<String>, Option<String>);
+
+fixed_sql!(Unindexed, Bool, |self, out| {
+    out.push_sql("(TRUE");
+    if let Some(lang) = &self.0 {
+        out.push_sql(" AND (language || '') = ");
+        out.push_bind_param::<Text, _>(lang)?;
+    }
+    if !self.1.is_empty() {
+        out.push_sql(" AND (tags || '{}'::text[]) @> ");
+        out.push_bind_param::<diesel::sql_types::Array<Text>, _>(&self.1)?;
+    }
+    if let Some(text) = &self.2 {
+        out.push_sql(" AND (search || ''::tsvector) @@ websearch_to_tsquery('simple', ");
+        out.push_bind_param::<Text, _>(text)?;
+        out.push_sql(")");
+    }
+    out.push_sql(")");
+    Ok(())
+});
+
+/// `(created_at, id) >= ($a, $b)`: the far end of a bounded walk.
+#[derive(Debug, Clone)]
+struct NotBefore(time::OffsetDateTime, Uuid);
+
+fixed_sql!(NotBefore, Bool, |self, out| {
+    out.push_sql("(created_at, id) >= (");
+    out.push_bind_param::<Timestamptz, _>(&self.0)?;
+    out.push_sql(", ");
+    out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.1)?;
     out.push_sql(")");
     Ok(())
 });
@@ -566,7 +669,8 @@ fixed_sql!(Modifiable, Bool, |self, out| {
     Ok(())
 });
 
-fixed_sql!(SortedMatches, Timestamptz, |self, out| {
-    out.push_sql("created_at + interval '0 s' DESC, id DESC");
+fixed_sql!(CustomPlan, Bool, |self, out| {
+    out.unsafe_to_cache_prepared();
+    out.push_sql("TRUE");
     Ok(())
 });
