@@ -43,7 +43,8 @@ diesel::table! {
     }
 }
 
-// Kept by a trigger on `snippets` (migrations 2026-11-30-000001 and -000002).
+// Kept by triggers on `snippets` (migrations 2026-11-30-000001, -000002 and
+// 2026-12-03-000002).
 diesel::table! {
     owner_usage (owner, stripe) {
         owner -> Text,

@@ -2,13 +2,14 @@
 //! title + description + code; tags and metadata are small and bounded per
 //! row, so the snippet count bounds them).
 //!
-//! The counts live in `owner_usage`, kept by a trigger on `snippets` so
-//! that every writer counts, an older release during a rolling deploy
-//! included; each connection counts into its own stripe, so the counting
-//! takes no owner-wide lock. A checked write takes the owner's quota lock
-//! first ([`lock`]), in the write's transaction: checked writes of one
-//! owner queue there, each sees the counts its predecessors committed, and
-//! two creates at the limit cannot both pass. Admin tokens are exempt (docs/api.md, "Quotas").
+//! The counts live in `owner_usage`, kept by statement-level triggers on
+//! `snippets` so that every writer counts, an older release during a
+//! rolling deploy included; each connection counts into its own stripe, so
+//! the counting takes no owner-wide lock. A checked write takes the owner's
+//! quota lock first, in the write's transaction ([`lock`]; a create does it
+//! inside its insert, [`admit`]): checked writes of one owner queue there,
+//! each sees the counts its predecessors committed, and two creates at the
+//! limit cannot both pass. Admin tokens are exempt (docs/api.md, "Quotas").
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
@@ -114,6 +115,45 @@ pub fn read<'a>(
             bytes: s.bytes,
         })
     }
+}
+
+diesel::define_sql_function! {
+    /// Migration 2026-12-03-000002: `who` if one more snippet of `size`
+    /// bytes fits the limits, with the owner's quota lock taken (as
+    /// [`lock`]) and held until the transaction ends; else an error
+    /// ([`refused`]).
+    fn owner_quota_admit(lock_class: Integer, who: Text, size: BigInt, max_snippets: BigInt, max_bytes: BigInt) -> Text;
+}
+
+/// The owner column's value for a checked insert: the quota check runs
+/// inside the insert's own statement.
+pub fn admit(owner: &str, size: i64, limits: Quota) -> owner_quota_admit<i32, &str, i64, i64, i64> {
+    owner_quota_admit(
+        QUOTA_LOCK_CLASS,
+        owner,
+        size,
+        limits.max_snippets,
+        limits.max_bytes,
+    )
+}
+
+/// The error [`admit`] raises, as `QuotaExceeded` with the usage it saw
+/// under the lock (its DETAIL, "snippets bytes"); `None` for any other.
+pub fn refused(e: &diesel::result::Error, limits: Quota) -> Option<SnippetError> {
+    let diesel::result::Error::DatabaseError(_, info) = e else {
+        return None;
+    };
+    if info.message() != "snippetd: quota exceeded" {
+        return None;
+    }
+    let mut it = info.details()?.split(' ').map(str::parse::<i64>);
+    let (Some(Ok(snippets)), Some(Ok(bytes))) = (it.next(), it.next()) else {
+        return None;
+    };
+    Some(SnippetError::QuotaExceeded(QuotaExceeded {
+        usage: Usage { snippets, bytes },
+        limits: limits.into(),
+    }))
 }
 
 /// Would `before` grow into `after` past a limit? Growing is refused; a

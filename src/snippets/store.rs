@@ -20,7 +20,7 @@ use super::expiry::{ExpiryChange, Live};
 use super::model::{
     ForkedFrom, ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility,
 };
-use super::quota::{self, Usage};
+use super::quota;
 use super::validate;
 use crate::auth::{Caller, Scope};
 use crate::config::Quota;
@@ -33,7 +33,7 @@ async fn conn(pool: &DbPool) -> Result<DbConn<'_>, SnippetError> {
 
 /// A new snippet owned by the caller (`snippets:write`). In open mode it is
 /// unowned and public, as every snippet was before owners. The owner's
-/// quota is checked under its quota lock, in the insert's transaction.
+/// quota is checked under its quota lock, in the insert's statement.
 pub async fn insert(
     pool: &DbPool,
     caller: &Caller,
@@ -53,52 +53,58 @@ pub(super) async fn insert_from(
 ) -> Result<Snippet, SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
-    let Some(owner) = quota::owner_of(caller) else {
-        return insert_row(&mut c, caller, input, source).await;
-    };
-    // Owned copies: see `patch`.
-    let (owner, input, who) = (owner.to_string(), input.clone(), caller.clone());
-    c.transaction::<_, SnippetError, _>(async move |c| {
-        let before = quota::lock(c, &owner).await?;
-        let after = Usage {
-            snippets: before.snippets + 1,
-            bytes: before.bytes + quota::size(&input),
-        };
-        quota::check(before, after, limits)?;
-        insert_row(c, &who, &input, source).await
-    })
-    .await
+    let checked = quota::owner_of(caller).map(|o| (o, limits));
+    insert_row(&mut c, caller, input, source, checked)
+        .await
+        .map_err(|e| quota::refused(&e, limits).unwrap_or_else(|| e.into()))
 }
 
+/// One statement, in its own transaction: for a checked owner the owner
+/// column's value is `owner_quota_admit(…)` (migration 2026-12-03-000002),
+/// which takes the quota lock, sums the usage and refuses the row (an
+/// error, see [`quota::refused`]) before it is written. That replaces
+/// BEGIN, the lock, the sum and COMMIT: four round trips of five.
 async fn insert_row(
     c: &mut AsyncPgConnection,
     caller: &Caller,
     input: &SnippetInput,
     source: Option<ForkedFrom>,
-) -> Result<Snippet, SnippetError> {
+    checked: Option<(&str, Quota)>,
+) -> QueryResult<Snippet> {
     let visibility = match caller {
         Caller::Open => Visibility::Public,
         _ => input.visibility.unwrap_or_default(),
     };
     // v7: time-ordered, so new rows land at the right edge of the index.
     let id = Uuid::now_v7();
-    Ok(diesel::insert_into(s::snippets)
-        .values((
-            s::id.eq(id),
-            s::title.eq(&input.title),
-            s::language.eq(&input.language),
-            s::code.eq(&input.code),
-            s::description.eq(&input.description),
-            s::tags.eq(&input.tags),
-            s::owner.eq(caller.handle()),
-            s::visibility.eq(visibility.as_str()),
-            s::forked_from_id.eq(source.map(|f| f.id)),
-            s::forked_from_version.eq(source.map(|f| f.version)),
-            s::expires_at.eq(input.expiry.on_insert()),
-        ))
-        .returning(Snippet::as_returning())
-        .get_result(c)
-        .await?)
+    // The two owner expressions have different types: one statement each.
+    macro_rules! insert_with_owner {
+        ($owner:expr) => {
+            diesel::insert_into(s::snippets)
+                .values((
+                    s::id.eq(id),
+                    s::title.eq(&input.title),
+                    s::language.eq(&input.language),
+                    s::code.eq(&input.code),
+                    s::description.eq(&input.description),
+                    s::tags.eq(&input.tags),
+                    s::owner.eq($owner),
+                    s::visibility.eq(visibility.as_str()),
+                    s::forked_from_id.eq(source.map(|f| f.id)),
+                    s::forked_from_version.eq(source.map(|f| f.version)),
+                    s::expires_at.eq(input.expiry.on_insert()),
+                ))
+                .returning(Snippet::as_returning())
+                .get_result(c)
+                .await
+        };
+    }
+    match checked {
+        None => insert_with_owner!(caller.handle()),
+        Some((owner, limits)) => {
+            insert_with_owner!(quota::admit(owner, quota::size(input), limits).nullable())
+        }
+    }
 }
 
 /// One snippet as the caller may see it: another owner's private snippet

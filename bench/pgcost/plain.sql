@@ -1,0 +1,2 @@
+-- An unchecked POST (an admin's): the insert alone.
+INSERT INTO snippets (id, title, language, code, description, tags, owner, visibility, forked_from_id, forked_from_version, expires_at) VALUES (gen_random_uuid(), :title, 'rust', :code, :descr, '{bench,rust}', 'bench', 'public', NULL, NULL, NULL) RETURNING id, title, language, code, description, tags, created_at, updated_at, version, owner, visibility, expires_at, forked_from_id, forked_from_version;

@@ -1,0 +1,2 @@
+-- The floor: one round trip and one (read-only) transaction.
+SELECT 1;
