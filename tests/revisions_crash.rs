@@ -22,6 +22,9 @@ fn killing_postgres_mid_load_leaves_no_update_without_its_revision() {
     let db = cluster.create_db();
     let mut env = db.env();
     env.insert("DB_POOL_SIZE".into(), "4".into());
+    // Every version kept, so that a gap can only be a lost revision: at
+    // ~200 writes a second, 8 snippets pass the default cap of 100.
+    env.insert("REVISIONS_KEPT".into(), "10000".into());
     // The harness' clusters commit asynchronously (fast, and fine until a
     // crash); this database commits as production does, so that an
     // acknowledged write must survive the kill.
