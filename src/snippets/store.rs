@@ -207,7 +207,7 @@ macro_rules! filtered {
     }};
 }
 
-/// Rows a text or tag search first walks in page order, looking for a page.
+/// Rows a tag search first walks in page order, looking for a page.
 const WALK_ROWS: i64 = 1000;
 
 /// Up to this many matches of a text or tag search are read through the GIN index
@@ -217,8 +217,11 @@ const SEARCH_SORT_LIMIT: i64 = 1000;
 /// One page, newest first; `limit + 1` rows are read so the caller knows
 /// whether there is a next page.
 ///
-/// A text or tag search first walks the newest 1,000 rows past the cursor
-/// in page order: a common filter fills its page there. Otherwise it picks
+/// A tag search without text first walks the newest 1,000 rows past the
+/// cursor in page order: a common tag fills its page there. Text searches do
+/// not walk: matching 1,000 stored `tsvector`s cost PostgreSQL ~3.7 ms of CPU
+/// per search, and `make bench`'s search of a rare word fell from 3,420 to
+/// 422 req/s (docs/performance.md, "Evening, 2026-12-04"). Otherwise it picks
 /// its plan by how many rows match, because the
 /// planner misjudges GIN selectivity (a word it has no statistics on, two
 /// filters it takes for independent) and then walks the whole newest-first
@@ -237,7 +240,7 @@ pub async fn list(
     let page = i64::from(q.limit) + 1;
     let mut c = conn(pool).await?;
     // `language` alone has its own btree in page order.
-    if q.q.is_some() || !q.tags.is_empty() {
+    if q.q.is_none() && !q.tags.is_empty() {
         // A bounded walk first: the newest WALK_ROWS rows past the cursor,
         // in page order, hold a page of any filter that matches one row in
         // 50 (a common tag or word) and cost about a millisecond.
