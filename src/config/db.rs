@@ -50,7 +50,7 @@ pub struct DbArgs {
     /// Connections in the pool; id lookups use at most a quarter of them (at least 2) at once
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = value_parser!(u32).range(1..=1000))]
     pub db_pool_size: u32,
-    /// Filtered lists (language, tag, q) running at once; 0 = half the pool (at least 1), so that id lookups and writes always keep connections. More wait up to DB_POOL_TIMEOUT_MS, then 503
+    /// Searches (lists with tag or q; language alone takes no slot) running at once; 0 = half the pool (at least 1), so that id lookups and writes always keep connections. More wait up to DB_POOL_TIMEOUT_MS, then 503
     #[arg(long, env = "SEARCH_CONCURRENCY", default_value_t = 0, value_parser = value_parser!(u32).range(0..=1000))]
     pub search_concurrency: u32,
     /// Wait for a pooled connection before answering 503
@@ -193,7 +193,7 @@ pub struct DbConfig {
     pub pg: tokio_postgres::Config,
     pub tls: TlsConfig,
     pub pool_size: u32,
-    /// `SEARCH_CONCURRENCY`, resolved: filtered lists running at once.
+    /// `SEARCH_CONCURRENCY`, resolved: searches (`tag` or `q`) running at once.
     pub search_concurrency: u32,
     /// How long a request waits for a pooled connection before it gets a 503.
     pub pool_timeout: Duration,

@@ -214,11 +214,12 @@ fn next_link(q: &ListQuery, cursor: &Cursor) -> String {
 
 async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Response<Body>> {
     let q = request::list_query(query)?;
-    // A filtered list may be slow: it waits for a search slot first, so
-    // that searches queue behind each other and never take the connections
-    // lookups and writes need. A plain page is an index walk of 21 rows.
-    let filtered = q.language.is_some() || !q.tags.is_empty() || q.q.is_some();
-    let _slot = if filtered {
+    // A search (tags or text) may be slow: it waits for a search slot
+    // first, so that searches queue behind each other and never take the
+    // connections lookups and writes need. A plain page, or one language
+    // alone, is a walk of 21 rows of a btree in page order: no slot.
+    let search = !q.tags.is_empty() || q.q.is_some();
+    let _slot = if search {
         Some(app.searches.slot().await?)
     } else {
         None

@@ -38,7 +38,7 @@ pub struct App {
     pub pool: DbPool,
     /// Id lookups, coalesced across concurrent requests.
     pub lookups: Lookups,
-    /// The search budget: filtered lists queue here, not in the pool.
+    /// The search budget: searches (`tag` or `q`) queue here, not in the pool.
     pub searches: Searches,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,

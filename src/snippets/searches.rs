@@ -1,4 +1,4 @@
-//! The search budget: filtered lists (`language`, `tag`, `q`) run at most
+//! The search budget: searches (lists with `tag` or `q`) run at most
 //! `SEARCH_CONCURRENCY` at once and queue behind each other for at most
 //! `DB_POOL_TIMEOUT_MS`, before they take a pooled connection. A search
 //! that meets two common filters that rarely meet can hold a connection for
