@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::load::request;
+use common::load::{crash_under_load, request};
 use common::{Cluster, Server};
 use serde_json::{json, Value};
 
@@ -65,40 +65,7 @@ fn killing_postgres_mid_load_loses_no_acknowledged_post() {
         })
         .collect();
 
-    std::thread::sleep(Duration::from_millis(1500));
-    let before_kill = acked.lock().unwrap().len();
-    cluster.kill();
-    std::thread::sleep(Duration::from_millis(1000));
-    cluster.start_again();
-    let restarted = Instant::now();
-    while acked.lock().unwrap().len() <= before_kill + 20 {
-        assert!(
-            restarted.elapsed() < Duration::from_secs(20),
-            "no POST succeeded after the restart"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.join().unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
-    let failed = failed.lock().unwrap().clone();
-    eprintln!(
-        "{} POSTs acknowledged ({before_kill} before the kill) in {:?}; failures by status: {failed:?}",
-        acked.len(),
-        started.elapsed()
-    );
-    assert!(
-        before_kill > 20,
-        "too few POSTs before the kill: {before_kill}"
-    );
-    assert!(
-        failed.keys().all(|s| [0, 503].contains(s)),
-        "only 503s and dropped connections while the database was down: {failed:?}"
-    );
-    assert!(!failed.is_empty(), "the kill was not seen by the writers");
+    let acked = crash_under_load(cluster, "POSTs", &acked, &failed, &stop, writers, started);
 
     let stored: HashSet<String> = db
         .psql("SELECT id FROM snippets")

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::load::request;
+use common::load::{crash_under_load, request};
 use common::{Cluster, Server};
 use serde_json::json;
 
@@ -90,41 +90,7 @@ fn killing_postgres_mid_load_leaves_no_update_without_its_revision() {
         })
         .collect();
 
-    std::thread::sleep(Duration::from_millis(1500));
-    let before_kill = acked.lock().unwrap().len();
-    cluster.kill();
-    std::thread::sleep(Duration::from_millis(1000));
-    cluster.start_again();
-    let restarted = Instant::now();
-    // Writes go through again, then a little more load.
-    while acked.lock().unwrap().len() <= before_kill + 20 {
-        assert!(
-            restarted.elapsed() < Duration::from_secs(20),
-            "no writes succeeded after the restart"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.join().unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
-    let failed = failed.lock().unwrap().clone();
-    eprintln!(
-        "{} writes acknowledged ({before_kill} before the kill) in {:?}; failures by status: {failed:?}",
-        acked.len(),
-        started.elapsed()
-    );
-    assert!(
-        before_kill > 20,
-        "too few writes before the kill: {before_kill}"
-    );
-    assert!(
-        failed.keys().all(|s| [0, 503].contains(s)),
-        "only 503s and dropped connections while the database was down: {failed:?}"
-    );
-    assert!(!failed.is_empty(), "the kill was not seen by the writers");
+    let acked = crash_under_load(cluster, "writes", &acked, &failed, &stop, writers, started);
 
     // Every snippet: versions 1..version-1 are its revisions, each once.
     let mismatched = db.psql(

@@ -246,3 +246,59 @@ pub fn leaks(body: &str) -> Vec<&'static str> {
     };
     LEAKS.iter().copied().filter(|w| text.contains(w)).collect()
 }
+
+/// Failures by status (0: the connection gave no answer).
+pub type Failures = std::collections::BTreeMap<u16, usize>;
+
+/// The crash tests' kill (tests/post_crash.rs, tests/revisions_crash.rs):
+/// 1.5 s of load, PostgreSQL killed with `-m immediate` and started again
+/// after 1 s, load until 20 more writes are acknowledged and 0.5 s more,
+/// then the writers stopped and joined. Asserts that the load ran before
+/// the kill, that the writers saw it, and that they saw nothing but 503s
+/// and dropped connections; returns the acknowledged writes.
+pub fn crash_under_load<T: Clone>(
+    cluster: &super::Cluster,
+    what: &str,
+    acked: &Mutex<Vec<T>>,
+    failed: &Mutex<Failures>,
+    stop: &AtomicBool,
+    writers: Vec<JoinHandle<()>>,
+    started: Instant,
+) -> Vec<T> {
+    std::thread::sleep(Duration::from_millis(1500));
+    let before_kill = acked.lock().unwrap().len();
+    cluster.kill();
+    std::thread::sleep(Duration::from_millis(1000));
+    cluster.start_again();
+    let restarted = Instant::now();
+    // Writes go through again, then a little more load.
+    while acked.lock().unwrap().len() <= before_kill + 20 {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(20),
+            "no {what} succeeded after the restart"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let failed = failed.lock().unwrap().clone();
+    eprintln!(
+        "{} {what} acknowledged ({before_kill} before the kill) in {:?}; failures by status: {failed:?}",
+        acked.len(),
+        started.elapsed()
+    );
+    assert!(
+        before_kill > 20,
+        "too few {what} before the kill: {before_kill}"
+    );
+    assert!(
+        failed.keys().all(|s| [0, 503].contains(s)),
+        "only 503s and dropped connections while the database was down: {failed:?}"
+    );
+    assert!(!failed.is_empty(), "the kill was not seen by the writers");
+    acked
+}
