@@ -243,7 +243,7 @@ pub async fn list(
     if q.q.is_none() && !q.tags.is_empty() {
         // A bounded walk first: the newest WALK_ROWS rows past the cursor,
         // in page order, hold a page of any filter that matches one row in
-        // 50 (a common tag or word) and cost about a millisecond.
+        // 50 (a common tag) and cost about a millisecond.
         let bare = ListQuery {
             language: None,
             tags: Vec::new(),
@@ -270,7 +270,7 @@ pub async fn list(
             &bare,
             &scope
         )
-        .filter(Unindexed(q.language.clone(), q.tags.clone(), q.q.clone()))
+        .filter(Unindexed(q.language.clone(), q.tags.clone()))
         .filter(CustomPlan)
         .order((s::created_at.desc(), s::id.desc()))
         .limit(page);
@@ -607,12 +607,11 @@ fixed_sql!(Matches, Bool, |self, out| {
     Ok(())
 });
 
-/// A search's filters as expressions no index serves (a bounded walk):
-/// `(language || '') = $1 AND (tags || '{}'::text[]) @> $2 AND
-/// (search || ''::tsvector) @@ websearch_to_tsquery('simple', $3)`, those
-/// that are set.
+/// A tag search's filters as expressions no index serves (a bounded walk):
+/// `(language || '') = $1 AND (tags || '{}'::text[]) @> $2`, the language
+/// when set. Text searches never walk (see `list`).
 #[derive(Debug, Clone)]
-struct Unindexed(Option<String>, Vec<String>, Option<String>);
+struct Unindexed(Option<String>, Vec<String>);
 
 fixed_sql!(Unindexed, Bool, |self, out| {
     out.push_sql("(TRUE");
@@ -620,15 +619,8 @@ fixed_sql!(Unindexed, Bool, |self, out| {
         out.push_sql(" AND (language || '') = ");
         out.push_bind_param::<Text, _>(lang)?;
     }
-    if !self.1.is_empty() {
-        out.push_sql(" AND (tags || '{}'::text[]) @> ");
-        out.push_bind_param::<diesel::sql_types::Array<Text>, _>(&self.1)?;
-    }
-    if let Some(text) = &self.2 {
-        out.push_sql(" AND (search || ''::tsvector) @@ websearch_to_tsquery('simple', ");
-        out.push_bind_param::<Text, _>(text)?;
-        out.push_sql(")");
-    }
+    out.push_sql(" AND (tags || '{}'::text[]) @> ");
+    out.push_bind_param::<diesel::sql_types::Array<Text>, _>(&self.1)?;
     out.push_sql(")");
     Ok(())
 });
