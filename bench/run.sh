@@ -29,7 +29,13 @@
 # bench/out/pg/server.log), BENCH_PERF (scenario names to sample with `perf record -a -g`
 # during their measured run: bench/out/perf/; costs throughput), BENCH_AUTH_GET
 # (1: get_id sends the bench's token too, to compare authenticated reads;
-# POST and PUT always send it, as writes need one).
+# POST, PUT and PATCH always send it, as writes need one), BENCH_OWNER (1:
+# writes by a non-admin owner, whose quota is checked: the seeded rows
+# belong to the bench's owner, its token has snippets:read and
+# snippets:write, and the quotas are raised so that they check but never
+# refuse; 0, the default: an admin token, exempt from quotas).
+# Scenarios beyond the default list: patch (PATCH with If-Match, the PUT
+# body as a merge patch).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -52,6 +58,8 @@ pgss=${BENCH_PGSS:-0}
 # Rate limits off: wrk is one client at tens of thousands of requests a
 # second (BENCH_SERVER_ENV=RATE_LIMITS=on measures them; later wins).
 server_env="RATE_LIMITS=off ${BENCH_SERVER_ENV:-}"
+owner_writes=${BENCH_OWNER:-0}
+[ "$owner_writes" = 1 ] && server_env="QUOTA_MAX_SNIPPETS=1000000000 QUOTA_MAX_BYTES=1000000000000 $server_env"
 
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -160,13 +168,17 @@ fi
 # shellcheck disable=SC2046
 env $(server_env_for snippets info) "$bin" migrate >>"$out/logs/migrate.log" 2>&1
 # Writes need a token: an admin (the seeded rows are unowned, and only an
-# admin may modify those), minted by the CLI as an operator would. A build
-# from before tokens (compare.sh's "before") has no such commands: no token.
+# admin may modify those), minted by the CLI as an operator would; with
+# BENCH_OWNER=1 the owner's own (seed() gives it the rows). A build from
+# before tokens (compare.sh's "before") has no such commands: no token.
 # shellcheck disable=SC2046
 env $(server_env_for snippets info) "$bin" owner add bench >>"$out/logs/migrate.log" 2>&1 || true
 # shellcheck disable=SC2046
+token_scopes=admin
+[ "$owner_writes" = 1 ] && token_scopes=snippets:read,snippets:write
+# shellcheck disable=SC2046
 bench_token=$(env $(server_env_for snippets info) "$bin" token create --owner bench --name bench \
-  --scopes admin 2>>"$out/logs/migrate.log") || bench_token=""
+  --scopes "$token_scopes" 2>>"$out/logs/migrate.log") || bench_token=""
 [ "$pgss" = 1 ] && psqlc -d snippets -c "CREATE EXTENSION pg_stat_statements"
 
 # The request body for POST and PUT: ~1 KB of code, like the seeded rows.
@@ -183,6 +195,10 @@ meta body_bytes "$(stat -c %s "$body_file")"
 seed() {
   psqlc -d snippets -c "TRUNCATE snippets CASCADE"
   psqlc -d snippets -v rows="$rows" -f "$here/seed.sql" >"$out/logs/seed.log"
+  if [ "$owner_writes" = 1 ]; then
+    psqlc -d snippets -c "UPDATE snippets SET owner = 'bench'" >/dev/null
+    psqlc -d snippets -c "VACUUM (ANALYZE) snippets" >/dev/null
+  fi
   [ "$pgss" = 1 ] && psqlc -d snippets -c "SELECT pg_stat_statements_reset()" >/dev/null
   return 0
 }
@@ -258,13 +274,15 @@ scenario() { # level name -> script path
     list) echo "static.lua /snippets?limit=20" ;;
     search) echo "search.lua /" ;;
     post) echo "post.lua /snippets" ;;
-    put) echo "put.lua /" ;;
+    put | patch) echo "put.lua /" ;;
     *) die "unknown scenario $2" ;;
   esac
 }
 
-wrk_env() {
-  echo "BENCH_WRK_DIR=$here/wrk BENCH_ROWS=$rows BENCH_BODY_FILE=$body_file BENCH_CONNS_PER_THREAD=$((conns / threads)) BENCH_PUT_BASE=$1 BENCH_TOKEN=$bench_token BENCH_AUTH_GET=${BENCH_AUTH_GET:-0}"
+wrk_env() { # put_base scenario
+  local method=PUT
+  [ "${2:-}" = patch ] && method=PATCH
+  echo "BENCH_METHOD=$method BENCH_WRK_DIR=$here/wrk BENCH_ROWS=$rows BENCH_BODY_FILE=$body_file BENCH_CONNS_PER_THREAD=$((conns / threads)) BENCH_PUT_BASE=$1 BENCH_TOKEN=$bench_token BENCH_AUTH_GET=${BENCH_AUTH_GET:-0}"
 }
 
 for level in $levels; do
@@ -278,7 +296,7 @@ for level in $levels; do
     read -r script path <<<"$(scenario "$level" "$name")"
     url="http://127.0.0.1:$http_port$path"
     # shellcheck disable=SC2046
-    env $(wrk_env "$put_base") wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$here/wrk/$script" "$url" >/dev/null
+    env $(wrk_env "$put_base" "$name") wrk -t"$threads" -c"$conns" -d"${warm}s" -s "$here/wrk/$script" "$url" >/dev/null
     put_base=$((put_base + 2 * conns))
     # The access log only grows: keep the last scenario's lines, not all.
     : >"$out/logs/snippetd-$level.log"
@@ -290,7 +308,7 @@ for level in $levels; do
     fi
     before=$("$here/cpu.py" "$server_pid" "$postmaster")
     # shellcheck disable=SC2046
-    env $(wrk_env "$put_base") /usr/bin/time -f '%U %S' -o "$out/wrk/$level-$name.time" \
+    env $(wrk_env "$put_base" "$name") /usr/bin/time -f '%U %S' -o "$out/wrk/$level-$name.time" \
       wrk -t"$threads" -c"$conns" -d"${dur}s" -s "$here/wrk/$script" "$url" >"$out/wrk/$level-$name.txt" 2>&1
     after=$("$here/cpu.py" "$server_pid" "$postmaster")
     if [ -n "$perf_pid" ]; then

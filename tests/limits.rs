@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{mint, Client, InProcApp, TestApp};
+use common::{mint, InProcApp, TestApp};
 use serde_json::{json, Value};
 
 fn peer(s: &str) -> SocketAddr {
@@ -270,30 +270,70 @@ fn quotas_refuse_growth_with_the_usage() {
     }
 }
 
+/// A server over real sockets with one quota set and a pool for a dozen
+/// concurrent writers.
+fn quota_app(quota: (&str, &str)) -> TestApp {
+    TestApp::with_env(&[
+        quota,
+        ("DB_POOL_SIZE", "12"),
+        // Opening a dozen connections at once on a loaded machine may take
+        // longer than the default 2 s; these tests are about the quota.
+        ("DB_POOL_TIMEOUT_MS", "15000"),
+    ])
+}
+
+/// `f(0) … f(n - 1)`, each on its own thread, all at once.
+fn at_once(n: usize, f: impl Fn(usize) -> u16 + Sync) -> Vec<u16> {
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = (0..n).map(|i| s.spawn(move || f(i))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 /// Many concurrent creates at the limit over real sockets: exactly the
 /// allowed number pass, and the count is right afterwards.
 #[test]
 fn concurrent_creates_cannot_overshoot_the_quota() {
-    let app = TestApp::with_env(&[
-        ("QUOTA_MAX_SNIPPETS", "5"),
-        ("DB_POOL_SIZE", "12"),
-        // Opening a dozen connections at once on a loaded machine may take
-        // longer than the default 2 s; this test is about the quota.
-        ("DB_POOL_TIMEOUT_MS", "15000"),
-    ]);
+    let app = quota_app(("QUOTA_MAX_SNIPPETS", "5"));
     let c = app.client();
     c.create(&snippet("first"));
-    let statuses: Vec<u16> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..24)
-            .map(|i| {
-                let c: Client = c.clone();
-                s.spawn(move || c.create_status(&snippet(&format!("n{i}"))))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let statuses = at_once(24, |i| c.create_status(&snippet(&format!("n{i}"))));
     let ok = statuses.iter().filter(|s| **s == 201).count();
     let refused = statuses.iter().filter(|s| **s == 403).count();
     assert_eq!((ok, refused), (4, 20), "{statuses:?}");
     assert_eq!(assert_usage_matches(&app.db, "tester").0, 5);
+}
+
+/// Concurrent PUTs and PATCHes of one owner, each growing its own snippet
+/// by 100 bytes at the bytes limit: each checks inside its UPDATE, under
+/// the owner's quota lock (migration 2026-12-05-000001), so exactly as
+/// many as fit pass, and the count is right afterwards.
+#[test]
+fn concurrent_growing_updates_cannot_overshoot_the_bytes_quota() {
+    let app = quota_app(("QUOTA_MAX_BYTES", "1000"));
+    let c = app.client();
+    // 12 snippets of 2 bytes each ("t" + "a"): 24 bytes.
+    let ids: Vec<String> = (0..12)
+        .map(|_| c.create(&snippet("a"))["id"].as_str().unwrap().to_string())
+        .collect();
+    let grown = "b".repeat(101);
+    let statuses = at_once(ids.len(), |i| {
+        let path = format!("/snippets/{}", ids[i]);
+        if i % 2 == 0 {
+            c.json("PUT", &path, &snippet(&grown)).status
+        } else {
+            let body = json!({ "code": grown }).to_string();
+            let ct = ("Content-Type", "application/merge-patch+json");
+            c.send("PATCH", &path, &[ct], Some(body.as_bytes())).status
+        }
+    });
+    // 24 + 9 × 100 = 924 fits in 1,000; a tenth would make 1,024.
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 403).count();
+    assert_eq!((ok, refused), (9, 3), "{statuses:?}");
+    assert_eq!(assert_usage_matches(&app.db, "tester"), (12, 924));
+    // Shrinking takes no lock and always passes, even at the limit.
+    let r = c.json("PUT", &format!("/snippets/{}", ids[0]), &snippet("c"));
+    assert_eq!(r.status, 200, "{}", r.text());
 }

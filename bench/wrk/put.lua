@@ -1,4 +1,5 @@
--- PUT /snippets/{id} with If-Match, tracking ETags: every thread owns a
+-- PUT (or PATCH, BENCH_METHOD=PATCH: the same body as a merge patch)
+-- /snippets/{id} with If-Match, tracking ETags: every thread owns a
 -- disjoint set of 2 x (its connections) seeded snippets, starting at ordinal
 -- BENCH_PUT_BASE. An id is handed to a connection only when no request for
 -- it is in flight (a free list), and response() records the ETag the server
@@ -11,6 +12,8 @@ local per_thread = 2 * tonumber(os.getenv("BENCH_CONNS_PER_THREAD") or "32")
 local base = tonumber(os.getenv("BENCH_PUT_BASE") or "1")
 local next_tid = 0
 local free, etag, body
+local method = os.getenv("BENCH_METHOD") or "PUT"
+local content_type = method == "PATCH" and "application/merge-patch+json" or "application/json"
 
 function setup(thread)
   thread:set("tid", next_tid)
@@ -35,11 +38,11 @@ function request()
     n = base + tid * per_thread
     etag[n] = "*"
   end
-  return wrk.format("PUT", string.format("/snippets/00000000-0000-4000-8000-%012x", n), {
-    ["Content-Type"] = "application/json",
+  return wrk.format(method, string.format("/snippets/00000000-0000-4000-8000-%012x", n), {
+    ["Content-Type"] = content_type,
     ["If-Match"] = etag[n],
     ["X-Request-Id"] = "put-" .. n,
-    -- admin: the seeded rows are unowned.
+    -- admin (the seeded rows are unowned), or their owner (BENCH_OWNER=1).
     ["Authorization"] = "Bearer " .. (os.getenv("BENCH_TOKEN") or ""),
   }, body)
 end

@@ -12,7 +12,7 @@
 //! limit cannot both pass. Admin tokens are exempt (docs/api.md, "Quotas").
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
@@ -133,6 +133,45 @@ pub fn admit(owner: &str, size: i64, limits: Quota) -> owner_quota_admit<i32, &s
         owner,
         size,
         limits.max_snippets,
+        limits.max_bytes,
+    )
+}
+
+diesel::define_sql_function! {
+    /// Migration 2026-12-05-000001: `who` if an update from `old_bytes` to
+    /// `new_bytes` keeps the owner within the bytes limit (or does not
+    /// grow); a growing one takes the owner's quota lock first. Else the
+    /// same error as [`owner_quota_admit`].
+    fn owner_quota_resize(lock_class: Integer, who: Text, new_bytes: BigInt, old_bytes: BigInt, max_bytes: BigInt) -> Text;
+}
+
+diesel::define_sql_function! {
+    /// Migration 2026-11-30-000001: what a row counts against the bytes
+    /// quota, as [`size`].
+    fn snippet_bytes(title: Text, description: Nullable<Text>, code: Text) -> BigInt;
+}
+
+/// The row's old bytes as SQL, read in the UPDATE from the row it replaces.
+pub type OldBytes = snippet_bytes<
+    crate::db::schema::snippets::title,
+    crate::db::schema::snippets::description,
+    crate::db::schema::snippets::code,
+>;
+
+/// The owner column's value for a checked update (PUT, PATCH): the quota
+/// check runs inside the update's own statement, against the row it
+/// replaces.
+pub fn resize(
+    owner: &str,
+    new_size: i64,
+    limits: Quota,
+) -> owner_quota_resize<i32, &str, i64, OldBytes, i64> {
+    use crate::db::schema::snippets::dsl as s;
+    owner_quota_resize(
+        QUOTA_LOCK_CLASS,
+        owner,
+        new_size,
+        snippet_bytes(s::title, s::description, s::code),
         limits.max_bytes,
     )
 }

@@ -378,6 +378,9 @@ async fn miss(c: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> SnippetEr
     }
 }
 
+/// PUT: one statement. A checked owner's quota is checked inside it
+/// ([`quota::resize`] as the owner column's value), where it took BEGIN,
+/// the lock, two sums and COMMIT around the UPDATE.
 pub async fn replace(
     pool: &DbPool,
     caller: &Caller,
@@ -388,50 +391,37 @@ pub async fn replace(
 ) -> Result<Snippet, SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
-    let updated = match quota::owner_of(caller) {
-        None => update(&mut c, caller, id, input, pre).await?,
-        Some(owner) => {
-            let (owner, input, pre, who) = (
-                owner.to_string(),
-                input.clone(),
-                pre.clone(),
-                caller.clone(),
-            );
-            c.transaction::<_, SnippetError, _>(async move |c| {
-                let before = quota::lock(c, &owner).await?;
-                let row = update(c, &who, id, &input, &pre).await?;
-                if row.is_some() {
-                    quota::check(before, quota::read(c, &owner).await?, limits)?;
-                }
-                Ok(row)
-            })
-            .await?
-        }
-    };
-    match updated {
+    match update(&mut c, caller, id, input, &condition(pre), limits).await? {
         Some(s) => Ok(s),
         None => Err(miss(&mut c, caller, id).await),
     }
 }
 
+/// The UPDATE of a PUT or a merged PATCH, where `cond` holds and the caller
+/// may modify the row; `None` when no row matched. For a checked owner the
+/// owner column is set to itself through `owner_quota_resize(…)`, which
+/// refuses growth past the bytes quota (mapped by [`quota::refused`]).
 async fn update(
     c: &mut AsyncPgConnection,
     caller: &Caller,
     id: Uuid,
     input: &SnippetInput,
-    pre: &Precondition,
+    cond: &Condition,
+    limits: Quota,
 ) -> Result<Option<Snippet>, SnippetError> {
     // Open mode keeps every snippet public.
     let visibility = match caller {
         Caller::Open => Some(Visibility::Public),
         _ => input.visibility,
     };
-    Ok(diesel::update(
+    let checked = quota::owner_of(caller)
+        .map(|o| s::owner.eq(quota::resize(o, quota::size(input), limits).nullable()));
+    diesel::update(
         s::snippets
             .filter(s::id.eq(id))
             .filter(Live)
             .filter(modifiable(caller))
-            .filter(condition(pre)),
+            .filter(cond.clone()),
     )
     .set((
         s::title.eq(&input.title),
@@ -444,17 +434,25 @@ async fn update(
         s::updated_at.eq(now),
         s::version.eq(s::version + 1),
         input.expiry.on_update().map(|t| s::expires_at.eq(t)),
+        checked,
     ))
     .returning(Snippet::as_returning())
     .get_result(c)
     .await
-    .optional()?)
+    .optional()
+    .map_err(|e| quota::refused(&e, limits).unwrap_or_else(|| e.into()))
 }
 
-/// Merge-patch in one transaction: the row is locked (`FOR UPDATE`) while
-/// it is read, merged, validated and written, so concurrent patches queue
-/// on the row and every one applies (no optimistic retries that can
-/// starve); with `If-Match`, one that lost a race sees the new version and
+/// Optimistic tries of a PATCH before it queues on the row's lock.
+const PATCH_TRIES: usize = 3;
+
+/// Merge-patch. Optimistic first: read the row, merge and validate, and
+/// write it only if its version has not moved (`version = ANY($n)` in the
+/// UPDATE): two statements and no transaction, where a locked transaction
+/// took four (seven with a quota). A try that lost a race reads again;
+/// after [`PATCH_TRIES`] the PATCH takes the row's lock (`FOR UPDATE`) and
+/// queues behind the other writers, so every PATCH applies and none can
+/// starve. With `If-Match`, one that lost a race sees the new version and
 /// gets 412.
 pub async fn patch(
     pool: &DbPool,
@@ -467,6 +465,17 @@ pub async fn patch(
 ) -> Result<Snippet, SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
     let mut c = conn(pool).await?;
+    for _ in 0..PATCH_TRIES {
+        // Only a row the caller may modify is read.
+        let Some(current) = modifiable_row(&mut c, caller, id, false).await? else {
+            return Err(miss(&mut c, caller, id).await);
+        };
+        let merged = merge(&current, patch, expiry, pre)?;
+        let at = Condition(false, vec![current.version], false, Vec::new());
+        if let Some(row) = update(&mut c, caller, id, &merged, &at, limits).await? {
+            return Ok(row);
+        }
+    }
     // Owned copies: a closure holding references cannot be proven Send for
     // every lifetime diesel-async's `for<'r> AsyncFnOnce` asks about.
     let (pre, patch, who) = (pre.clone(), patch.clone(), caller.clone());
@@ -474,35 +483,19 @@ pub async fn patch(
     let outcome = c
         .transaction::<_, SnippetError, _>(async move |c| {
             // The quota lock before the snippet's row: every write locks in
-            // this order, so two of them cannot deadlock.
-            let before = match &owner {
-                Some(o) => Some(quota::lock(c, o).await?),
-                None => None,
-            };
-            // Only a row the caller may modify is read (and locked).
-            let Some(current) = s::snippets
-                .filter(s::id.eq(id))
-                .filter(Live)
-                .filter(modifiable(&who))
-                .select(Snippet::as_select())
-                .for_update()
-                .first::<Snippet>(c)
-                .await
-                .optional()?
-            else {
+            // this order (a checked UPDATE takes it before the row's), so
+            // two of them cannot deadlock.
+            if let Some(o) = &owner {
+                quota::lock(c, o).await?;
+            }
+            let Some(current) = modifiable_row(c, &who, id, true).await? else {
                 return Ok(None);
             };
-            if !pre.holds(current.version) {
-                return Err(SnippetError::PreconditionFailed);
-            }
-            let mut merged = validate::patch(&SnippetInput::from(&current), &patch)?;
-            merged.expiry = expiry;
-            let row = update(c, &who, id, &merged, &Precondition::default())
+            let merged = merge(&current, &patch, expiry, &pre)?;
+            let at = Condition(false, vec![current.version], false, Vec::new());
+            let row = update(c, &who, id, &merged, &at, limits)
                 .await?
                 .ok_or(SnippetError::NotFound)?;
-            if let (Some(o), Some(before)) = (&owner, before) {
-                quota::check(before, quota::read(c, o).await?, limits)?;
-            }
             Ok(Some(row))
         })
         .await?;
@@ -510,6 +503,40 @@ pub async fn patch(
         Some(s) => Ok(s),
         None => Err(miss(&mut c, caller, id).await),
     }
+}
+
+/// The row if the caller may modify it, locked (`FOR UPDATE`) if asked.
+async fn modifiable_row(
+    c: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+    lock: bool,
+) -> QueryResult<Option<Snippet>> {
+    let q = s::snippets
+        .filter(s::id.eq(id))
+        .filter(Live)
+        .filter(modifiable(caller))
+        .select(Snippet::as_select());
+    if lock {
+        q.for_update().first(c).await.optional()
+    } else {
+        q.first(c).await.optional()
+    }
+}
+
+/// The row after the patch, validated, if the precondition holds for it.
+fn merge(
+    current: &Snippet,
+    patch: &serde_json::Value,
+    expiry: ExpiryChange,
+    pre: &Precondition,
+) -> Result<SnippetInput, SnippetError> {
+    if !pre.holds(current.version) {
+        return Err(SnippetError::PreconditionFailed);
+    }
+    let mut merged = validate::patch(&SnippetInput::from(current), patch)?;
+    merged.expiry = expiry;
+    Ok(merged)
 }
 
 pub async fn delete(

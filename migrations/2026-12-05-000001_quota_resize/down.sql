@@ -1,0 +1,1 @@
+DROP FUNCTION owner_quota_resize(int, text, bigint, bigint, bigint);
