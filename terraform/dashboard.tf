@@ -34,10 +34,11 @@ locals {
       ]
     },
     {
-      title = "Concurrency: requests in flight (worst task), id lookups per coalesced query"
+      title = "Concurrency: requests in flight (worst task), id lookups per coalesced query, creates per coalesced insert"
       metrics = [
         [local.emf.InFlight.name, "Maximum"],
         [local.emf.LookupBatchSize.name, "Average"],
+        [local.emf.CreateBatchSize.name, "Average"],
       ]
     },
     {

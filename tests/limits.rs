@@ -337,3 +337,98 @@ fn concurrent_growing_updates_cannot_overshoot_the_bytes_quota() {
     let r = c.json("PUT", &format!("/snippets/{}", ids[0]), &snippet("c"));
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// One connection, so one create leader: a create of `c`'s owner is sent
+/// while that owner's quota lock is held from psql for 1.5 s, so that the
+/// leader waits, and `n` more creates `f(i)` queue behind it. Returns the
+/// first create's status and theirs.
+fn behind_the_quota_lock(
+    app: &TestApp,
+    c: &common::Client,
+    n: usize,
+    f: impl Fn(usize) -> u16 + Sync,
+) -> (u16, Vec<u16>) {
+    std::thread::scope(|s| {
+        let holder = s.spawn(|| {
+            app.db
+                .psql("SELECT pg_advisory_xact_lock(1364545364, hashtext('tester')), pg_sleep(1.5)")
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let blocked = s.spawn(|| c.create_status(&snippet("blocked")));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let rest = at_once(n, f);
+        holder.join().unwrap();
+        (blocked.join().unwrap(), rest)
+    })
+}
+
+/// Rows of `owner` and the statements (transactions) that wrote them: rows
+/// of one statement share its `xmin`.
+fn rows_and_statements(app: &TestApp, owner: &str) -> (i64, i64) {
+    let counts = app.db.psql(&format!(
+        "SELECT count(*) || ' ' || count(DISTINCT xmin::text) FROM snippets WHERE owner = '{owner}'"
+    ));
+    let mut it = counts.split_whitespace().map(|n| n.parse::<i64>().unwrap());
+    (it.next().unwrap(), it.next().unwrap())
+}
+
+fn one_connection(max_snippets: &str) -> TestApp {
+    TestApp::with_env(&[
+        ("QUOTA_MAX_SNIPPETS", max_snippets),
+        ("DB_POOL_SIZE", "1"),
+        ("DB_POOL_TIMEOUT_MS", "15000"),
+    ])
+}
+
+/// Creates that arrive together share one INSERT (src/snippets/creates.rs):
+/// a row refused by its owner's quota fails alone, its neighbours in the
+/// statement are created once each.
+#[test]
+fn a_refused_create_does_not_fail_its_batch() {
+    let app = one_connection("1");
+    let c = app.client();
+    let admin = app
+        .anon()
+        .with_token(&mint(&app.db, "ops", &["admin", "snippets:write"]));
+    // Also puts both tokens in the verified-token cache.
+    assert_eq!(c.create_status(&snippet("first")), 201);
+    assert_eq!(admin.create_status(&snippet("first")), 201);
+    let (blocked, rest) = behind_the_quota_lock(&app, &c, 32, |i| {
+        let s = snippet(&format!("n{i}"));
+        if i % 4 == 0 {
+            c.create_status(&s)
+        } else {
+            admin.create_status(&s)
+        }
+    });
+    assert_eq!(blocked, 403);
+    for (i, s) in rest.iter().enumerate() {
+        assert_eq!(*s, if i % 4 == 0 { 403 } else { 201 }, "{rest:?}");
+    }
+    // The 24 queued admin creates went in far fewer statements, each once.
+    let (rows, statements) = rows_and_statements(&app, "ops");
+    assert_eq!(rows, 25);
+    assert!(statements <= 10, "{statements} statements for 25 rows");
+    assert_eq!(assert_usage_matches(&app.db, "tester"), (1, 6));
+}
+
+/// One owner's queued creates share a statement too, each checked against
+/// the quota with the rows ahead of it in the statement counted.
+#[test]
+fn one_owners_creates_share_a_statement_within_the_quota() {
+    let app = one_connection("34");
+    let c = app.client();
+    assert_eq!(c.create_status(&snippet("first")), 201);
+    let (blocked, rest) = behind_the_quota_lock(&app, &c, 32, |i| {
+        c.create_status(&snippet(&format!("n{i}")))
+    });
+    assert_eq!(blocked, 201);
+    assert!(rest.iter().all(|s| *s == 201), "{rest:?}");
+    let (rows, statements) = rows_and_statements(&app, "tester");
+    assert_eq!(rows, 34);
+    assert!(statements <= 12, "{statements} statements for 34 rows");
+    assert_eq!(assert_usage_matches(&app.db, "tester").0, 34);
+    // At the limit now: the next create is refused, with the usage.
+    let r = c.json("POST", "/snippets", &snippet("over"));
+    assert_eq!(r.problem(403)["usage"]["snippets"], 34);
+}

@@ -17,6 +17,6 @@ pub(super) async fn create(
     id: Uuid,
 ) -> Result<Response<Body>, ApiError> {
     let source = app.lookups.get_for(caller, id).await?;
-    let s = forks::fork(&app.pool, caller, &source, app.cfg.limits.quota).await?;
+    let s = forks::fork(&app.creates, caller, &source, app.cfg.limits.quota).await?;
     Ok(created(&s))
 }

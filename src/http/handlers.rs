@@ -252,7 +252,7 @@ pub(super) async fn json_body(app: &App, req: Req, accept: &[Json]) -> Result<se
 async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = expiry::input(body, app.cfg.max_expiry)?;
-    let s = store::insert(&app.pool, caller, &input, app.cfg.limits.quota).await?;
+    let s = store::insert(&app.creates, caller, input, app.cfg.limits.quota).await?;
     Ok(created(&s))
 }
 

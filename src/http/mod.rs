@@ -28,6 +28,7 @@ use crate::auth::Auth;
 use crate::config::{AuthConfig, AuthMode, HttpConfig};
 use crate::db::DbPool;
 use crate::metrics::HttpMetrics;
+use crate::snippets::creates::Creates;
 use crate::snippets::lookups::Lookups;
 use crate::snippets::searches::Searches;
 use crate::snippets::validate;
@@ -38,6 +39,8 @@ pub struct App {
     pub pool: DbPool,
     /// Id lookups, coalesced across concurrent requests.
     pub lookups: Lookups,
+    /// Creates (POST, forks), coalesced across concurrent requests.
+    pub creates: Creates,
     /// The search budget: searches (`tag` or `q`) queue here, not in the pool.
     pub searches: Searches,
     /// The OpenAPI document, rendered once.
@@ -63,6 +66,7 @@ impl App {
             limits,
             cfg,
             lookups: Lookups::new(pool.clone()),
+            creates: Creates::new(pool.clone()),
             searches: Searches::new(pool.search_slots(), pool.timeout()),
             auth: Auth::new(pool.clone()),
             auth_mode: auth.mode,

@@ -43,6 +43,7 @@ pub const CATALOG: &[(&str, &str, bool)] = &[
     ("PoolCheckoutTimeouts", "Count", false),
     ("DbConnectionErrors", "Count", false),
     ("LookupBatchSize", "Count", false),
+    ("CreateBatchSize", "Count", false),
     ("RateLimited", "Count", false),
     ("AuthFailures", "Count", false),
     ("MemoryRss", "Bytes", false),
@@ -387,6 +388,9 @@ impl EmfRegistry {
                     .merge(&snap),
                 LOOKUP_BATCH => {
                     svc.insert("LookupBatchSize", json!(snap.mean()));
+                }
+                CREATE_BATCH => {
+                    svc.insert("CreateBatchSize", json!(snap.mean()));
                 }
                 _ => {}
             }

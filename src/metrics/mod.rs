@@ -41,6 +41,7 @@ pub const POOL_WAITED: &str = "snippetd_db_pool_checkouts_waited_total";
 pub const POOL_TIMEOUTS: &str = "snippetd_db_pool_checkout_timeouts_total";
 pub const DB_CONNECTION_ERRORS: &str = "snippetd_db_connection_errors_total";
 pub const LOOKUP_BATCH: &str = "snippetd_lookup_batch_size";
+pub const CREATE_BATCH: &str = "snippetd_create_batch_size";
 pub const SEARCH_QUEUED: &str = "snippetd_search_queued_total";
 pub const SEARCH_REJECTED: &str = "snippetd_search_rejected_total";
 pub const RSS: &str = "process_resident_memory_bytes";
@@ -58,7 +59,7 @@ pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,
 ];
-/// Lookups per coalesced query: 1 to `BATCH_MAX` (32).
+/// Lookups or creates per coalesced statement: 1 to `BATCH_MAX` (32).
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
 
 /// The exporters installed for this process.
@@ -80,6 +81,9 @@ pub fn install(cfg: &MetricsConfig) -> &'static Installed {
                 .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), LATENCY_BUCKETS)
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Full(LOOKUP_BATCH.into()), BATCH_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(CREATE_BATCH.into()), BATCH_BUCKETS)
                 })
                 .expect("bucket lists are not empty")
                 .build_recorder()
@@ -178,6 +182,11 @@ fn describe() {
         LOOKUP_BATCH,
         Unit::Count,
         "Id lookups answered by one coalesced query."
+    );
+    describe_histogram!(
+        CREATE_BATCH,
+        Unit::Count,
+        "Creates inserted by one coalesced statement."
     );
     describe_gauge!(RSS, Unit::Bytes, "Resident set size.");
     describe_gauge!(OPEN_FDS, Unit::Count, "Open file descriptors.");

@@ -82,7 +82,7 @@ const BATCH_MAX: usize = 32;
 /// 32 ids a query outrun a pool's worth of single lookups
 /// (docs/performance.md). The rest of the pool stays free for writes and
 /// lists.
-fn concurrency(pool_size: u32) -> usize {
+pub(super) fn concurrency(pool_size: u32) -> usize {
     (pool_size.div_ceil(4).max(2).min(pool_size)) as usize
 }
 

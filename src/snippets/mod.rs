@@ -1,6 +1,7 @@
 //! The snippet domain: model, validation and queries. No HTTP in here.
 
 pub mod access;
+pub mod creates;
 pub mod error;
 pub mod expiry;
 pub mod forks;

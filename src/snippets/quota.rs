@@ -67,7 +67,7 @@ pub fn owner_of(caller: &Caller) -> Option<&str> {
 
 /// Advisory-lock class of the quota lock (`pg_advisory_xact_lock(int, int)`;
 /// the migration lock uses the one-argument form, another key space).
-const QUOTA_LOCK_CLASS: i32 = 0x5155_4f54; // "QUOT"
+pub(super) const QUOTA_LOCK_CLASS: i32 = 0x5155_4f54; // "QUOT"
 
 /// The owner's usage, with the owner's quota lock held until the
 /// transaction ends: checked writes of one owner queue here, and each sees

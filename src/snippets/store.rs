@@ -15,6 +15,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::access;
+use super::creates::{Creates, NewRow};
 use super::error::SnippetError;
 use super::expiry::{ExpiryChange, Live};
 use super::model::{
@@ -35,76 +36,40 @@ async fn conn(pool: &DbPool) -> Result<DbConn<'_>, SnippetError> {
 /// unowned and public, as every snippet was before owners. The owner's
 /// quota is checked under its quota lock, in the insert's statement.
 pub async fn insert(
-    pool: &DbPool,
+    creates: &Creates,
     caller: &Caller,
-    input: &SnippetInput,
+    input: SnippetInput,
     limits: Quota,
 ) -> Result<Snippet, SnippetError> {
-    insert_from(pool, caller, input, None, limits).await
+    insert_from(creates, caller, input, None, limits).await
 }
 
 /// [`insert`], recording the fork's source when there is one (forks.rs).
+/// Inserted by the coalescer (creates.rs), with whatever other creates
+/// wait at the same moment, in one statement.
 pub(super) async fn insert_from(
-    pool: &DbPool,
+    creates: &Creates,
     caller: &Caller,
-    input: &SnippetInput,
+    input: SnippetInput,
     source: Option<ForkedFrom>,
     limits: Quota,
 ) -> Result<Snippet, SnippetError> {
     caller.require(Scope::SnippetsWrite)?;
-    let mut c = conn(pool).await?;
-    let checked = quota::owner_of(caller).map(|o| (o, limits));
-    insert_row(&mut c, caller, input, source, checked)
-        .await
-        .map_err(|e| quota::refused(&e, limits).unwrap_or_else(|| e.into()))
-}
-
-/// One statement, in its own transaction: for a checked owner the owner
-/// column's value is `owner_quota_admit(…)` (migration 2026-12-03-000002),
-/// which takes the quota lock, sums the usage and refuses the row (an
-/// error, see [`quota::refused`]) before it is written. That replaces
-/// BEGIN, the lock, the sum and COMMIT: four round trips of five.
-async fn insert_row(
-    c: &mut AsyncPgConnection,
-    caller: &Caller,
-    input: &SnippetInput,
-    source: Option<ForkedFrom>,
-    checked: Option<(&str, Quota)>,
-) -> QueryResult<Snippet> {
     let visibility = match caller {
         Caller::Open => Visibility::Public,
         _ => input.visibility.unwrap_or_default(),
     };
-    // v7: time-ordered, so new rows land at the right edge of the index.
-    let id = Uuid::now_v7();
-    // The two owner expressions have different types: one statement each.
-    macro_rules! insert_with_owner {
-        ($owner:expr) => {
-            diesel::insert_into(s::snippets)
-                .values((
-                    s::id.eq(id),
-                    s::title.eq(&input.title),
-                    s::language.eq(&input.language),
-                    s::code.eq(&input.code),
-                    s::description.eq(&input.description),
-                    s::tags.eq(&input.tags),
-                    s::owner.eq($owner),
-                    s::visibility.eq(visibility.as_str()),
-                    s::forked_from_id.eq(source.map(|f| f.id)),
-                    s::forked_from_version.eq(source.map(|f| f.version)),
-                    s::expires_at.eq(input.expiry.on_insert()),
-                ))
-                .returning(Snippet::as_returning())
-                .get_result(c)
-                .await
-        };
-    }
-    match checked {
-        None => insert_with_owner!(caller.handle()),
-        Some((owner, limits)) => {
-            insert_with_owner!(quota::admit(owner, quota::size(input), limits).nullable())
-        }
-    }
+    creates
+        .create(NewRow {
+            // v7: time-ordered, so new rows land at the right edge of the index.
+            id: Uuid::now_v7(),
+            input,
+            owner: caller.handle().map(str::to_string),
+            visibility,
+            forked_from: source.map(|f| (f.id, f.version)),
+            checked: quota::owner_of(caller).map(|_| limits),
+        })
+        .await
 }
 
 /// One snippet as the caller may see it: another owner's private snippet
