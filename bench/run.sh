@@ -174,7 +174,7 @@ env $(server_env_for snippets info) "$bin" migrate >>"$out/logs/migrate.log" 2>&
 # shellcheck disable=SC2046
 env $(server_env_for snippets info) "$bin" owner add bench >>"$out/logs/migrate.log" 2>&1 || true
 # shellcheck disable=SC2046
-token_scopes=admin
+token_scopes="admin"
 [ "$owner_writes" = 1 ] && token_scopes=snippets:read,snippets:write
 # shellcheck disable=SC2046
 bench_token=$(env $(server_env_for snippets info) "$bin" token create --owner bench --name bench \

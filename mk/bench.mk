@@ -1,6 +1,6 @@
 # Load test on loopback (issue 8): see bench/run.sh for the knobs and
 # docs/performance.md for the numbers. Needs root or wrk already installed.
-.PHONY: bench bench-report bench-clean bench-search
+.PHONY: bench bench-report bench-clean bench-search bench-reference
 
 bench: ## load test: PostgreSQL + release binary + wrk + pgbench, report in bench/out/report.md
 	bench/run.sh
@@ -15,3 +15,6 @@ bench-search: release ## search at a million rows: seeded PostgreSQL (kept in be
 	bench/search.sh db
 	bench/search.sh run
 	bench/search.sh explain
+
+bench-reference: release ## GET /health of snippetd (access log on and off) beside the issue-17 reference service (bench/reference, axum), interleaved rounds (bench/reference.sh)
+	SNIPPETD_BIN=target/release/snippetd bench/reference.sh
