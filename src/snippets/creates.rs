@@ -235,10 +235,7 @@ async fn insert_all(
 }
 
 fn transient(e: &diesel::result::Error) -> bool {
-    matches!(
-        SnippetError::from(clone_error(e)),
-        SnippetError::Unavailable(_)
-    )
+    matches!(SnippetError::from(e), SnippetError::Unavailable(_))
 }
 
 async fn insert_one(c: &mut AsyncPgConnection, row: &NewRow) -> Result<Snippet, SnippetError> {
@@ -252,50 +249,7 @@ async fn insert_one(c: &mut AsyncPgConnection, row: &NewRow) -> Result<Snippet, 
 fn refused_or(e: &diesel::result::Error, row: &NewRow) -> SnippetError {
     row.checked
         .and_then(|limits| quota::refused(e, limits))
-        .unwrap_or_else(|| clone_error(e).into())
-}
-
-/// A `diesel::result::Error` is not `Clone`; what `SnippetError` keeps of
-/// it is its kind and text.
-fn clone_error(e: &diesel::result::Error) -> diesel::result::Error {
-    use diesel::result::Error as E;
-    match e {
-        E::DatabaseError(kind, info) => E::DatabaseError(
-            *kind,
-            Box::new(ErrorText(
-                info.message().to_string(),
-                info.details().map(str::to_string),
-            )),
-        ),
-        E::NotFound => E::NotFound,
-        other => E::QueryBuilderError(other.to_string().into()),
-    }
-}
-
-struct ErrorText(String, Option<String>);
-
-impl diesel::result::DatabaseErrorInformation for ErrorText {
-    fn message(&self) -> &str {
-        &self.0
-    }
-    fn details(&self) -> Option<&str> {
-        self.1.as_deref()
-    }
-    fn hint(&self) -> Option<&str> {
-        None
-    }
-    fn table_name(&self) -> Option<&str> {
-        None
-    }
-    fn column_name(&self) -> Option<&str> {
-        None
-    }
-    fn constraint_name(&self) -> Option<&str> {
-        None
-    }
-    fn statement_position(&self) -> Option<i32> {
-        None
-    }
+        .unwrap_or_else(|| e.into())
 }
 
 /// A leader's place, given back however the leader ends (a panic

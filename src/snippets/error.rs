@@ -66,16 +66,22 @@ const TRANSIENT: &[&str] = &[
 ];
 
 impl From<DieselError> for SnippetError {
+    fn from(e: DieselError) -> Self {
+        SnippetError::from(&e)
+    }
+}
+
+impl From<&DieselError> for SnippetError {
     /// Only "could not get or keep a connection" (lost connection, server
     /// shutting down or in recovery, statement or lock timeout, read-only
     /// after a fail-over, serialization failure) is Unavailable: 503 and a
     /// retry. Everything else a fixed query can meet is our bug or a broken
     /// schema (a missing column after a bad deploy): Internal, 500, logged
     /// whole, never presented as transient.
-    fn from(e: DieselError) -> Self {
+    fn from(e: &DieselError) -> Self {
         use DatabaseErrorKind as K;
-        let text = error_chain(&e);
-        match &e {
+        let text = error_chain(e);
+        match e {
             DieselError::DatabaseError(
                 K::ClosedConnection
                 | K::UnableToSendCommand

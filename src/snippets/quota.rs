@@ -6,10 +6,12 @@
 //! `snippets` so that every writer counts, an older release during a
 //! rolling deploy included; each connection counts into its own stripe, so
 //! the counting takes no owner-wide lock. A checked write takes the owner's
-//! quota lock first, in the write's transaction ([`lock`]; a create does it
-//! inside its insert, [`admit`]): checked writes of one owner queue there,
-//! each sees the counts its predecessors committed, and two creates at the
-//! limit cannot both pass. Admin tokens are exempt (docs/api.md, "Quotas").
+//! quota lock first, in the write's transaction: an import through
+//! [`lock`], a create inside its INSERT (`owner_quota_admit_after`,
+//! creates.rs), a PUT or PATCH inside its UPDATE ([`resize`]). Checked
+//! writes of one owner queue there, each sees the counts its predecessors
+//! committed, and two creates at the limit cannot both pass. Admin tokens
+//! are exempt (docs/api.md, "Quotas").
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
@@ -118,30 +120,10 @@ pub fn read<'a>(
 }
 
 diesel::define_sql_function! {
-    /// Migration 2026-12-03-000002: `who` if one more snippet of `size`
-    /// bytes fits the limits, with the owner's quota lock taken (as
-    /// [`lock`]) and held until the transaction ends; else an error
-    /// ([`refused`]).
-    fn owner_quota_admit(lock_class: Integer, who: Text, size: BigInt, max_snippets: BigInt, max_bytes: BigInt) -> Text;
-}
-
-/// The owner column's value for a checked insert: the quota check runs
-/// inside the insert's own statement.
-pub fn admit(owner: &str, size: i64, limits: Quota) -> owner_quota_admit<i32, &str, i64, i64, i64> {
-    owner_quota_admit(
-        QUOTA_LOCK_CLASS,
-        owner,
-        size,
-        limits.max_snippets,
-        limits.max_bytes,
-    )
-}
-
-diesel::define_sql_function! {
     /// Migration 2026-12-05-000001: `who` if an update from `old_bytes` to
     /// `new_bytes` keeps the owner within the bytes limit (or does not
     /// grow); a growing one takes the owner's quota lock first. Else the
-    /// same error as [`owner_quota_admit`].
+    /// same error as `owner_quota_admit_after` (creates.rs).
     fn owner_quota_resize(lock_class: Integer, who: Text, new_bytes: BigInt, old_bytes: BigInt, max_bytes: BigInt) -> Text;
 }
 
@@ -176,7 +158,8 @@ pub fn resize(
     )
 }
 
-/// The error [`admit`] raises, as `QuotaExceeded` with the usage it saw
+/// The error the quota functions raise (`owner_quota_admit_after`,
+/// [`owner_quota_resize()`]), as `QuotaExceeded` with the usage it saw
 /// under the lock (its DETAIL, "snippets bytes"); `None` for any other.
 pub fn refused(e: &diesel::result::Error, limits: Quota) -> Option<SnippetError> {
     let diesel::result::Error::DatabaseError(_, info) = e else {

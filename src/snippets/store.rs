@@ -305,6 +305,11 @@ fn condition(pre: &Precondition) -> Condition {
     Condition(m_any, m_versions, n_any, n_versions)
 }
 
+/// The row is still at `version`: the optimistic PATCH's condition.
+fn at_version(version: i64) -> Condition {
+    Condition(false, vec![version], false, Vec::new())
+}
+
 /// The rows the caller may modify, as SQL: `(coalesce(owner = $1, false)
 /// OR $2)`, $2 being "admin". One statement text for every caller.
 #[derive(Debug, Clone)]
@@ -415,7 +420,7 @@ const PATCH_TRIES: usize = 3;
 /// write it only if its version has not moved (`version = ANY($n)` in the
 /// UPDATE): two statements and no transaction, where a locked transaction
 /// took four (seven with a quota). A try that lost a race reads again;
-/// after [`PATCH_TRIES`] the PATCH takes the row's lock (`FOR UPDATE`) and
+/// after `PATCH_TRIES` tries the PATCH takes the row's lock (`FOR UPDATE`) and
 /// queues behind the other writers, so every PATCH applies and none can
 /// starve. With `If-Match`, one that lost a race sees the new version and
 /// gets 412.
@@ -436,7 +441,7 @@ pub async fn patch(
             return Err(miss(&mut c, caller, id).await);
         };
         let merged = merge(&current, patch, expiry, pre)?;
-        let at = Condition(false, vec![current.version], false, Vec::new());
+        let at = at_version(current.version);
         if let Some(row) = update(&mut c, caller, id, &merged, &at, limits).await? {
             return Ok(row);
         }
@@ -457,7 +462,7 @@ pub async fn patch(
                 return Ok(None);
             };
             let merged = merge(&current, &patch, expiry, &pre)?;
-            let at = Condition(false, vec![current.version], false, Vec::new());
+            let at = at_version(current.version);
             let row = update(c, &who, id, &merged, &at, limits)
                 .await?
                 .ok_or(SnippetError::NotFound)?;
