@@ -670,3 +670,63 @@ fn searches_list_every_match_once_whichever_plan() {
         assert_eq!(got.join(","), want.trim(), "{query}");
     }
 }
+
+/// A text search of a word PostgreSQL's statistics call rare runs as one
+/// cached statement that sorts the GIN index's matches
+/// (src/snippets/words.rs); a common word, an OR or a table never analyzed
+/// is planned for its values. Both list exactly the matching rows, newest
+/// first, across cursors.
+#[test]
+fn rare_words_are_searched_by_a_cached_statement_with_the_same_pages() {
+    for analyzed in [true, false] {
+        let app = InProcApp::new();
+        app.db.psql(
+            "ALTER TABLE snippets SET (autovacuum_enabled = false);
+             INSERT INTO snippets (id, title, language, code, tags, created_at, updated_at)
+             SELECT md5('w' || g)::uuid, 't' || g, CASE WHEN g % 2 = 0 THEN 'go' ELSE 'c' END,
+                    CASE WHEN g % 350 = 0 THEN 'needle hay' ELSE 'hay' END, '{}',
+                    now() - make_interval(secs => g), now() - make_interval(secs => g)
+               FROM generate_series(1, 2500) AS g",
+        );
+        if analyzed {
+            app.db.psql("ANALYZE snippets");
+        }
+        let c = app.anon();
+        let sorted = || app.db.calls("%created_at + interval%");
+        for (query, filter, rare) in [
+            ("q=needle&limit=2", "code LIKE 'needle%'", true),
+            (
+                "q=NEEDLE%20hay&language=go&limit=1",
+                "code LIKE 'needle%' AND language = 'go'",
+                true,
+            ),
+            ("q=hay&limit=100", "true", false),
+            (
+                "q=needle%20or%20nothing&limit=3",
+                "code LIKE 'needle%'",
+                false,
+            ),
+        ] {
+            let n0 = sorted();
+            let want = app.db.psql(&format!(
+                "SELECT coalesce(string_agg(id::text, ',' ORDER BY created_at DESC, id DESC), '') \
+                 FROM snippets WHERE {filter}"
+            ));
+            let all = pages(&c, &format!("/snippets?{query}"));
+            let got: Vec<String> = all.iter().flat_map(|p| ids(p)).collect();
+            assert_eq!(got.join(","), want.trim(), "{query}");
+            if let (Some(n0), Some(n1)) = (n0, sorted()) {
+                let want = if rare && analyzed {
+                    all.len() as i64
+                } else {
+                    0
+                };
+                assert_eq!(
+                    n1 - n0,
+                    want,
+                    "{query} (analyzed: {analyzed}): sorted statements"
+                );
+            }
+        }
+    }
+}

@@ -224,7 +224,7 @@ async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Respons
     } else {
         None
     };
-    let (rows, more) = store::list(&app.pool, caller, &q).await?;
+    let (rows, more) = store::list(&app.pool, &app.words, caller, &q).await?;
     let mut resp = json(StatusCode::OK, &rows);
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));

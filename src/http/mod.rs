@@ -32,6 +32,7 @@ use crate::snippets::creates::Creates;
 use crate::snippets::lookups::Lookups;
 use crate::snippets::searches::Searches;
 use crate::snippets::validate;
+use crate::snippets::words::Words;
 
 /// Shared by every request.
 pub struct App {
@@ -43,6 +44,8 @@ pub struct App {
     pub creates: Creates,
     /// The search budget: searches (`tag` or `q`) queue here, not in the pool.
     pub searches: Searches,
+    /// How common search words are, for a text search's plan.
+    pub words: Words,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
     /// Request counts and latencies, registered per route template.
@@ -68,6 +71,7 @@ impl App {
             lookups: Lookups::new(pool.clone()),
             creates: Creates::new(pool.clone()),
             searches: Searches::new(pool.search_slots(), pool.timeout()),
+            words: Words::new(),
             auth: Auth::new(pool.clone()),
             auth_mode: auth.mode,
             pool,

@@ -13,6 +13,7 @@ pub mod searches;
 pub mod store;
 pub mod transfer;
 pub mod validate;
+pub mod words;
 
 pub use error::{SnippetError, Violation};
 pub use model::{

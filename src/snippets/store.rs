@@ -23,6 +23,7 @@ use super::model::{
 };
 use super::quota;
 use super::validate;
+use super::words::Words;
 use crate::auth::{Caller, Scope};
 use crate::config::Quota;
 use crate::db::schema::snippets::dsl as s;
@@ -142,6 +143,19 @@ fn list_scope(caller: &Caller, owner: Option<&OwnerFilter>) -> Result<ListScope,
 
 /// Adds the page's filters to a boxed query on `snippets`.
 macro_rules! filtered {
+    // A text search of a rare word ([`Words::rare`]): the same filters in
+    // a cached statement with one plan, the GIN index and a sort, which an
+    // ORDER BY on an expression keeps from walking a btree in page order.
+    (rare: $query:expr, $q:expr, $scope:expr) => {{
+        let q: &ListQuery = $q;
+        let bare = ListQuery {
+            q: None,
+            ..q.clone()
+        };
+        filtered!($query, &bare, $scope)
+            .filter(Matches(q.q.clone().unwrap_or_default()))
+            .order((SortKey.desc(), s::id.desc()))
+    }};
     ($query:expr, $q:expr, $scope:expr) => {{
         let q: &ListQuery = $q;
         let scope: &ListScope = $scope;
@@ -196,14 +210,30 @@ const SEARCH_SORT_LIMIT: i64 = 1000;
 /// primary key (the filters checked again: the row may have changed since).
 /// 1,000: matches are dense and walking the (created_at, id) index finds a
 /// page fast. docs/api.md and docs/performance.md have the plans and timings.
+///
+/// A text search without tags whose words PostgreSQL's statistics call rare
+/// ([`Words::rare`]: fewer than SEARCH_SORT_LIMIT matches) needs no plan
+/// for its values: it is one cached statement, the GIN index and a sort.
 pub async fn list(
     pool: &DbPool,
+    words: &Words,
     caller: &Caller,
     q: &ListQuery,
 ) -> Result<(Vec<Snippet>, bool), SnippetError> {
     let scope = list_scope(caller, q.owner.as_ref())?;
     let page = i64::from(q.limit) + 1;
     let mut c = conn(pool).await?;
+    if let (Some(text), true) = (&q.q, q.tags.is_empty()) {
+        if words.rare(&mut c, text, SEARCH_SORT_LIMIT as f64).await {
+            let query = filtered!(
+                rare: s::snippets.select(Snippet::as_select()).into_boxed(),
+                q,
+                &scope
+            )
+            .limit(page);
+            return Ok(paged(query.load(&mut c).await?, q.limit));
+        }
+    }
     // `language` alone has its own btree in page order.
     if q.q.is_none() && !q.tags.is_empty() {
         // A bounded walk first: the newest WALK_ROWS rows past the cursor,
@@ -577,6 +607,11 @@ pub(super) struct Before(pub time::OffsetDateTime, pub Uuid);
 #[derive(Debug, Clone, Copy)]
 struct CustomPlan;
 
+/// `(created_at + interval '0 s')`: the page order's first key as an
+/// expression no index provides, so the plan is a sort of the matches.
+#[derive(Debug, Clone, Copy)]
+struct SortKey;
+
 macro_rules! fixed_sql {
     ($t:ty, $st:ty, |$self:ident, $out:ident| $body:block) => {
         impl Expression for $t {
@@ -664,6 +699,11 @@ fixed_sql!(Modifiable, Bool, |self, out| {
     out.push_sql(", false) OR ");
     out.push_bind_param::<Bool, _>(&self.1)?;
     out.push_sql(")");
+    Ok(())
+});
+
+fixed_sql!(SortKey, Timestamptz, |self, out| {
+    out.push_sql("(created_at + interval '0 s')");
     Ok(())
 });
 
