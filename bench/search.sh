@@ -110,6 +110,11 @@ run)
   server=$!
   trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' EXIT
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/health" >/dev/null && break; sleep 0.1; done
+  if ! curl -sf "http://127.0.0.1:$http_port/health" >/dev/null; then
+    echo "bench/search.sh: snippetd did not start (pending migrations? run \`bench/search.sh db\`):" >&2
+    cat "$log" >&2
+    exit 1
+  fi
   measure() { # name path
     BENCH_WRK_DIR=$here/wrk wrk -t2 -c"$conns" -d"${dur}s" --timeout 30s -s "$here/wrk/search_case.lua" \
       "http://127.0.0.1:$http_port$2" >"$out/wrk-$1.txt" 2>&1 || true
