@@ -238,6 +238,50 @@ fn etags_and_conditional_requests() {
     put("*").problem(404);
 }
 
+/// diesel never caches an UPDATE; store.rs keeps PUT's and PATCH's
+/// prepared (`Prepared`), so PostgreSQL plans each variant a few times
+/// (five custom plans, then a generic one) and then only executes it.
+#[test]
+fn updates_run_as_prepared_statements_without_a_plan_each() {
+    let app = InProcApp::with_env(&[("DB_POOL_SIZE", "1")]);
+    let c = app.client();
+    let id = c.create(&snippet("t", "c", "x", &[]))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/snippets/{id}");
+    let updates = "UPDATE \"snippets\" SET%";
+    let (Some(calls0), Some(plans0)) = (app.db.calls(updates), app.db.plans(updates)) else {
+        return; // an external server: no pg_stat_statements
+    };
+    for n in 0..20 {
+        let body = snippet(&format!("t{n}"), "c", &format!("code {n}"), &[]);
+        let r = c.json("PUT", &path, &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.header("etag"),
+            Some(format!("\"{}\"", 2 + 2 * n).as_str())
+        );
+        let r = c.send(
+            "PATCH",
+            &path,
+            &[("Content-Type", "application/merge-patch+json")],
+            Some(format!("{{\"description\":\"d{n}\"}}").as_bytes()),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["description"], format!("d{n}"));
+        assert_eq!(r.json()["title"], format!("t{n}"));
+    }
+    let (calls, plans) = (
+        app.db.calls(updates).unwrap() - calls0,
+        app.db.plans(updates).unwrap() - plans0,
+    );
+    assert_eq!(calls, 40);
+    // Two statements (PUT leaves visibility as it is, PATCH writes the
+    // merged row's), each planned at most six times on the one connection.
+    assert!(plans <= 12, "{plans} plans for {calls} updates");
+}
+
 #[test]
 fn sixteen_concurrent_puts_with_one_etag_one_wins() {
     // A connection each, and patience: this is about atomicity, not the pool.

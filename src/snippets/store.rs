@@ -416,31 +416,63 @@ async fn update(
     };
     let checked = quota::owner_of(caller)
         .map(|o| s::owner.eq(quota::resize(o, quota::size(input), limits).nullable()));
-    diesel::update(
-        s::snippets
-            .filter(s::id.eq(id))
-            .filter(Live)
-            .filter(modifiable(caller))
-            .filter(cond.clone()),
+    Prepared(
+        diesel::update(
+            s::snippets
+                .filter(s::id.eq(id))
+                .filter(Live)
+                .filter(modifiable(caller))
+                .filter(cond.clone()),
+        )
+        .set((
+            s::title.eq(&input.title),
+            s::language.eq(&input.language),
+            s::code.eq(&input.code),
+            s::description.eq(&input.description),
+            s::tags.eq(&input.tags),
+            // Absent in a PUT: unchanged (None sets nothing).
+            visibility.map(|v| s::visibility.eq(v.as_str())),
+            s::updated_at.eq(now),
+            s::version.eq(s::version + 1),
+            input.expiry.on_update().map(|t| s::expires_at.eq(t)),
+            checked,
+        ))
+        .returning(Snippet::as_returning()),
     )
-    .set((
-        s::title.eq(&input.title),
-        s::language.eq(&input.language),
-        s::code.eq(&input.code),
-        s::description.eq(&input.description),
-        s::tags.eq(&input.tags),
-        // Absent in a PUT: unchanged (None sets nothing).
-        visibility.map(|v| s::visibility.eq(v.as_str())),
-        s::updated_at.eq(now),
-        s::version.eq(s::version + 1),
-        input.expiry.on_update().map(|t| s::expires_at.eq(t)),
-        checked,
-    ))
-    .returning(Snippet::as_returning())
     .get_result(c)
     .await
     .optional()
     .map_err(|e| quota::refused(&e, limits).unwrap_or_else(|| e.into()))
+}
+
+/// An UPDATE that diesel keeps prepared, keyed by its SQL text like any
+/// other statement without a static query id. diesel marks every UPDATE
+/// unsafe to cache (diesel 2.3, `update_statement/mod.rs`: a changeset of
+/// `Option`s varies its SQL), so each PUT was a Parse round trip, a parse
+/// and a plan, and a Close. The SQL key keeps the variants apart, and
+/// [`update`]'s are few: visibility set or not, expiry kept or set, owner
+/// checked or not (at most 8 statements per connection).
+/// docs/performance.md, "Afternoon, 2026-12-05".
+#[derive(Debug, Clone)]
+struct Prepared<Q>(Q);
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q> QueryId for Prepared<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Prepared<Q> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
 }
 
 /// Optimistic tries of a PATCH before it queues on the row's lock.

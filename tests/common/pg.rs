@@ -192,7 +192,7 @@ impl Cluster {
         );
         let port = super::free_port();
         let mut conf = format!(
-            "listen_addresses = '127.0.0.1,127.0.0.2'\nport = {port}\nunix_socket_directories = '{}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 300\nshared_preload_libraries = 'pg_stat_statements'\n",
+            "listen_addresses = '127.0.0.1,127.0.0.2'\nport = {port}\nunix_socket_directories = '{}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 300\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track_planning = on\n",
             sock.display()
         );
         if let Some(t) = tls {
@@ -426,9 +426,20 @@ impl TestDb {
     /// database (pg_stat_statements, counted as each one ends); `None` on
     /// an external server (the extension is loaded only in our own clusters).
     pub fn calls(&self, pattern: &str) -> Option<i64> {
+        self.statements("calls", pattern)
+    }
+
+    /// How many times those statements were planned (our clusters set
+    /// `pg_stat_statements.track_planning`): a statement kept prepared
+    /// runs on its cached generic plan without one.
+    pub fn plans(&self, pattern: &str) -> Option<i64> {
+        self.statements("plans", pattern)
+    }
+
+    fn statements(&self, column: &str, pattern: &str) -> Option<i64> {
         self.cluster.dir.as_ref()?;
         let sql = format!(
-            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s \
+            "SELECT coalesce(sum({column}), 0) FROM pg_stat_statements s \
              JOIN pg_database d ON d.oid = s.dbid \
              WHERE d.datname = '{}' AND s.query LIKE '{pattern}'",
             self.name
@@ -438,7 +449,7 @@ impl TestDb {
                 .psql("postgres", &sql)
                 .trim()
                 .parse()
-                .expect("calls"),
+                .expect(column),
         )
     }
 
