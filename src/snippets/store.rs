@@ -452,7 +452,7 @@ async fn update(
 /// and a plan, and a Close. The SQL key keeps the variants apart, and
 /// [`update`]'s are few: visibility set or not, expiry kept or set, owner
 /// checked or not (at most 8 statements per connection).
-/// docs/performance.md, "Afternoon, 2026-12-05".
+/// docs/performance.md, "Morning, 2026-12-05 (2)".
 #[derive(Debug, Clone)]
 struct Prepared<Q>(Q);
 
