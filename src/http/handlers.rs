@@ -164,7 +164,16 @@ pub(super) fn health() -> Response<Body> {
 }
 
 pub(super) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).expect("our types serialize");
+    // serde_json::to_vec's own starting capacity.
+    json_sized(status, value, 128)
+}
+
+/// [`json`] into a buffer of about the size it needs: a page of 20
+/// snippets of 1 KB grew by doubling from 128 bytes, 8 reallocations and
+/// copies (docs/performance.md, "Morning, 2026-12-05 (2)").
+fn json_sized<T: Serialize + ?Sized>(status: StatusCode, value: &T, size: usize) -> Response<Body> {
+    let mut bytes = Vec::with_capacity(size);
+    serde_json::to_writer(&mut bytes, value).expect("our types serialize");
     let mut resp = raw_json(Bytes::from(bytes));
     *resp.status_mut() = status;
     resp
@@ -225,7 +234,15 @@ async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Respons
         None
     };
     let (rows, more) = store::list(&app.pool, &app.words, caller, &q).await?;
-    let mut resp = json(StatusCode::OK, &rows);
+    // The text fields, plus the rest of a row's JSON (~300 bytes).
+    let size = rows
+        .iter()
+        .map(|r| {
+            let text = r.title.len() + r.code.len() + r.description.as_ref().map_or(0, String::len);
+            text + r.tags.iter().map(|t| t.len() + 3).sum::<usize>() + 320
+        })
+        .sum::<usize>();
+    let mut resp = json_sized(StatusCode::OK, &rows, size + 2);
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let (true, Some(last)) = (more, rows.last()) {
