@@ -15,11 +15,14 @@ Rate limits (issue 15) are on with budgets N requests never exhaust, unless
 a variant sets RATE_LIMITS=off or budgets of its own: `on=BIN` against
 `off=BIN,RATE_LIMITS=off` is the limiter's cost.
 Needs DATABASE_URL (a server where it may create databases), valgrind.
+INSTR_KEEP=DIR keeps each run's callgrind output as DIR/LABEL-SCENARIO.out
+(LABEL-idle.out for the run with no request), for `callgrind_annotate`.
 """
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,7 +49,7 @@ def psql(url, sql):
     subprocess.run(["psql", "-q", url, "-c", sql], check=True, capture_output=True)
 
 
-def run(binary, env, n, ids, token, scenario):
+def run(binary, env, n, ids, token, scenario, keep=None):
     port = free_port()
     out = tempfile.mktemp(prefix="callgrind.")
     # A free metrics port too: a fixed one may be held by another run.
@@ -103,7 +106,11 @@ def run(binary, env, n, ids, token, scenario):
                 if m:
                     total += int(m.group(2))
                     break
-            os.remove(path)
+            if keep and path == out:
+                os.makedirs(os.path.dirname(keep), exist_ok=True)
+                shutil.move(path, keep)
+            else:
+                os.remove(path)
     return total
 
 
@@ -132,9 +139,11 @@ def main():
             scopes = env.get("INSTR_SCOPES", os.environ.get("INSTR_SCOPES", "admin"))
             token = subprocess.run([binary, "token", "create", "--owner", "bench", "--scopes", scopes],
                                    env=menv, check=True, capture_output=True, text=True).stdout.strip()
-        zero = run(binary, env, 0, ids, token, None)
+        kept = os.environ.get("INSTR_KEEP")
+        keep = (lambda s: os.path.join(kept, f"{label}-{s}.out")) if kept else (lambda s: None)
+        zero = run(binary, env, 0, ids, token, None, keep("idle"))
         for scenario in SCENARIOS:
-            per = (run(binary, env, N, ids, token, scenario) - zero) / N
+            per = (run(binary, env, N, ids, token, scenario, keep(scenario)) - zero) / N
             rows.append((label, scenario, per))
             print(f"{label}\t{scenario}\t{per:,.0f}", flush=True)
         psql(base, f"DROP DATABASE {db}")
