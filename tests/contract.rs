@@ -67,6 +67,74 @@ fn keyset_pagination_walks_everything_once_newest_first() {
     assert_eq!(second, expected[2..4].to_vec());
 }
 
+/// A plain page is read with a LIMIT of one of five sizes written into the
+/// SQL (store::LimitLiteral), the rows past the page dropped: every limit
+/// around a size's edges pages exactly, and the statement runs on a
+/// generic plan instead of being planned on every request.
+#[test]
+fn plain_pages_of_any_limit_are_exact_and_planned_once() {
+    let app = InProcApp::with_env(&[("DB_POOL_SIZE", "1")]);
+    let c = app.client();
+    app.db.psql(
+        "INSERT INTO snippets (id, title, language, code, tags, created_at, updated_at)
+         SELECT md5('p' || g)::uuid, 't' || g, CASE WHEN g % 3 = 0 THEN 'go' ELSE 'c' END, 'x', '{}',
+                now() - make_interval(secs => g), now() - make_interval(secs => g)
+           FROM generate_series(1, 120) AS g",
+    );
+    let want = |filter: &str| -> Vec<String> {
+        app.db
+            .psql(&format!(
+                "SELECT string_agg(id::text, ',' ORDER BY created_at DESC, id DESC) \
+                 FROM snippets WHERE {filter}"
+            ))
+            .trim()
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    };
+    let (all, go) = (want("true"), want("language = 'go'"));
+    // (limit=1 over 120 rows would be more pages than `pages` follows.)
+    let one = c.get("/snippets?limit=1");
+    assert_eq!(ids(one.json().as_array().unwrap()), all[..1].to_vec());
+    assert!(one.header("link").is_some());
+    for limit in [2, 5, 6, 7, 10, 11, 12, 20, 21, 22, 50, 51, 52, 99, 100] {
+        for (query, want) in [("", &all), ("&language=go", &go)] {
+            let got = pages(&c, &format!("/snippets?limit={limit}{query}"));
+            let sizes: Vec<usize> = got.iter().map(Vec::len).collect();
+            let full = want.len() / limit;
+            let mut expected = vec![limit; full];
+            if want.len() % limit != 0 {
+                expected.push(want.len() % limit);
+            }
+            assert_eq!(sizes, expected, "limit {limit}{query}");
+            let flat: Vec<String> = got.iter().flat_map(|p| ids(p)).collect();
+            assert_eq!(&flat, want, "limit {limit}{query}");
+        }
+    }
+    // With `LIMIT $n` on a table this size, PostgreSQL's generic plan
+    // reads a tenth of it, and it plans every execution instead.
+    app.db.psql(
+        "INSERT INTO snippets (id, title, language, code, tags, created_at, updated_at)
+         SELECT md5('q' || g)::uuid, 't' || g, 'c', 'x', '{}',
+                now() - interval '1 day' - make_interval(secs => g), now()
+           FROM generate_series(1, 10000) AS g;
+         ANALYZE snippets",
+    );
+    // (pg_stat_statements shows the literal as a parameter too.)
+    let lists = "SELECT % FROM \"snippets\" WHERE % ORDER BY % LIMIT $%";
+    let (Some(calls0), Some(plans0)) = (app.db.calls(lists), app.db.plans(lists)) else {
+        return; // an external server: no pg_stat_statements
+    };
+    for _ in 0..30 {
+        assert_eq!(c.get("/snippets").status, 200);
+    }
+    let calls = app.db.calls(lists).unwrap() - calls0;
+    let plans = app.db.plans(lists).unwrap() - plans0;
+    assert_eq!(calls, 30);
+    // Five custom plans, then the generic one, at most.
+    assert!(plans <= 6, "{plans} plans for {calls} pages");
+}
+
 #[test]
 fn filters_combine_with_and_and_survive_paging() {
     let app = InProcApp::new();
