@@ -349,7 +349,7 @@ impl QueryId for InsertRows {
 }
 
 impl Query for InsertRows {
-    type SqlType = <diesel::dsl::AsSelect<Snippet, Pg> as Expression>::SqlType;
+    type SqlType = super::store::SnippetRow;
 }
 
 /// Bind parameters separated by commas.

@@ -91,10 +91,16 @@ impl From<String> for Visibility {
 /// Timestamps as JavaScript's `toISOString()` writes them (the guide's
 /// clients parse these): UTC, milliseconds, `Z`.
 pub fn iso_millis(t: OffsetDateTime) -> String {
+    with_iso_millis(t, str::to_string)
+}
+
+/// Calls `f` with [`iso_millis`]'s text, from a stack buffer when the
+/// year has four digits.
+fn with_iso_millis<R>(t: OffsetDateTime, f: impl FnOnce(&str) -> R) -> R {
     let mut buf = [0u8; 24];
     match iso_millis_in(t, &mut buf) {
-        Some(s) => s.to_string(),
-        None => iso_millis_fmt(t),
+        Some(s) => f(s),
+        None => f(&iso_millis_fmt(t)),
     }
 }
 
@@ -152,11 +158,7 @@ struct IsoMillis(OffsetDateTime);
 
 impl Serialize for IsoMillis {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; 24];
-        match iso_millis_in(self.0, &mut buf) {
-            Some(v) => s.serialize_str(v),
-            None => s.serialize_str(&iso_millis_fmt(self.0)),
-        }
+        with_iso_millis(self.0, |v| s.serialize_str(v))
     }
 }
 

@@ -130,7 +130,8 @@ fn select_snippets_where(out: &mut AstPass<'_, '_, Pg>) {
     out.push_sql(" FROM snippets WHERE ");
 }
 
-type SnippetRow = <diesel::dsl::AsSelect<Snippet, Pg> as Expression>::SqlType;
+/// The SQL type of a `Snippet::as_select()` row.
+pub(super) type SnippetRow = <diesel::dsl::AsSelect<Snippet, Pg> as Expression>::SqlType;
 
 impl QueryId for OneId {
     type QueryId = OneId;
