@@ -59,18 +59,32 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     }
 }
 
+/// What a request says about its caller, before anything is looked up.
+pub enum Credential<'a> {
+    /// Known without a lookup: anonymous, or anyone in open mode.
+    Known(Caller),
+    /// A bearer token to verify ([`crate::auth::Auth::verify`]).
+    Token(&'a str),
+}
+
 /// Who is asking: anonymous without a token, the token's owner with a
 /// valid one, 401 with an invalid one (on reads too: an invalid token is
 /// never silently downgraded). In open mode, everyone is [`Caller::Open`].
-pub async fn caller(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// Only a token needs a lookup, so the caller of this awaits (and boxes)
+/// the verification only then: most reads build no future for it.
+pub fn credential<'a>(
+    app: &App,
+    uri: &Uri,
+    headers: &'a HeaderMap,
+) -> Result<Credential<'a>, ApiError> {
     refuse_token_in_url(uri)?;
     if app.auth_mode == AuthMode::Open {
-        return Ok(Caller::Open);
+        return Ok(Credential::Known(Caller::Open));
     }
-    match bearer(headers)? {
-        None => Ok(Caller::Anonymous),
-        Some(tok) => Ok(app.auth.verify(tok).await?),
-    }
+    Ok(match bearer(headers)? {
+        None => Credential::Known(Caller::Anonymous),
+        Some(tok) => Credential::Token(tok),
+    })
 }
 
 #[cfg(test)]

@@ -251,9 +251,9 @@ impl HttpMetrics {
 
     /// Counts a request in flight until the guard is dropped (answered or
     /// cancelled).
-    pub fn in_flight(&self) -> InFlight<'_> {
+    pub fn in_flight(&self) -> InFlight {
         self.in_flight.increment(1.0);
-        InFlight(&self.in_flight)
+        InFlight(self.in_flight.clone())
     }
 
     /// One answered request. `route`: the index of its template, or `None`
@@ -268,9 +268,11 @@ impl HttpMetrics {
     }
 }
 
-pub struct InFlight<'a>(&'a Gauge);
+/// Owns its gauge (an `Arc`): framing's future holds it next to the
+/// `Arc<App>` it came from, which a borrow could not.
+pub struct InFlight(Gauge);
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.decrement(1.0);
     }
