@@ -414,3 +414,49 @@ fn new_routes_follow_the_visibility_of_get() {
     bad.send("POST", &format!("{path}/forks"), &[], None)
         .problem(401);
 }
+
+/// A history page's LIMIT is written into its SQL (store::LimitLiteral):
+/// bound as `$3`, PostgreSQL planned the kept statement again for every
+/// page, as it did the plain list's (tests/contract.rs,
+/// `plain_pages_of_any_limit_are_exact_and_planned_once`).
+#[test]
+fn history_pages_are_planned_once_not_per_page() {
+    let app = InProcApp::with_env(&[("DB_POOL_SIZE", "1")]);
+    let c = app.client();
+    let path = written(&c, 12);
+    // A table of some size (the plain list's case needed one): another
+    // snippet with 10,000 kept versions.
+    let other = written(&c, 1);
+    let other_id = other.trim_start_matches("/snippets/");
+    app.db.psql(&format!(
+        "INSERT INTO snippet_revisions (snippet_id, version, title, language, code, tags, updated_at)
+         SELECT '{other_id}', -g, 't', 'c', 'x', '{{}}', now() FROM generate_series(1, 10000) AS g;
+         ANALYZE snippet_revisions"
+    ));
+    // Every limit still gives exactly its page (the SQL's may be larger).
+    for limit in [1, 2, 3, 5, 6, 7, 11, 12, 13, 14, 20, 21, 22, 50, 100] {
+        let got = versions(&pages(&c, &format!("{path}/revisions?limit={limit}")));
+        let want: Vec<Vec<i64>> = (1..=13)
+            .rev()
+            .collect::<Vec<i64>>()
+            .chunks(limit)
+            .map(<[i64]>::to_vec)
+            .collect();
+        assert_eq!(got, want, "limit {limit}");
+    }
+    // (pg_stat_statements shows the literal as a parameter too.)
+    let pages_sql = "SELECT % FROM \"snippet_revisions\" WHERE % ORDER BY % LIMIT $%";
+    let (Some(calls0), Some(plans0)) = (app.db.calls(pages_sql), app.db.plans(pages_sql)) else {
+        return; // an external server: no pg_stat_statements
+    };
+    for _ in 0..30 {
+        let r = c.get(&format!("{path}/revisions"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json().as_array().unwrap().len(), 13);
+    }
+    let calls = app.db.calls(pages_sql).unwrap() - calls0;
+    let plans = app.db.plans(pages_sql).unwrap() - plans0;
+    assert_eq!(calls, 30);
+    // Five custom plans, then the generic one, at most.
+    assert!(plans <= 6, "{plans} plans for {calls} pages");
+}

@@ -106,14 +106,18 @@ pub async fn page(
     // Older than the current version only: a write between the lookup and
     // this query adds a row for `current.version`, which is already here.
     let mut c = pool.get().await?;
-    let older: Vec<Revision> = r::snippet_revisions
-        .filter(r::snippet_id.eq(current.id))
-        .filter(r::version.lt(below.min(current.version)))
-        .order(r::version.desc())
-        .limit((limit + 1 - rows.len()) as i64)
-        .select(Revision::as_select())
-        .load(&mut c)
-        .await?;
+    // The LIMIT written into the SQL, rounded up (extra rows are cut
+    // below): bound, PostgreSQL planned every page (store::LimitLiteral).
+    let older: Vec<Revision> = super::store::LimitLiteral::around(
+        r::snippet_revisions
+            .filter(r::snippet_id.eq(current.id))
+            .filter(r::version.lt(below.min(current.version)))
+            .order(r::version.desc())
+            .select(Revision::as_select()),
+        (limit + 1 - rows.len()) as i64,
+    )
+    .load(&mut c)
+    .await?;
     rows.extend(older);
     let more = rows.len() > limit;
     rows.truncate(limit);

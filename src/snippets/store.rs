@@ -408,11 +408,14 @@ macro_rules! wraps_a_query {
 /// "Morning, 2026-12-05 (2)"). The literal is one of five sizes, the
 /// smallest that holds the page (read rows beyond it are dropped by
 /// [`paged`]), so a connection keeps at most five statements per filter
-/// shape, not one per `limit`.
-struct LimitLiteral<Q>(Q, &'static str);
+/// shape, not one per `limit`. A history page (revisions.rs) has the same
+/// problem and the same answer (`history_pages_are_planned_once_not_per_page`,
+/// tests/revisions.rs: 31 plans for 30 pages with `LIMIT $3`).
+pub(super) struct LimitLiteral<Q>(Q, &'static str);
 
 impl<Q> LimitLiteral<Q> {
-    fn around(query: Q, page: i64) -> Self {
+    /// `query` with a LIMIT of at least `page` rows (at most 101).
+    pub(super) fn around(query: Q, page: i64) -> Self {
         let limit = match page {
             ..=6 => " LIMIT 6",
             7..=11 => " LIMIT 11",
