@@ -49,12 +49,12 @@ async fn dispatched(app: &App, req: Req) -> Response<Reply> {
         Ok(Route::Health | Route::Ready | Route::OpenApi | Route::Docs | Route::DocsAsset(_))
     );
     let routed = match route {
-        // Each route's future is boxed where it starts: the futures that
-        // wrap this one (layers, task-local scope, hyper's dispatcher) then
-        // stay a few hundred bytes, instead of the largest handler's size
-        // moved at every level (callgrind: ~20 KB memcpy per request).
-        // A token's verification is boxed; a request without one (most
-        // reads) builds no future for it at all.
+        // Each route's future is boxed where it starts, and so is a
+        // token's verification: the futures that wrap this one (layers,
+        // task-local scope, hyper's dispatcher) then stay small instead of
+        // the largest handler's size moved at every level (callgrind: ~20 KB
+        // memcpy per request). A request without a token (most reads)
+        // builds no verification future at all.
         Ok(route) => match auth::credential(app, req.uri(), req.headers()) {
             Ok(auth::Credential::Known(caller)) => Ok(caller),
             Ok(auth::Credential::Token(tok)) => {

@@ -410,7 +410,7 @@ macro_rules! wraps_a_query {
 /// [`paged`]), so a connection keeps at most five statements per filter
 /// shape, not one per `limit`. A history page (revisions.rs) has the same
 /// problem and the same answer (`history_pages_are_planned_once_not_per_page`,
-/// tests/revisions.rs: 31 plans for 30 pages with `LIMIT $3`).
+/// tests/revisions.rs: 30 plans for 30 pages with `LIMIT $3`).
 pub(super) struct LimitLiteral<Q>(Q, &'static str);
 
 impl<Q> LimitLiteral<Q> {
