@@ -199,6 +199,9 @@ pub fn serve(s: &Settings) -> ExitCode {
         let (stop_sweeper, stopped) = tokio::sync::watch::channel(false);
         let sweeper = tokio::spawn(crate::snippets::expiry::sweeper(c.clone(), stopped));
         let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, pool));
+        // The startup lines at once; from here on lines are batched
+        // (src/logging/sink.rs).
+        crate::logging::flush();
         server::run(app, listener, signals::shutdown()).await;
         let _ = stop_sweeper.send(true);
         let _ = sweeper.await;

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(code) => return code,
     };
-    match cli.command {
+    let code = match cli.command {
         Command::Migrate { check, settings } => commands::migrate(&settings, check),
         Command::Serve(settings) => commands::serve(&settings),
         Command::Supervise(settings) => commands::supervise(&settings),
@@ -22,5 +22,9 @@ fn main() -> ExitCode {
             let (name, sub) = matches.subcommand().expect("a subcommand was parsed");
             commands::config(&settings, name, sub)
         }
-    }
+    };
+    // Log lines are written in batches (src/logging/sink.rs): the last
+    // ones go out before the process ends.
+    snippetd::logging::flush();
+    code
 }

@@ -53,6 +53,9 @@ pub struct LogArgs {
     /// env_logger filter
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub rust_log: String,
+    /// milliseconds info lines may wait to be written together (warnings and errors never wait); 0 writes each line at once
+    #[arg(long, env = "LOG_FLUSH_MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub log_flush_ms: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +63,8 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// env_logger filter, from `RUST_LOG`.
     pub filter: String,
+    /// `LOG_FLUSH_MS` (src/logging/sink.rs).
+    pub flush_every: std::time::Duration,
 }
 
 impl From<&LogArgs> for LogConfig {
@@ -67,6 +72,7 @@ impl From<&LogArgs> for LogConfig {
         LogConfig {
             format: a.log_format,
             filter: a.rust_log.clone(),
+            flush_every: std::time::Duration::from_millis(a.log_flush_ms),
         }
     }
 }

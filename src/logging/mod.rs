@@ -14,6 +14,10 @@ use log::kv::{Key, Value, VisitSource};
 
 use crate::config::{LogConfig, LogFormat};
 
+pub mod sink;
+
+pub use sink::flush;
+
 tokio::task_local! {
     static REQUEST_ID: std::sync::Arc<str>;
 }
@@ -31,16 +35,19 @@ pub fn current_request_id() -> Option<std::sync::Arc<str>> {
     REQUEST_ID.try_with(|id| id.clone()).ok()
 }
 
-/// Installs the global logger. Safe to call more than once (tests).
+/// Installs the global logger, writing through [`sink`]. Safe to call more
+/// than once (tests).
 pub fn init(cfg: &LogConfig) {
     let format = cfg.format;
+    let sink = sink::install(cfg.flush_every);
     let _ = env_logger::Builder::new()
         .parse_filters(&cfg.filter)
         .format(move |buf, record| {
             let line = render(format, record);
+            sink::mark(record.level());
             buf.write_all(line.as_bytes())
         })
-        .target(env_logger::Target::Stderr)
+        .target(env_logger::Target::Pipe(Box::new(sink::Target(sink))))
         .try_init();
 }
 

@@ -33,6 +33,10 @@ pub fn snippetd(env: &HashMap<String, String>) -> Command {
     // Servers run side by side: none takes the default metrics port unless
     // a test gives it one (tests/metrics.rs).
     cmd.env("METRICS_ADDR", "off");
+    // Every line as it is logged: tests read logs while the server runs,
+    // and "the token is in no log line" must see all of them. Batching
+    // (the default) has its own test (tests/process.rs).
+    cmd.env("LOG_FLUSH_MS", "0");
     for (k, v) in env {
         cmd.env(k, v);
     }
