@@ -460,3 +460,62 @@ fn history_pages_are_planned_once_not_per_page() {
     // Five custom plans, then the generic one, at most.
     assert!(plans <= 6, "{plans} plans for {calls} pages");
 }
+
+/// The database prunes in batches of 16
+/// (migrations/2026-12-05-000003_batched_revision_pruning): between two
+/// batches a few revisions past the cap are still stored, and no read
+/// shows them: list, get and export show exactly `REVISIONS_KEPT`.
+#[test]
+fn revisions_past_the_cap_are_never_shown_while_awaiting_their_batch() {
+    let app = InProcApp::with_env(&[("REVISIONS_KEPT", "3")]);
+    let c = app.client();
+    let stored = |id: &str| -> i64 {
+        app.db
+            .psql(&format!(
+                "SELECT count(*) FROM snippet_revisions WHERE snippet_id = '{id}'"
+            ))
+            .lines()
+            .find_map(|l| l.trim().parse().ok())
+            .unwrap()
+    };
+    let path = written(&c, 2);
+    let id = path[10..].to_string();
+    let mut most = 0;
+    for writes in 3..=40 {
+        let r = c.json(
+            "PATCH",
+            &path,
+            &json!({"title": format!("v{}", writes + 1)}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let current = writes as i64 + 1;
+        let listed: Vec<i64> = versions(&pages(&c, &format!("{path}/revisions"))).concat();
+        assert_eq!(listed, (current - 3..=current).rev().collect::<Vec<_>>());
+        c.get(&format!("{path}/revisions/{}", current - 4))
+            .problem(404);
+        assert_eq!(
+            c.get(&format!("{path}/revisions/{}", current - 3)).status,
+            200
+        );
+        let n = stored(&id);
+        assert!(n <= 3 + 16, "{n} revisions stored for a cap of 3");
+        most = most.max(n);
+    }
+    assert!(most > 3, "pruning is batched: {most} at most");
+    let r = c.get("/snippets/export?revisions=true");
+    assert_eq!(r.status, 200);
+    let line: Value = serde_json::from_str(
+        r.text()
+            .lines()
+            .find(|l| l.contains(&id))
+            .expect("the snippet is exported"),
+    )
+    .unwrap();
+    let exported: Vec<i64> = line["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(exported, vec![38, 39, 40]);
+}

@@ -62,7 +62,7 @@ pub struct DbArgs {
     /// Server-side statement timeout for requests (0 = none)
     #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = 10_000, value_parser = value_parser!(u64).range(0..=3_600_000))]
     pub db_statement_timeout_ms: u64,
-    /// Earlier versions kept per snippet (oldest pruned on write; 0 = no history); sent to PostgreSQL with each connection, where a trigger writes revisions
+    /// Earlier versions kept per snippet (older ones hidden at once, deleted in batches of 16 writes; 0 = no history); sent to PostgreSQL with each connection, where a trigger writes revisions
     #[arg(long, env = "REVISIONS_KEPT", default_value_t = 100, value_parser = value_parser!(u64).range(0..=10_000))]
     pub revisions_kept: u64,
     /// How long `supervise` waits for the database
@@ -195,6 +195,9 @@ pub struct DbConfig {
     pub pool_size: u32,
     /// `SEARCH_CONCURRENCY`, resolved: searches (`tag` or `q`) running at once.
     pub search_concurrency: u32,
+    /// `REVISIONS_KEPT`: what reads of history show (the database prunes
+    /// in batches, migrations/2026-12-05-000003_batched_revision_pruning).
+    pub revisions_kept: u64,
     /// How long a request waits for a pooled connection before it gets a 503.
     pub pool_timeout: Duration,
     pub connect_timeout: Duration,
@@ -459,6 +462,7 @@ impl DbConfig {
             pool_timeout: Duration::from_millis(a.db_pool_timeout_ms),
             connect_timeout,
             wait: Duration::from_secs(a.db_wait_seconds),
+            revisions_kept: a.revisions_kept,
             warnings,
         })
     }

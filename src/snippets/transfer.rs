@@ -86,7 +86,7 @@ pub async fn export_page(
         .load(&mut c)
         .await?;
     let mut history = if with_revisions {
-        revisions_of(&mut c, &rows).await?
+        revisions_of(&mut c, &rows, pool.revisions_kept()).await?
     } else {
         HashMap::new()
     };
@@ -110,20 +110,30 @@ pub async fn export_page(
 /// `?revisions=true`: the earlier versions kept in `snippet_revisions`
 /// (src/snippets/revisions.rs), one `WHERE snippet_id = ANY($1)` query per
 /// page. Each entry is a `Revision` as `GET …/revisions/{version}` shows it.
+/// Only the versions `REVISIONS_KEPT` shows: a few older ones may still be
+/// stored until the next batch prune (src/snippets/revisions.rs).
 async fn revisions_of(
     c: &mut AsyncPgConnection,
     rows: &[Snippet],
+    kept: i64,
 ) -> Result<HashMap<Uuid, Vec<Value>>, SnippetError> {
     use crate::db::schema::snippet_revisions::dsl as r;
     let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
-    let kept: Vec<(Uuid, Revision)> = r::snippet_revisions
+    let stored: Vec<(Uuid, Revision)> = r::snippet_revisions
         .filter(r::snippet_id.eq_any(&ids))
         .order((r::snippet_id, r::version.asc()))
         .select((r::snippet_id, Revision::as_select()))
         .load(c)
         .await?;
+    let oldest: HashMap<Uuid, i64> = rows
+        .iter()
+        .map(|s| (s.id, s.version.saturating_sub(kept)))
+        .collect();
     let mut history: HashMap<Uuid, Vec<Value>> = HashMap::new();
-    for (id, rev) in kept {
+    for (id, rev) in stored {
+        if oldest.get(&id).is_some_and(|&o| rev.version < o) {
+            continue;
+        }
         let v = serde_json::to_value(&rev)
             .map_err(|e| SnippetError::Internal(format!("cannot serialize a revision: {e}")))?;
         history.entry(id).or_default().push(v);
