@@ -35,6 +35,17 @@ fn versions(pages: &[Vec<Value>]) -> Vec<Vec<i64>> {
         .collect()
 }
 
+/// The rows `snippet_revisions` holds for `id`, shown or not.
+fn stored_revisions(app: &InProcApp, id: &str) -> i64 {
+    app.db
+        .psql(&format!(
+            "SELECT count(*) FROM snippet_revisions WHERE snippet_id = '{id}'"
+        ))
+        .lines()
+        .find_map(|l| l.trim().parse().ok())
+        .expect("a count")
+}
+
 /// A snippet written `writes` times after its creation; its path.
 fn written(c: &Client, writes: usize) -> String {
     let id = c.create(&body("v1", "code 1"))["id"]
@@ -163,17 +174,9 @@ fn a_write_that_fails_keeps_no_revision_and_delete_removes_the_history() {
     );
     assert_eq!(r.status, 412);
     c.json("PATCH", &path, &json!({"title": ""})).problem(422);
-    let count = |id: &str| {
-        app.db
-            .psql(&format!(
-                "SELECT count(*) FROM snippet_revisions WHERE snippet_id = '{id}'"
-            ))
-            .trim()
-            .to_string()
-    };
-    assert!(count(id).contains('2'), "{}", count(id));
+    assert_eq!(stored_revisions(&app, id), 2);
     assert_eq!(c.send("DELETE", &path, &[], None).status, 204);
-    assert!(count(id).lines().any(|l| l.trim() == "0"), "{}", count(id));
+    assert_eq!(stored_revisions(&app, id), 0);
     c.get(&format!("{path}/revisions")).problem(404);
     c.get(&format!("{path}/revisions/1")).problem(404);
 }
@@ -469,15 +472,6 @@ fn history_pages_are_planned_once_not_per_page() {
 fn revisions_past_the_cap_are_never_shown_while_awaiting_their_batch() {
     let app = InProcApp::with_env(&[("REVISIONS_KEPT", "3")]);
     let c = app.client();
-    let stored = |id: &str| -> i64 {
-        app.db
-            .psql(&format!(
-                "SELECT count(*) FROM snippet_revisions WHERE snippet_id = '{id}'"
-            ))
-            .lines()
-            .find_map(|l| l.trim().parse().ok())
-            .unwrap()
-    };
     let path = written(&c, 2);
     let id = path[10..].to_string();
     let mut most = 0;
@@ -497,7 +491,7 @@ fn revisions_past_the_cap_are_never_shown_while_awaiting_their_batch() {
             c.get(&format!("{path}/revisions/{}", current - 3)).status,
             200
         );
-        let n = stored(&id);
+        let n = stored_revisions(&app, &id);
         assert!(n <= 3 + 16, "{n} revisions stored for a cap of 3");
         most = most.max(n);
     }

@@ -111,7 +111,7 @@ static SINK: OnceLock<Sink<std::io::Stderr>> = OnceLock::new();
 
 thread_local! {
     /// Set by the formatter for the line it just formatted, read by
-    /// [`Target`]'s flush that env_logger calls right after, on the same
+    /// [`Target`]'s write that env_logger calls right after, on the same
     /// thread.
     static URGENT: Cell<bool> = const { Cell::new(false) };
 }
@@ -162,19 +162,17 @@ pub fn flush() {
 }
 
 /// env_logger's target: a line into the sink. env_logger calls `write_all`
-/// with the whole line, then `flush`.
+/// with the whole line (one `write`, taken whole), then `flush`, which does
+/// nothing: when lines go out is the sink's decision.
 pub struct Target(pub &'static Sink<std::io::Stderr>);
 
 impl Write for Target {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.push(buf, false);
+        self.0.push(buf, URGENT.with(|u| u.replace(false)));
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        if URGENT.with(|u| u.replace(false)) {
-            self.0.flush();
-        }
         Ok(())
     }
 }

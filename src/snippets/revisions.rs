@@ -122,18 +122,20 @@ pub async fn page(
     // generic plan look dearer, and PostgreSQL planned every page again
     // (history_pages_are_planned_once_not_per_page, tests/revisions.rs).
     // Newest first, so what is cut is the page's tail and nothing follows.
-    let floor = oldest_kept(pool, current);
+    let floor = oldest_kept(current, pool.revisions_kept());
     rows.extend(older.into_iter().take_while(|r| r.version >= floor));
     let more = rows.len() > limit;
     rows.truncate(limit);
     Ok((rows, more))
 }
 
-/// The oldest version `REVISIONS_KEPT` lets a client see. The database
-/// prunes in batches of 16 (migrations/2026-12-05-000003_batched_revision_pruning),
-/// so a few older rows may still be stored: they are never shown.
-fn oldest_kept(pool: &DbPool, current: &Snippet) -> i64 {
-    current.version.saturating_sub(pool.revisions_kept())
+/// The oldest version `REVISIONS_KEPT` (`kept`) lets a client see of
+/// `current`'s history. The database prunes in batches of 16
+/// (migrations/2026-12-05-000003_batched_revision_pruning), so a few older
+/// rows may still be stored: every read (here, and export in transfer.rs)
+/// cuts at this version.
+pub(super) fn oldest_kept(current: &Snippet, kept: i64) -> i64 {
+    current.version.saturating_sub(kept)
 }
 
 /// One version: the current one, or a kept earlier one; `NotFound` for a
@@ -142,7 +144,7 @@ pub async fn get(pool: &DbPool, current: &Snippet, version: i64) -> Result<Revis
     if version == current.version {
         return Ok(Revision::from(current));
     }
-    if version > current.version || version < oldest_kept(pool, current) {
+    if version > current.version || version < oldest_kept(current, pool.revisions_kept()) {
         return Err(SnippetError::NotFound);
     }
     let mut c = pool.get().await?;

@@ -127,7 +127,7 @@ async fn revisions_of(
         .await?;
     let oldest: HashMap<Uuid, i64> = rows
         .iter()
-        .map(|s| (s.id, s.version.saturating_sub(kept)))
+        .map(|s| (s.id, super::revisions::oldest_kept(s, kept)))
         .collect();
     let mut history: HashMap<Uuid, Vec<Value>> = HashMap::new();
     for (id, rev) in stored {
