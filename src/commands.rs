@@ -176,10 +176,7 @@ pub fn serve(s: &Settings) -> ExitCode {
             }
         }
         metrics::spawn_background(installed, &cfg.metrics, sample.clone());
-        log::info!(
-            "listening on http://{}",
-            listener.local_addr().unwrap_or(addr)
-        );
+        // The bootstrap admin exists before the first connection is taken.
         if let Err(e) = crate::auth::cli::prepare_serve(&cfg.auth, &pool).await {
             log::error!("{e}");
             return ExitCode::from(exit::FAILURE);
@@ -199,6 +196,17 @@ pub fn serve(s: &Settings) -> ExitCode {
         let (stop_sweeper, stopped) = tokio::sync::watch::channel(false);
         let sweeper = tokio::spawn(crate::snippets::expiry::sweeper(c.clone(), stopped));
         let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, pool));
+        let listener = match server::listen(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                log::error!("cannot listen on {addr}: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        };
+        log::info!(
+            "listening on http://{}",
+            listener.local_addr().unwrap_or(addr)
+        );
         // The startup lines at once; from here on lines are batched
         // (src/logging/sink.rs).
         crate::logging::flush();

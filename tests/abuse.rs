@@ -526,7 +526,11 @@ fn a_thousand_idle_connections_do_not_starve_a_normal_client() {
         limit >= (IDLE as u64) + 200,
         "the open-file limit ({limit}) is too low for {IDLE} connections"
     );
-    let (mut app, id) = app(&[("HEADER_READ_TIMEOUT_SECONDS", "30")]);
+    // Many clients, as behind a proxy: the per-address cap has its own test.
+    let (mut app, id) = app(&[
+        ("HEADER_READ_TIMEOUT_SECONDS", "30"),
+        ("MAX_CONNECTIONS_PER_ADDRESS", "2000"),
+    ]);
     let addr = app.server.addr;
     let t0 = Instant::now();
     let mut idle = open_idle(addr, IDLE);
@@ -573,7 +577,10 @@ fn listen_backlog(port: u16) -> Option<u32> {
 fn a_connection_burst_does_not_delay_a_normal_client() {
     const IDLE: usize = 1000;
     raise_fd_limit();
-    let (app, id) = app(&[("HEADER_READ_TIMEOUT_SECONDS", "30")]);
+    let (app, id) = app(&[
+        ("HEADER_READ_TIMEOUT_SECONDS", "30"),
+        ("MAX_CONNECTIONS_PER_ADDRESS", "2000"),
+    ]);
     let addr = app.server.addr;
     if let Some(backlog) = listen_backlog(addr.port()) {
         eprintln!("listen backlog: {backlog}");
@@ -590,4 +597,89 @@ fn a_connection_burst_does_not_delay_a_normal_client() {
     std::thread::sleep(Duration::from_millis(500));
     prober.finish();
     drop(idle);
+}
+
+/// A TCP connection to `to` from the loopback address `from` (127.0.0.0/8
+/// is all loopback on Linux: a second client address on this machine).
+fn connect_from(from: std::net::Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to) = to else {
+        panic!("IPv4 server expected")
+    };
+    let sin = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a fresh socket, owned by the TcpStream from here on; the
+    // addresses are valid sockaddr_in values of the length given.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        let local = sin(from, 0);
+        if libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let remote = sin(*to.ip(), to.port());
+        if libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
+}
+
+/// Issue 30, finding 3: connections that never finish their head held
+/// every MAX_CONNECTIONS slot for the head timeout. One address now holds
+/// at most MAX_CONNECTIONS_PER_ADDRESS (by default a quarter of
+/// MAX_CONNECTIONS): past it, its new connections are closed at once,
+/// while another address is served.
+#[test]
+fn one_address_cannot_hold_every_connection() {
+    let (mut app, id) = app(&[
+        ("MAX_CONNECTIONS", "16"),
+        ("HEADER_READ_TIMEOUT_SECONDS", "60"),
+    ]);
+    let addr = app.server.addr;
+    let attacker = std::net::Ipv4Addr::new(127, 0, 0, 1);
+    let idle: Vec<TcpStream> = (0..4)
+        .map(|_| connect_from(attacker, addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // The fifth from the same address: closed without an answer.
+    let mut fifth = connect_from(attacker, addr).unwrap();
+    write_lenient(&mut fifth, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (closed, got) = wait_closed(&mut fifth, Duration::from_secs(5));
+    assert!(
+        closed.is_some_and(|t| t < Duration::from_secs(2)),
+        "{closed:?}"
+    );
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    // Another address is served at once.
+    let other = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let mut s = connect_from(other, addr).unwrap();
+    let req = format!("GET /snippets/{id} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let (_, got) = wait_closed(&mut s, Duration::from_secs(5));
+    assert_eq!(
+        status_of(&got),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    // A slot given back is the address's again.
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut s = connect_from(attacker, addr).unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (_, got) = wait_closed(&mut s, Duration::from_secs(5));
+    assert_eq!(status_of(&got), Some(200));
+    assert_alive(&mut app);
 }

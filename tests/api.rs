@@ -60,6 +60,34 @@ fn the_probe_fast_path_answers_as_the_full_path() {
     // A token in the URL is refused on the full path, as on every route.
     c.get("/health?token=snp_x").problem(400);
     c.send("POST", "/health", &[], None).problem(405);
+    // Issue 30, finding 16: never stored by a cache, on either path.
+    assert_eq!(fast.header("cache-control"), Some("no-store"));
+    assert_eq!(full.header("cache-control"), Some("no-store"));
+}
+
+/// Issue 30, finding 16: a 304 carries the Cache-Control its 200 would
+/// (RFC 9110 §15.4.5), `/ready` is never stored, `/openapi.json` has a
+/// validator.
+#[test]
+fn conditional_answers_carry_their_caching_headers() {
+    let app = InProcApp::new();
+    let c = app.client();
+    let s = c.create(&sample());
+    let path = format!("/snippets/{}", s["id"].as_str().unwrap());
+    let ok = c.get(&path);
+    let etag = ok.header("etag").unwrap().to_string();
+    let r = c.send("GET", &path, &[("If-None-Match", &etag)], None);
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("cache-control"), ok.header("cache-control"));
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+    assert_eq!(c.get("/ready").header("cache-control"), Some("no-store"));
+    let doc = c.get("/openapi.json");
+    let tag = doc.header("etag").expect("an ETag").to_string();
+    assert_eq!(doc.header("cache-control"), Some("no-cache"));
+    let r = c.send("GET", "/openapi.json", &[("If-None-Match", &tag)], None);
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("etag"), Some(tag.as_str()));
 }
 
 #[test]

@@ -686,6 +686,15 @@ fn cli_owner_and_tokens_and_the_bootstrap() {
     assert_eq!(hash.len(), 64);
     env.insert("BOOTSTRAP_ADMIN_TOKEN_SHA256".into(), hash.clone());
     let server = common::Server::start(&["serve"], &env);
+    // Issue 30, finding 17: connections are taken (and "listening" is
+    // logged) only once the bootstrap admin exists.
+    let logs = server.logs.all();
+    let at = |needle: &str| {
+        logs.iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in {logs:#?}"))
+    };
+    assert!(at("bootstrap: created") < at("listening on"), "{logs:#?}");
     let admin = server.client().with_token(&admin_token);
     assert_eq!(admin.get("/me").json()["handle"], "admin");
     assert_eq!(

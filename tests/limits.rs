@@ -171,6 +171,100 @@ fn behind_trusted_proxies_the_forwarded_client_is_limited() {
     assert_eq!(get(&[]), 200);
 }
 
+/// Issue 30, finding 2: a well-formed token the cache does not know costs
+/// a database lookup, so its address pays before the lookup: a flood of
+/// forged tokens from one address gets 429 without database work, and a
+/// forged token is remembered as unknown. Routes that need no identity
+/// never read `Authorization`.
+#[test]
+fn forged_tokens_pay_their_address_before_any_lookup() {
+    let app = InProcApp::with_env(&[("RATE_LIMIT_READS_PER_MINUTE", "20")]);
+    let lookups = || app.db.calls("%FROM \"tokens\"%\"sha256\" = $1%");
+    let Some(before) = lookups() else {
+        return; // an external server: no pg_stat_statements
+    };
+    let forger = app.anon().with_peer(peer("203.0.113.9:4000"));
+    let forged: Vec<String> = (0..100)
+        .map(|_| {
+            snippetd::auth::token::generate()
+                .unwrap()
+                .expose()
+                .to_string()
+        })
+        .collect();
+    let counts = tally(100, |i| {
+        forger.with_token(&forged[i]).get("/snippets").status
+    });
+    assert_eq!(counts.get(&401), Some(&20), "{counts:?}");
+    assert_eq!(counts.get(&429), Some(&80), "{counts:?}");
+    assert_eq!(
+        lookups().unwrap() - before,
+        20,
+        "one lookup per 401, none per 429"
+    );
+    // Remembered: the same forged token again costs no lookup (and, from
+    // another address, that address's budget only).
+    let other = app.anon().with_peer(peer("198.51.100.4:4000"));
+    for _ in 0..3 {
+        other.with_token(&forged[0]).get("/snippets").problem(401);
+    }
+    assert_eq!(lookups().unwrap() - before, 20);
+    // The owner of a valid token keeps its own bucket.
+    let alice = mint(&app.db, "alice", &["snippets:read"]);
+    let c = app
+        .anon()
+        .with_peer(peer("198.51.100.5:4000"))
+        .with_token(&alice);
+    assert_eq!(c.get("/snippets").status, 200);
+    // No identity needed, none read: not even a malformed token is a 401,
+    // and no lookup is made.
+    let probe = app
+        .anon()
+        .with_peer(peer("203.0.113.9:4000"))
+        .with_token(&forged[99]);
+    for path in ["/health", "/ready", "/openapi.json", "/docs"] {
+        assert_eq!(probe.get(path).status, 200, "{path}");
+    }
+    let garbage = app.anon().with_token("garbage");
+    assert_eq!(garbage.get("/ready").status, 200);
+    assert_eq!(lookups().unwrap() - before, 21, "alice's lookup only");
+}
+
+/// Issue 30, finding 4: behind trusted proxies an IPv6 client is its /64:
+/// other addresses of the same /64 share its bucket; IPv4-mapped
+/// addresses are their IPv4 address.
+#[test]
+fn ipv6_clients_share_a_bucket_per_64() {
+    let app = InProcApp::with_env(&[
+        ("RATE_LIMIT_READS_PER_MINUTE", "3"),
+        ("TRUSTED_PROXIES", "10.0.0.0/16"),
+    ]);
+    let alb = app.anon().with_peer(peer("10.0.4.2:31000"));
+    let get = |viewer: &str| {
+        alb.send(
+            "GET",
+            "/snippets?limit=1",
+            &[("CloudFront-Viewer-Address", viewer)],
+            None,
+        )
+        .status
+    };
+    for _ in 0..3 {
+        assert_eq!(get("[2001:db8:1:1::1]:443"), 200);
+    }
+    assert_eq!(get("[2001:db8:1:1::2]:443"), 429);
+    assert_eq!(get("2001:db8:1:1:ffff:ffff:ffff:fffe:443"), 429);
+    assert_eq!(get("[2001:db8:1:2::1]:443"), 200, "another /64");
+    for _ in 0..3 {
+        assert_eq!(get("192.0.2.1:443"), 200);
+    }
+    assert_eq!(
+        get("[::ffff:192.0.2.1]:443"),
+        429,
+        "mapped: its IPv4 address"
+    );
+}
+
 /// Over a real socket: the server hands the peer to the stack, and the
 /// access log names the resolved client.
 #[test]
@@ -187,6 +281,35 @@ fn the_access_log_names_the_resolved_client() {
         let line: Value = serde_json::from_str(&line.expect("an access line")).unwrap();
         assert_eq!(line["client_ip"], logged, "{line}");
     }
+}
+
+/// Issue 30, finding 6: a token-shaped value anywhere in the query is a
+/// 400 (`+` is a space), and a token a client put in the path is never
+/// written to the access log.
+#[test]
+fn tokens_in_urls_are_refused_or_redacted() {
+    let app = TestApp::new();
+    let token = mint(&app.db, "alice", &["snippets:read"]);
+    for q in [
+        format!("+{token}"),
+        format!("find+{token}"),
+        format!("%20{token}"),
+    ] {
+        app.anon().get(&format!("/snippets?q={q}")).problem(400);
+    }
+    app.anon().get(&format!("/snippets/{token}")).problem(404);
+    app.anon()
+        .get(&format!("/snippets/{token}/raw"))
+        .problem(404);
+    let line = app.server.logs.wait_for(Duration::from_secs(5), |l| {
+        l.contains("\"target\":\"access\"") && l.contains("/raw")
+    });
+    let line: Value = serde_json::from_str(&line.expect("an access line")).unwrap();
+    assert_eq!(line["path"], "/snippets/[redacted]/raw", "{line}");
+    assert!(
+        !app.server.logs.text().contains(&token[4..]),
+        "the token was logged"
+    );
 }
 
 #[test]

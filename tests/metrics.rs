@@ -90,7 +90,15 @@ fn metrics_port_serves_prometheus_and_the_api_port_does_not() {
     assert!(value(&after, "snippetd_uptime_seconds") > 0.0);
     // Nothing was limited (tests/limits.rs counts a 429 below).
     assert_eq!(value(&after, "snippetd_rate_limited_total"), 0.0);
-    assert_eq!(value(&after, "snippetd_auth_failures_total"), 0.0);
+    for reason in [
+        "missing_token",
+        "invalid_token",
+        "insufficient_scope",
+        "forbidden",
+    ] {
+        let key = format!("snippetd_auth_failures_total{{reason=\"{reason}\"}}");
+        assert_eq!(value(&after, &key), 0.0);
+    }
     let build = after
         .keys()
         .find(|k| k.starts_with("snippetd_build_info{"))
@@ -131,6 +139,59 @@ fn rate_limit_rejections_are_counted() {
         c.json("POST", "/snippets", &body).problem(429);
     }
     assert_eq!(value(&scrape(maddr), "snippetd_rate_limited_total"), 2.0);
+}
+
+/// Issue 30, finding 10: every 401 and 403 of authentication or
+/// authorization is counted by its reason (the counter stayed at 0).
+#[test]
+fn auth_failures_are_counted_by_reason() {
+    let maddr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let app = TestApp::with_env(&[("METRICS_ADDR", &maddr.to_string())]);
+    let body = serde_json::json!({"title": "t", "language": "c", "code": "x"});
+    let id = app.client().create(&body)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.anon().json("POST", "/snippets", &body).problem(401);
+    for _ in 0..2 {
+        app.anon()
+            .with_token("snp_000000000000000000000000000000000000aaaaaa")
+            .get("/snippets")
+            .problem(401);
+    }
+    let reader = app
+        .anon()
+        .with_token(&mint(&app.db, "reader", &["snippets:read"]));
+    reader.json("POST", "/snippets", &body).problem(403);
+    let other = app.anon().with_token(&mint(
+        &app.db,
+        "other",
+        &["snippets:read", "snippets:write"],
+    ));
+    other
+        .json(
+            "PATCH",
+            &format!("/snippets/{id}"),
+            &serde_json::json!({"title": "x"}),
+        )
+        .problem(403);
+    // The quota's 403 is not an authorization failure.
+    let s = scrape(maddr);
+    let count = |reason: &str| {
+        value(
+            &s,
+            &format!("snippetd_auth_failures_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(
+        [
+            count("missing_token"),
+            count("invalid_token"),
+            count("insufficient_scope"),
+            count("forbidden")
+        ],
+        [1.0, 2.0, 1.0, 1.0]
+    );
 }
 
 #[test]

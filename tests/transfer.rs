@@ -409,3 +409,118 @@ fn an_export_imported_into_an_empty_database_is_the_same() {
         "1104"
     );
 }
+
+/// Issue 30, finding 15: an admin's revisions are checked like snippets,
+/// and a bad one fails its own line only (a NUL in a revision's code
+/// failed the whole batch with 500s; a version near i64::MAX made the next
+/// PATCH a 500).
+#[test]
+fn an_admins_revisions_are_checked_and_fail_their_line_only() {
+    let app = InProcApp::new();
+    let admin = app.anon().with_token(&mint(&app.db, "root", &["admin"]));
+    let rev = |version: i64, extra: Value| {
+        with(
+            json!({"version": version, "title": "t", "language": "rust", "code": "c",
+                   "description": null, "tags": [], "updatedAt": "2026-01-01T00:00:00Z"}),
+            extra,
+        )
+    };
+    let line = |title: &str, revisions: Vec<Value>| {
+        with(
+            snippet(title),
+            json!({"owner": "root", "revisions": revisions}),
+        )
+        .to_string()
+    };
+    let body = [
+        line("good", vec![rev(1, json!({}))]),
+        line("nul", vec![rev(1, json!({"code": "a\u{0}b"}))]),
+        line(
+            "fields",
+            vec![rev(
+                1,
+                json!({"title": " ", "language": "x".repeat(500), "tags": ["NOT A TAG"]}),
+            )],
+        ),
+        line("huge version", vec![rev(i64::MAX - 1, json!({}))]),
+        line("also good", vec![rev(3, json!({}))]),
+    ]
+    .join("\n");
+    let r = import(&admin, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(statuses(&report), [201, 422, 422, 422, 201], "{report}");
+    let pointers = |i: usize| -> Vec<String> {
+        report["lines"][i]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(pointers(1), ["/revisions/0/code"]);
+    let fields = pointers(2);
+    for p in [
+        "/revisions/0/title",
+        "/revisions/0/language",
+        "/revisions/0/tags/0",
+    ] {
+        assert!(fields.iter().any(|f| f == p), "{p} in {fields:?}");
+    }
+    assert_eq!(pointers(3), ["/revisions/0/version"]);
+    // The good lines can be written on.
+    let id = report["lines"][4]["id"].as_str().unwrap();
+    let r = admin.json(
+        "PATCH",
+        &format!("/snippets/{id}"),
+        &json!({"title": "next"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("etag"), Some("\"5\""));
+}
+
+/// Issue 30, finding 1: the report is bounded whatever the body: exact
+/// counts, the first 1,000 outcomes of each kind, `omitted` for the rest;
+/// a line over 8 MiB fails alone (413) without being kept.
+#[test]
+fn the_import_report_is_bounded() {
+    let app = InProcApp::new();
+    let c = app.client();
+    let mut body = String::new();
+    for i in 0..2_500 {
+        body.push_str(if i % 5 == 0 {
+            "{\"title\":\"ok\",\"language\":\"l\",\"code\":\"c\"}\n"
+        } else {
+            "1\n"
+        });
+    }
+    let r = import(&c, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(
+        (report["imported"].as_u64(), report["failed"].as_u64()),
+        (Some(500), Some(2_000))
+    );
+    let listed = report["lines"].as_array().unwrap();
+    assert_eq!(listed.len(), 500 + 1_000);
+    assert_eq!(report["omitted"], 1_000);
+    let failed: Vec<u64> = listed
+        .iter()
+        .filter(|o| o["status"] != 201)
+        .map(|o| o["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 1_000);
+    assert_eq!(failed[..3], [2, 3, 4], "the first failures, in line order");
+    assert!(failed.windows(2).all(|w| w[0] < w[1]));
+
+    let long = format!(
+        "{{\"title\":\"long\",\"language\":\"l\",\"code\":\"{}\"}}\n{}\n",
+        "x".repeat(9 << 20),
+        snippet("after the long one")
+    );
+    let r = import(&c, &long);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(statuses(&report), [413, 201], "{report}");
+    assert_eq!(report["omitted"], 0);
+}

@@ -1,7 +1,8 @@
-//! The export's memory (issue 16): 100,000 snippets of ~1 KiB streamed by
-//! a real `snippetd serve` process, read by a client that discards them;
-//! the server's peak RSS (VmHWM) before and after. The numbers are in
-//! docs/performance.md ("Export memory").
+//! Memory of the bulk routes, measured on a real `snippetd serve` process
+//! as its peak RSS (VmHWM) before and after: an export of 100,000
+//! snippets of ~1 KiB read by a client that discards them (issue 16), and
+//! imports built to amplify memory (issue 30, finding 1). The numbers are
+//! in docs/performance.md.
 
 mod common;
 
@@ -96,4 +97,69 @@ fn exporting_100k_snippets_keeps_the_server_small() {
     // Generous: a page is 500 snippets (~0.5 MiB of JSON); the whole export
     // is over 100 MiB.
     assert!(hwm < before + (48 << 20), "peak {:.1} MiB", mib(hwm));
+}
+
+/// Issue 30, finding 1: 4 MiB of `1\n` (2,097,152 bad lines) once grew the
+/// server by ~800 MiB and answered a 188 MB report. Now: tiny bad lines,
+/// big good lines and one line over the 8 MiB line limit, each within the
+/// documented 64 MiB of growth per request, each report under 1 MiB.
+#[test]
+fn imports_cannot_amplify_memory() {
+    let mib = |b: u64| b as f64 / 1_048_576.0;
+    let app = TestApp::with_env(&[("REQUEST_TIMEOUT_SECONDS", "120")]);
+    let pid = app.server.child.id();
+    let post = |body: &[u8]| {
+        let started = Instant::now();
+        let r = app.client().send(
+            "POST",
+            "/snippets/import",
+            &[("Content-Type", "application/x-ndjson")],
+            Some(body),
+        );
+        assert_eq!(r.status, 200, "{}", &r.text()[..r.text().len().min(500)]);
+        (r, started.elapsed())
+    };
+    // Warm: the validator, the statements, the allocator's first arenas.
+    post(b"{\"title\":\"warm\",\"language\":\"l\",\"code\":\"c\"}\n1\n");
+    let (_, before) = rss(pid);
+    let mut peaks = Vec::new();
+
+    let tiny = "1\n".repeat(2_097_152);
+    let (r, took) = post(tiny.as_bytes());
+    let report = r.json();
+    assert_eq!(report["failed"], 2_097_152);
+    assert_eq!(report["lines"].as_array().unwrap().len(), 1_000);
+    peaks.push(("4 MiB of 1\\n", r.body.len(), took, rss(pid).1));
+
+    // 16 MiB of 160 snippets of 100,000 characters of code each.
+    let code = "x".repeat(100_000);
+    let big: String = (0..160)
+        .map(|i| format!("{{\"title\":\"big {i}\",\"language\":\"l\",\"code\":\"{code}\"}}\n"))
+        .collect();
+    let (r, took) = post(big.as_bytes());
+    assert_eq!(r.json()["imported"], 160);
+    peaks.push(("16 MiB of 100 KB lines", r.body.len(), took, rss(pid).1));
+
+    let long = format!("{{\"code\":\"{}\"}}\n1\n", "x".repeat(12 << 20));
+    let (r, took) = post(long.as_bytes());
+    assert_eq!(r.json()["lines"][0]["status"], 413);
+    peaks.push(("one 12 MiB line", r.body.len(), took, rss(pid).1));
+
+    for (what, size, took, hwm) in &peaks {
+        println!(
+            "import of {what}: {:.2} s, report {size} bytes; server peak RSS {:.1} MiB \
+             (+{:.1} MiB over {:.1} MiB before)",
+            took.as_secs_f64(),
+            mib(*hwm),
+            mib(hwm.saturating_sub(before)),
+            mib(before)
+        );
+        assert!(*size < 1 << 20, "{what}: report of {size} bytes");
+        assert!(
+            *hwm < before + (64 << 20),
+            "{what}: peak {:.1} MiB, before {:.1} MiB",
+            mib(*hwm),
+            mib(before)
+        );
+    }
 }

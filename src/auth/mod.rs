@@ -90,6 +90,14 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// oldest has waited this long.
 const FLUSH_AT_LATEST: Duration = Duration::from_secs(30);
 
+/// [`Auth::verify_cached`]'s answer.
+pub enum Verification {
+    /// Known without the database.
+    Answered(Result<Caller, AuthError>),
+    /// A well-formed token the cache does not know: [`Auth::verify_stored`].
+    Lookup(TokenHash),
+}
+
 /// Token uses not yet written, and since when the oldest waits.
 type Pending = Mutex<HashMap<Uuid, Instant>>;
 
@@ -132,23 +140,45 @@ impl Auth {
     /// The caller a bearer token stands for. A wrong shape or checksum is
     /// refused before any database work; a cached answer costs none.
     pub async fn verify(&self, bearer: &str) -> Result<Caller, AuthError> {
-        let hash = token::parse(bearer).map_err(AuthError::Malformed)?;
+        match self.verify_cached(bearer) {
+            Verification::Answered(answer) => answer,
+            Verification::Lookup(hash) => self.verify_stored(hash).await,
+        }
+    }
+
+    /// What can be said of a bearer token without the database: malformed,
+    /// or known to the cache (valid, or remembered as unknown for
+    /// [`CACHE_TTL`]). The HTTP layer charges the client's address before
+    /// it lets a [`Verification::Lookup`] reach the database.
+    pub fn verify_cached(&self, bearer: &str) -> Verification {
+        let hash = match token::parse(bearer) {
+            Ok(hash) => hash,
+            Err(e) => return Verification::Answered(Err(AuthError::Malformed(e))),
+        };
         let now = Instant::now();
         let cached = lock(&self.cache).get(&hash, now);
-        let found = match cached {
-            Some(answer) => answer,
-            None => {
-                let row = store::find_by_hash(&self.pool, &hash).await?;
-                let answer = row.filter(|r| r.revoked_at.is_none()).map(|r| Verified {
-                    token_id: r.id,
-                    owner: r.owner.into(),
-                    scopes: Scopes::from_names(&r.scopes),
-                    expires_at: r.expires_at,
-                });
-                lock(&self.cache).insert(hash, answer.clone(), now);
-                answer
-            }
-        };
+        match cached {
+            Some(found) => Verification::Answered(self.caller(found, now)),
+            None => Verification::Lookup(hash),
+        }
+    }
+
+    /// Looks a well-formed token up, and caches the answer (an unknown
+    /// token too: the same forged token costs one query per TTL).
+    pub async fn verify_stored(&self, hash: TokenHash) -> Result<Caller, AuthError> {
+        let row = store::find_by_hash(&self.pool, &hash).await?;
+        let found = row.filter(|r| r.revoked_at.is_none()).map(|r| Verified {
+            token_id: r.id,
+            owner: r.owner.into(),
+            scopes: Scopes::from_names(&r.scopes),
+            expires_at: r.expires_at,
+        });
+        let now = Instant::now();
+        lock(&self.cache).insert(hash, found.clone(), now);
+        self.caller(found, now)
+    }
+
+    fn caller(&self, found: Option<Verified>, now: Instant) -> Result<Caller, AuthError> {
         let v = found.ok_or(AuthError::InvalidToken)?;
         if v.expires_at.is_some_and(|t| t <= OffsetDateTime::now_utc()) {
             return Err(AuthError::InvalidToken);

@@ -144,6 +144,9 @@ pub struct HttpArgs {
     /// Concurrent client connections
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_connections: usize,
+    /// Concurrent connections from one address (an IPv6 /64); 0 = a quarter of MAX_CONNECTIONS, at most 256
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 0, value_parser = RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
+    pub max_connections_per_address: usize,
     /// Comma-separated origins, or *
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_parser = parse_cors)]
     pub cors_allowed_origins: Option<CorsOrigins>,
@@ -306,6 +309,9 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_connections: usize,
+    /// `MAX_CONNECTIONS_PER_ADDRESS`, resolved: connections from one TCP
+    /// peer (an IPv6 /64) at once; trusted proxies are not capped.
+    pub max_connections_per_address: usize,
     pub limits: LimitsConfig,
 }
 
@@ -328,6 +334,10 @@ impl From<&HttpArgs> for HttpConfig {
             request_timeout,
             shutdown_grace: Duration::from_secs(a.shutdown_grace_seconds),
             max_connections: a.max_connections,
+            max_connections_per_address: match a.max_connections_per_address {
+                0 => (a.max_connections / 4).clamp(1, 256),
+                n => n,
+            },
             limits: LimitsConfig::from(&a.limits),
         }
     }
@@ -860,6 +870,9 @@ mod tests {
         let c =
             Config::from_env_map(&env(&[url, ("PORT", "8080"), ("MAX_CONNECTIONS", "")])).unwrap();
         assert_eq!((c.http.port, c.http.max_connections), (8080, 10_000));
+        assert_eq!(c.http.max_connections_per_address, 256);
+        let c = Config::from_env_map(&env(&[url, ("MAX_CONNECTIONS", "100")])).unwrap();
+        assert_eq!(c.http.max_connections_per_address, 25);
         let e = Config::from_env_map(&env(&[url, ("PORT", "x")])).unwrap_err();
         assert_eq!(e.var, "PORT");
         let e = Config::from_env_map(&env(&[])).unwrap_err();

@@ -16,17 +16,18 @@ use crate::config::AuthMode;
 const TOKEN_PARAMS: [&str; 3] = ["access_token", "token", "api_key"];
 
 /// 400 when the query string carries what looks like a token: a
-/// parameter named like one, or any value with our prefix.
+/// parameter named like one, or a [`token_shaped`] name or value (form
+/// decoding: `+` is a space, so `q=+snp_…` is caught like `q=%20snp_…`).
 pub fn refuse_token_in_url(uri: &Uri) -> Result<(), ApiError> {
     let Some(query) = uri.query() else {
         return Ok(());
     };
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_decode_str(k).decode_utf8_lossy();
-        let v = percent_decode_str(v).decode_utf8_lossy();
+        let (k, v) = (form_decode(k), form_decode(v));
         if TOKEN_PARAMS.iter().any(|p| k.eq_ignore_ascii_case(p))
-            || v.trim_start().starts_with(token::PREFIX)
+            || token_shaped(&k)
+            || token_shaped(&v)
         {
             return Err(ApiError::BadRequest(
                 "a token must not be sent in the URL: use the header Authorization: Bearer <token> (and revoke the token: URLs end up in logs)"
@@ -35,6 +36,44 @@ pub fn refuse_token_in_url(uri: &Uri) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+fn form_decode(s: &str) -> String {
+    percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Whether `text` holds our token prefix at the start of a word (after
+/// anything but a letter or digit) followed by a letter or digit: the
+/// shape of a token, whole or cut, wherever it sits.
+pub fn token_shaped(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices(token::PREFIX).any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| bytes[j]);
+        let after = bytes.get(i + token::PREFIX.len());
+        before.is_none_or(|b| !b.is_ascii_alphanumeric())
+            && after.is_some_and(u8::is_ascii_alphanumeric)
+    })
+}
+
+/// `path` as the access log may show it: a segment that holds a token
+/// (a client that put one in the path) becomes `[redacted]`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains(token::PREFIX) && !path.contains('%') {
+        return path.into();
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    let shaped = |seg: &&str| token_shaped(&percent_decode_str(seg).decode_utf8_lossy());
+    if !segments.iter().any(shaped) {
+        return path.into();
+    }
+    segments
+        .iter()
+        .map(|seg| if shaped(seg) { "[redacted]" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+        .into()
 }
 
 /// The bearer token, if any. Another scheme, an empty token or two
@@ -71,15 +110,21 @@ pub enum Credential<'a> {
 /// valid one, 401 with an invalid one (on reads too: an invalid token is
 /// never silently downgraded). In open mode, everyone is [`Caller::Open`].
 /// Only a token needs a lookup, so the caller of this awaits (and boxes)
-/// the verification only then: most reads build no future for it.
+/// the verification only then: most reads build no future for it. Routes
+/// that need no identity (`anonymous_route`: probes, the contract, the
+/// docs) never read `Authorization`.
 pub fn credential<'a>(
     app: &App,
     uri: &Uri,
     headers: &'a HeaderMap,
+    anonymous_route: bool,
 ) -> Result<Credential<'a>, ApiError> {
     refuse_token_in_url(uri)?;
     if app.auth_mode == AuthMode::Open {
         return Ok(Credential::Known(Caller::Open));
+    }
+    if anonymous_route {
+        return Ok(Credential::Known(Caller::Anonymous));
     }
     Ok(match bearer(headers)? {
         None => Credential::Known(Caller::Anonymous),
@@ -99,14 +144,41 @@ mod tests {
             "/snippets/x?token=",
             "/snippets?q=snp_abc",
             "/snippets?q=%73np_abc",
+            // Issue 30, finding 6: a `+` (a space in a form) before it,
+            // or anywhere in the value or the name.
+            "/snippets?q=+snp_abc",
+            "/snippets?q=find+snp_abc",
+            "/snippets?q=x,snp_abc",
+            "/snippets?snp_abc",
         ] {
             let uri: Uri = bad.parse().unwrap();
             assert!(refuse_token_in_url(&uri).is_err(), "{bad}");
         }
-        for ok in ["/snippets", "/snippets?q=snippets&tag=a", "/health?"] {
+        for ok in [
+            "/snippets",
+            "/snippets?q=snippets&tag=a",
+            "/health?",
+            "/snippets?q=mysnp_x",
+            "/snippets?q=snp_",
+        ] {
             let uri: Uri = ok.parse().unwrap();
             assert!(refuse_token_in_url(&uri).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn tokens_in_paths_are_not_logged() {
+        let t = "snp_0123456789abcdefghijABCDEFGHIJ0123456789";
+        assert_eq!(
+            loggable_path(&format!("/snippets/{t}")),
+            "/snippets/[redacted]"
+        );
+        assert_eq!(
+            loggable_path(&format!("/snippets/%73np_{}/raw", &t[4..])),
+            "/snippets/[redacted]/raw"
+        );
+        assert_eq!(loggable_path("/snippets/abc"), "/snippets/abc");
+        assert_eq!(loggable_path("/snippets/a%20b"), "/snippets/a%20b");
     }
 
     #[test]

@@ -15,8 +15,8 @@ use super::router::{self, Route};
 use super::stack::{problem, HandlerBody};
 use super::transfer::{self, Reply};
 use super::App;
-use super::{auth, docs_ui, forks, identity, raw, revisions};
-use crate::auth::{Caller, Scope};
+use super::{auth, docs_ui, forks, identity, import, raw, revisions};
+use crate::auth::{Caller, Scope, Verification};
 use crate::snippets::{expiry, store, Cursor, ListQuery, Snippet, SnippetError};
 use http_body_util::Either;
 
@@ -52,45 +52,66 @@ async fn dispatched(app: &App, req: Req) -> Response<Reply> {
     // Probes and the contract are never limited: an orchestrator or a
     // client generator must not be refused because of someone's budget.
     // Nor is the docs page: static bytes (no database, no allocation), and
-    // one visit is five requests that would eat a reader's budget.
+    // one visit is five requests that would eat a reader's budget. They
+    // need no identity either, so their `Authorization` is never read.
     let exempt = matches!(
         route,
         Ok(Route::Health | Route::Ready | Route::OpenApi | Route::Docs | Route::DocsAsset(_))
     );
+    let budget = Budget::of(req.method());
+    let address = req
+        .extensions()
+        .get::<ClientIp>()
+        .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
+            c.0
+        });
+    let limits = app.limits.as_deref().filter(|_| !exempt);
+    // Set when the address may not have another token looked up.
+    let mut refused = None;
     let routed = match route {
         // Each route's future is boxed where it starts, and so is a
-        // token's verification: the futures that wrap this one (layers,
+        // token's lookup: the futures that wrap this one (layers,
         // task-local scope, hyper's dispatcher) then stay small instead of
         // the largest handler's size moved at every level (callgrind: ~20 KB
         // memcpy per request). A request without a token (most reads)
-        // builds no verification future at all.
-        Ok(route) => match auth::credential(app, req.uri(), req.headers()) {
+        // builds no lookup future at all.
+        Ok(route) => match auth::credential(app, req.uri(), req.headers(), exempt) {
             Ok(auth::Credential::Known(caller)) => Ok(caller),
-            Ok(auth::Credential::Token(tok)) => {
-                Box::pin(app.auth.verify(tok)).await.map_err(ApiError::from)
-            }
+            Ok(auth::Credential::Token(tok)) => match app.auth.verify_cached(tok) {
+                Verification::Answered(answer) => answer.map_err(ApiError::from),
+                // A token the cache does not know costs a query: its
+                // address pays first (src/http/ratelimit.rs,
+                // `Budget::Lookups`), so a flood of forged tokens gets 429
+                // without database work.
+                Verification::Lookup(hash) => {
+                    let lookup = limits
+                        .map(|l| l.check(Budget::Lookups, &l.anonymous(Budget::Lookups, address)));
+                    match lookup {
+                        Some(d) if !d.allowed => {
+                            refused = Some(d);
+                            Err(ApiError::Unauthorized(None))
+                        }
+                        _ => Box::pin(app.auth.verify_stored(hash))
+                            .await
+                            .map_err(ApiError::from),
+                    }
+                }
+            },
             Err(e) => Err(e),
         }
         .map(|caller| (route, caller)),
         Err(e) => Err(e),
     };
-    let decision = match (&app.limits, exempt) {
-        (Some(limits), false) => {
-            // The owner's bucket with a valid token; the client address's
-            // otherwise (anonymous, open mode, invalid token, no route).
-            let key = match &routed {
-                Ok((_, Caller::Owner { handle, .. })) => Key::Owner(handle.clone()),
-                _ => limits.anonymous(
-                    req.extensions()
-                        .get::<ClientIp>()
-                        .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
-                            c.0
-                        }),
-                ),
-            };
-            Some(limits.check(Budget::of(req.method()), &key))
+    let decision = match (limits, &routed) {
+        (None, _) => None,
+        _ if refused.is_some() => refused,
+        // The owner's bucket with a valid token.
+        (Some(l), Ok((_, Caller::Owner { handle, .. }))) => {
+            Some(l.check(budget, &Key::Owner(handle.clone())))
         }
-        _ => None,
+        // The client address's otherwise (anonymous, open mode, invalid
+        // token, no route).
+        (Some(l), _) => Some(l.check(budget, &l.anonymous(budget, address))),
     };
     let outcome = match routed {
         _ if decision.as_ref().is_some_and(|d| !d.allowed) => {
@@ -138,7 +159,7 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
     match route {
         Route::Health => Ok(health()),
         Route::Ready => Box::pin(ready(app)).await,
-        Route::OpenApi => Ok(raw_json(app.openapi.clone())),
+        Route::OpenApi => openapi(app, req.headers()),
         Route::Docs => Ok(docs_ui::page()),
         Route::DocsAsset(asset) => Ok(docs_ui::serve(asset, req.headers())),
         Route::Options(allow) => {
@@ -164,7 +185,7 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
             Box::pin(raw::revision(app, caller, id, v, req.headers())).await
         }
         Route::ForkSnippet(id) => Box::pin(forks::create(app, caller, id)).await,
-        Route::ImportSnippets => Box::pin(transfer::import(app, caller, req)).await,
+        Route::ImportSnippets => Box::pin(import::import(app, caller, req)).await,
         // Streamed: answered by `dispatch`.
         Route::ExportSnippets => Err(ApiError::Internal("export is dispatched apart".into())),
         Route::Me => Box::pin(identity::me(caller)).await,
@@ -189,8 +210,29 @@ fn raw_json(bytes: Bytes) -> Response<Body> {
 }
 
 /// `GET /health`: the process is up (no dependency is checked: `/ready`).
+/// Never stored: a cache's heuristic freshness would answer for a process
+/// that is gone.
 pub(super) fn health() -> Response<Body> {
-    raw_json(Bytes::from_static(br#"{"status":"ok"}"#))
+    no_store(raw_json(Bytes::from_static(br#"{"status":"ok"}"#)))
+}
+
+fn no_store(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// `GET /openapi.json`, revalidated by its ETag (RFC 9110 §8.8.3).
+fn openapi(app: &App, headers: &HeaderMap) -> Result<Response<Body>> {
+    let mut resp = if request::if_none_match(headers, app.openapi_tag)? {
+        empty(StatusCode::NOT_MODIFIED)
+    } else {
+        raw_json(app.openapi.clone())
+    };
+    let h = resp.headers_mut();
+    h.insert(ETAG, etag_header(app.openapi_tag));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(resp)
 }
 
 pub(super) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
@@ -224,10 +266,10 @@ fn snippet(status: StatusCode, s: &Snippet) -> Response<Body> {
 
 async fn ready(app: &App) -> Result<Response<Body>> {
     store::ping(&app.pool).await?;
-    Ok(json(
+    Ok(no_store(json(
         StatusCode::OK,
         &serde_json::json!({"status": "ready"}),
-    ))
+    )))
 }
 
 /// The same query with another cursor, for the `Link` header.
@@ -316,8 +358,11 @@ pub(super) fn created(s: &Snippet) -> Response<Body> {
 async fn get(app: &App, caller: &Caller, id: Uuid, headers: &HeaderMap) -> Result<Response<Body>> {
     let s = app.lookups.get_for(caller, id).await?;
     if request::if_none_match(headers, s.version)? {
+        // What the 200 would carry (RFC 9110 §15.4.5): ETag, Cache-Control.
         let mut resp = empty(StatusCode::NOT_MODIFIED);
         resp.headers_mut().insert(ETAG, etag_header(s.version));
+        resp.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return Ok(resp);
     }
     Ok(snippet(StatusCode::OK, &s))

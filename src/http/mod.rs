@@ -9,6 +9,7 @@ pub mod forks;
 pub mod guard;
 pub mod handlers;
 pub mod identity;
+pub mod import;
 pub mod problem;
 pub mod ratelimit;
 pub mod raw;
@@ -48,6 +49,9 @@ pub struct App {
     pub words: Words,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
+    /// Its strong validator: a number from its SHA-256, so the version
+    /// ETags' parsing (src/http/request.rs) serves it too.
+    pub openapi_tag: i64,
     /// Request counts and latencies, registered per route template.
     pub metrics: HttpMetrics,
     /// Token verification and its cache.
@@ -75,10 +79,20 @@ impl App {
             auth: Auth::new(pool.clone()),
             auth_mode: auth.mode,
             pool,
+            openapi_tag: content_tag(&openapi),
             openapi: Bytes::from(openapi),
             metrics: HttpMetrics::new(router::ROUTES.iter().map(|r| r.0)),
         }
     }
+}
+
+/// A positive number that changes with `bytes` (56 bits of SHA-256).
+fn content_tag(bytes: &[u8]) -> i64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(bytes);
+    let mut n = [0u8; 8];
+    n[1..].copy_from_slice(&d[..7]);
+    i64::from_be_bytes(n)
 }
 
 const OPENAPI_TEMPLATE: &str = include_str!("openapi.json");

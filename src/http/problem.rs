@@ -67,6 +67,21 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl ApiError {
+    /// Why an authentication or authorization failed, the `reason` of
+    /// `snippetd_auth_failures_total`; `None` for every other error (a
+    /// quota's 403 is not an authorization failure).
+    pub fn auth_failure(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Unauthorized(None) => Some("missing_token"),
+            ApiError::Unauthorized(Some(_)) => Some("invalid_token"),
+            ApiError::InsufficientScope(_) => Some("insufficient_scope"),
+            ApiError::Forbidden(_) => Some("forbidden"),
+            _ => None,
+        }
+    }
+}
+
 impl From<SnippetError> for ApiError {
     fn from(e: SnippetError) -> Self {
         match e {

@@ -8,8 +8,13 @@
 //! `RATE_LIMIT_MAX_KEYS` tracked clients, anonymous newcomers share one
 //! bucket ([`Key::Overflow`]) until the sweep makes room: a flood of
 //! distinct addresses then limits itself (and, for its duration, other new
-//! anonymous clients; the WAF holds the global line). Owners are never
-//! folded: their number is bounded by the owners table.
+//! anonymous clients; the WAF holds the global line), while clients
+//! already tracked keep their own bucket. Owners are never folded: their
+//! number is bounded by the owners table.
+//!
+//! An anonymous client is its IPv4 address, or its IPv6 /64: one
+//! subscriber usually holds a whole /64 (RFC 6177), so keying by the full
+//! address would give one client 2^64 buckets.
 //!
 //! Headers: draft-ietf-httpapi-ratelimit-headers-08 (October 2024; structured fields, a named policy with its parameters):
 //! `RateLimit-Policy: "reads";q=600;w=60` and `RateLimit: "reads";r=599;t=0`.
@@ -21,8 +26,10 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::middleware::StateInformationMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
+use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
+use governor::nanos::Nanos;
+use governor::state::keyed::{DefaultKeyedStateStore, ShrinkableKeyedStateStore};
+use governor::state::StateStore;
 use governor::{Quota, RateLimiter};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{HeaderMap, Method};
@@ -51,6 +58,12 @@ pub enum Key {
 pub enum Budget {
     Reads,
     Writes,
+    /// Database lookups of tokens the cache does not know, per address,
+    /// charged before the lookup (as many a minute as reads): a flood of
+    /// forged tokens is refused without database work, while anonymous
+    /// reads that exhaust an address (a NAT) do not keep its owners from
+    /// being verified.
+    Lookups,
 }
 
 impl Budget {
@@ -66,15 +79,64 @@ impl Budget {
         match self {
             Budget::Reads => "reads",
             Budget::Writes => "writes",
+            Budget::Lookups => "token-lookups",
         }
     }
 }
 
-type Keyed =
-    RateLimiter<Key, DefaultKeyedStateStore<Key>, DefaultClock, StateInformationMiddleware>;
+impl Key {
+    /// An anonymous client's key: its IPv4 address, its IPv6 /64.
+    pub fn address(ip: IpAddr) -> Key {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                Key::Ip(IpAddr::V6(prefix.into()))
+            }
+            v4 => Key::Ip(v4),
+        }
+    }
+}
+
+/// governor's keyed store, shared with [`Limits`] so that it can ask
+/// whether a client is tracked already (governor only checks, and
+/// `check_key` inserts): a new type because the store is the limiter's.
+#[derive(Clone, Default)]
+struct Store(Arc<DefaultKeyedStateStore<Key>>);
+
+impl StateStore for Store {
+    type Key = Key;
+
+    fn measure_and_replace<T, F, E>(&self, key: &Key, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        self.0.measure_and_replace(key, f)
+    }
+}
+
+impl ShrinkableKeyedStateStore<Key> for Store {
+    fn retain_recent(&self, drop_below: Nanos) {
+        ShrinkableKeyedStateStore::retain_recent(&*self.0, drop_below)
+    }
+
+    fn shrink_to_fit(&self) {
+        ShrinkableKeyedStateStore::shrink_to_fit(&*self.0)
+    }
+
+    fn len(&self) -> usize {
+        ShrinkableKeyedStateStore::len(&*self.0)
+    }
+
+    fn is_empty(&self) -> bool {
+        ShrinkableKeyedStateStore::is_empty(&*self.0)
+    }
+}
+
+type Keyed = RateLimiter<Key, Store, DefaultClock, StateInformationMiddleware>;
 
 struct Bucket {
     limiter: Keyed,
+    store: Store,
     per_minute: u32,
     /// Seconds per request regained.
     interval: f64,
@@ -84,8 +146,15 @@ struct Bucket {
 impl Bucket {
     fn new(budget: Budget, per_minute: u32) -> Bucket {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let store = Store::default();
         Bucket {
-            limiter: RateLimiter::dashmap(Quota::per_minute(n)).with_middleware(),
+            limiter: RateLimiter::<_, _, _, NoOpMiddleware<<DefaultClock as Clock>::Instant>>::new(
+                Quota::per_minute(n),
+                store.clone(),
+                DefaultClock::default(),
+            )
+            .with_middleware(),
+            store,
             per_minute: n.get(),
             interval: 60.0 / f64::from(n.get()),
             policy: HeaderValue::from_str(&format!("\"{}\";q={};w=60", budget.name(), n.get()))
@@ -116,6 +185,7 @@ impl Decision {
 pub struct Limits {
     reads: Bucket,
     writes: Bucket,
+    lookups: Bucket,
     max_keys: usize,
     /// Set when a budget tracks `max_keys` keys; cleared by a sweep.
     full: AtomicBool,
@@ -127,6 +197,7 @@ impl Limits {
         Arc::new(Limits {
             reads: Bucket::new(Budget::Reads, cfg.reads_per_minute),
             writes: Bucket::new(Budget::Writes, cfg.writes_per_minute),
+            lookups: Bucket::new(Budget::Lookups, cfg.reads_per_minute),
             max_keys: cfg.max_keys,
             full: AtomicBool::new(false),
             anonymous_checks: AtomicU32::new(0),
@@ -137,27 +208,35 @@ impl Limits {
         match budget {
             Budget::Reads => &self.reads,
             Budget::Writes => &self.writes,
+            Budget::Lookups => &self.lookups,
         }
     }
 
-    /// Tracked keys in the larger budget.
+    /// Tracked keys in the largest budget.
     pub fn len(&self) -> usize {
-        self.reads.limiter.len().max(self.writes.limiter.len())
+        [&self.reads, &self.writes, &self.lookups]
+            .iter()
+            .map(|b| b.limiter.len())
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The bucket an anonymous client at `ip` takes from.
-    pub fn anonymous(&self, ip: IpAddr) -> Key {
+    /// The bucket an anonymous client at `ip` takes from in `budget`: its
+    /// own (by [`Key::address`]), unless the limiter is full and the
+    /// client is not tracked yet.
+    pub fn anonymous(&self, budget: Budget, ip: IpAddr) -> Key {
         if self.anonymous_checks.fetch_add(1, Relaxed) % COUNT_EVERY == 0 {
             self.full.store(self.len() >= self.max_keys, Relaxed);
         }
-        if self.full.load(Relaxed) {
+        let key = Key::address(ip);
+        if self.full.load(Relaxed) && !self.bucket(budget).store.0.contains_key(&key) {
             Key::Overflow
         } else {
-            Key::Ip(ip)
+            key
         }
     }
 
@@ -199,7 +278,7 @@ impl Limits {
     /// Drops the buckets that are full again (a client seen again starts
     /// from a full bucket, which is what it would have), and their memory.
     pub fn sweep(&self) {
-        for b in [&self.reads, &self.writes] {
+        for b in [&self.reads, &self.writes, &self.lookups] {
             b.limiter.retain_recent();
             b.limiter.shrink_to_fit();
         }
@@ -278,13 +357,53 @@ mod tests {
     #[test]
     fn past_the_cap_newcomers_share_one_bucket_until_a_sweep() {
         let l = limits(600, 60, 100);
+        let tracked = IpAddr::from([10, 0, 0, 0]);
         for i in 0..=COUNT_EVERY {
-            let key = l.anonymous(IpAddr::from([10, 0, (i >> 8) as u8, i as u8]));
+            let key = l.anonymous(
+                Budget::Reads,
+                IpAddr::from([10, 0, (i >> 8) as u8, i as u8]),
+            );
             assert!(l.check(Budget::Reads, &key).allowed);
         }
-        let key = l.anonymous(IpAddr::from([192, 0, 2, 1]));
+        let key = l.anonymous(Budget::Reads, IpAddr::from([192, 0, 2, 1]));
         assert_eq!(key, Key::Overflow);
         // Bounded: at most COUNT_EVERY past the cap.
         assert!(l.len() <= 100 + COUNT_EVERY as usize + 1);
+        // Issue 30, finding 5: a client tracked before keeps its bucket…
+        assert_eq!(l.anonymous(Budget::Reads, tracked), Key::Ip(tracked));
+        // …in the budget where it is tracked.
+        assert_eq!(l.anonymous(Budget::Writes, tracked), Key::Overflow);
+    }
+
+    /// Issue 30, finding 4: IPv6 clients are keyed by their /64; an
+    /// IPv4-mapped address is its IPv4 address.
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let k = Key::address(ip("2001:db8:1:1::1"));
+        assert_eq!(k, Key::Ip(ip("2001:db8:1:1::")));
+        assert_eq!(Key::address(ip("2001:db8:1:1::2")), k);
+        assert_eq!(Key::address(ip("2001:db8:1:1:ffff:ffff:ffff:fffe")), k);
+        assert_ne!(Key::address(ip("2001:db8:1:2::1")), k);
+        assert_eq!(
+            Key::address(ip("::ffff:192.0.2.7")),
+            Key::Ip(ip("192.0.2.7"))
+        );
+        assert_eq!(Key::address(ip("192.0.2.7")), Key::Ip(ip("192.0.2.7")));
+        let l = limits(2, 60, 1000);
+        for _ in 0..2 {
+            assert!(
+                l.check(
+                    Budget::Reads,
+                    &l.anonymous(Budget::Reads, ip("2001:db8:1:1::1"))
+                )
+                .allowed
+            );
+        }
+        let other = l.anonymous(Budget::Reads, ip("2001:db8:1:1:ffff:ffff:ffff:fffe"));
+        assert!(
+            !l.check(Budget::Reads, &other).allowed,
+            "the same /64, the same bucket"
+        );
     }
 }

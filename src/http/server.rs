@@ -1,9 +1,11 @@
 //! The accept loop and graceful shutdown: each connection is served by
-//! hyper's HTTP/1.1 server with the tower stack of `stack.rs`, through
-//! hyper-util's `TowerToHyperService`.
+//! hyper's HTTP/1.1 server with the service of `stack.rs` (hyper's own
+//! `Service`, implemented by `stack::Api`), within `MAX_CONNECTIONS` and
+//! `MAX_CONNECTIONS_PER_ADDRESS`.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,10 +21,10 @@ use super::problem::MAX_HEAD_BYTES;
 use super::rejections::{self, Watched};
 use super::{stack, App};
 
-/// Binds the listening socket with a deep accept queue: with the usual 128,
-/// a burst of connections overflows it and other clients' SYNs are dropped
-/// and retried a second later. The kernel caps it at `net.core.somaxconn`.
-pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+/// Binds the server's address without listening yet: a taken port fails
+/// at once, before any startup work, while connections are accepted only
+/// from [`listen`] on, once the work requests depend on is done.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -30,7 +32,71 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
+    Ok(socket)
+}
+
+/// Starts listening, with a deep accept queue: with the usual 128, a burst
+/// of connections overflows it and other clients' SYNs are dropped and
+/// retried a second later. The kernel caps it at `net.core.somaxconn`.
+pub fn listen(socket: tokio::net::TcpSocket) -> std::io::Result<TcpListener> {
     socket.listen(4096)
+}
+
+/// Open connections per peer address (an IPv6 /64), so that one address
+/// cannot hold every `MAX_CONNECTIONS` slot with sockets that never finish
+/// their head (each would keep its slot for `HEADER_READ_TIMEOUT_SECONDS`).
+/// Peers in `TRUSTED_PROXIES` are not counted: behind the ALB every
+/// connection comes from a few load balancer addresses, and the client
+/// behind them is only known once a head has been read.
+#[derive(Clone)]
+struct PerAddress {
+    open: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+    max: usize,
+    trusted: Arc<[crate::config::Cidr]>,
+}
+
+/// One counted connection; uncounted when dropped.
+struct Counted(PerAddress, IpAddr);
+
+impl PerAddress {
+    fn new(app: &App) -> PerAddress {
+        PerAddress {
+            open: Arc::default(),
+            max: app.cfg.max_connections_per_address,
+            trusted: app.cfg.limits.trusted_proxies.clone().into(),
+        }
+    }
+
+    /// `None` when `peer`'s address already has `max` connections open.
+    fn admit(&self, peer: IpAddr) -> Option<Option<Counted>> {
+        let peer = peer.to_canonical();
+        if self.trusted.iter().any(|c| c.contains(peer)) {
+            return Some(None);
+        }
+        let key = match super::ratelimit::Key::address(peer) {
+            super::ratelimit::Key::Ip(ip) => ip,
+            _ => peer,
+        };
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Some(Counted(self.clone(), key)))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut open = self.0.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
@@ -38,6 +104,7 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(app.cfg.max_connections));
+    let per_address = PerAddress::new(&app);
     let mut builder = http1::Builder::new();
     // Without a timer the header timeout silently does nothing. The read
     // buffer is a little larger than the documented head limit, which
@@ -50,6 +117,11 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
         .max_buf_size(MAX_HEAD_BYTES + 8 * 1024);
     let service = stack::service(app.clone());
     let serve = |stream: TcpStream, peer: SocketAddr, permit| {
+        let Some(counted) = per_address.admit(peer.ip()) else {
+            // Closed at once: this address holds its share already.
+            log::debug!("connection from {peer} closed: MAX_CONNECTIONS_PER_ADDRESS reached");
+            return;
+        };
         let _ = stream.set_nodelay(true);
         let watched = Watched::new(stream);
         let rejected = watched.rejected.clone();
@@ -67,7 +139,7 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
                     log::debug!("connection from {peer} closed with an error: {e}");
                 }
             }
-            drop(permit);
+            drop((permit, counted));
         });
     };
     tokio::pin!(shutdown);

@@ -279,19 +279,19 @@ pub fn request_id(req_headers: &hyper::HeaderMap) -> Arc<str> {
 }
 
 /// A liveness probe as orchestrators send it: `GET`/`HEAD /health`, no
-/// query, no `Origin`, no `Authorization`. Answered by framing itself
+/// query, no `Origin` (an `Authorization` is never read on this route).
+/// Answered by framing itself
 /// (request id, metrics and access log included), around the inner
 /// layers: none of them has anything to do for it (no body, no caller, no
 /// CORS, nothing that can hang or panic), and going through them cost
 /// ~40 % of a probe's instructions (docs/performance.md). Anything else
-/// for `/health` (a query or a token, both checked and refused when bad, a
-/// browser's CORS request, another method) takes the full path.
+/// for `/health` (a query, checked and refused when bad, a browser's CORS
+/// request, another method) takes the full path.
 fn is_plain_health<B>(req: &Request<B>, route: Option<usize>) -> bool {
     route.is_some_and(|i| router::ROUTES[i].1 == router::Resource::Health)
         && (req.method() == hyper::Method::GET || req.method() == hyper::Method::HEAD)
         && req.uri().query().is_none()
         && !req.headers().contains_key(hyper::header::ORIGIN)
-        && !req.headers().contains_key(hyper::header::AUTHORIZATION)
 }
 
 /// The outer layer (module docs). Everything the inner layers need is
@@ -426,9 +426,11 @@ fn access_log(line: AccessLine<'_>) {
     if !log::log_enabled!(target: "access", log::Level::Info) {
         return;
     }
+    // A token a client put in the path is never written (issue 30).
+    let path = super::auth::loggable_path(line.path);
     let mut kv: [(&str, Value<'_>); 7] = [
         ("method", Value::from(line.method)),
-        ("path", Value::from(line.path)),
+        ("path", Value::from(&*path)),
         ("status", Value::from(line.status)),
         (
             "duration_ms",
@@ -469,6 +471,9 @@ fn is_problem<B>(resp: &Response<B>) -> bool {
 
 /// An error as a response, logged whole when it is the server's fault.
 pub fn problem(e: ApiError, rid: &str, expose: bool) -> Response<Full<Bytes>> {
+    if let Some(reason) = e.auth_failure() {
+        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => reason).increment(1);
+    }
     if e.is_server_error() {
         // Logged whole: the response shows it only with EXPOSE_ERRORS=1.
         log::error!(target: "snippetd::error", "{e}");

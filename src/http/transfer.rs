@@ -1,4 +1,4 @@
-//! `GET /snippets/export` and `POST /snippets/import` (NDJSON).
+//! `GET /snippets/export` (NDJSON; the import is src/http/import.rs).
 //!
 //! The export is a streamed body: one keyset page is read when hyper asks
 //! for more, written out, and dropped, so the server holds one page (at
@@ -16,16 +16,14 @@ use futures_util::stream::{self, Stream};
 use http_body_util::{Either, StreamBody};
 use hyper::body::Frame;
 use hyper::header::HeaderValue;
-use hyper::{Response, StatusCode};
-use serde::{Deserialize, Serialize};
+use hyper::Response;
+use serde::Deserialize;
 
-use super::handlers::{json, Req};
 use super::problem::{ApiError, Body};
-use super::request::{self, Json};
 use super::stack::BoxError;
 use super::App;
-use crate::auth::{Caller, Scope};
-use crate::snippets::transfer::{self, Outcome};
+use crate::auth::Caller;
+use crate::snippets::transfer;
 use crate::snippets::Cursor;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -95,66 +93,4 @@ pub async fn export(app: &App, caller: &Caller, query: Option<&str>) -> Result<R
         HeaderValue::from_static("no-store"),
     );
     Ok(resp)
-}
-
-/// The import's answer: counts, then one outcome per non-blank line.
-#[derive(Serialize)]
-struct Report {
-    imported: usize,
-    failed: usize,
-    lines: Vec<Outcome>,
-}
-
-pub async fn import(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
-    caller.require(Scope::SnippetsWrite)?;
-    request::content_type(req.headers(), &[Json::Ndjson])?;
-    let bytes = request::body(
-        req.into_body(),
-        app.cfg.import_max_bytes,
-        app.cfg.body_read_timeout,
-    )
-    .await?;
-    let mut lines = Vec::new();
-    let mut batch = Vec::with_capacity(transfer::IMPORT_BATCH);
-    let numbered = bytes
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
-        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
-    for (n, raw) in numbered {
-        let checked = match request::json(raw) {
-            Ok(v) => transfer::check_line(n, v, caller, app.cfg.max_expiry),
-            Err(e) => Err(Outcome::failed(
-                n,
-                400,
-                vec![crate::snippets::Violation {
-                    pointer: String::new(),
-                    detail: e.to_string(),
-                }],
-            )),
-        };
-        match checked {
-            Ok(row) => batch.push(row),
-            Err(o) => lines.push(o),
-        }
-        if batch.len() == transfer::IMPORT_BATCH {
-            let rows = std::mem::take(&mut batch);
-            lines.extend(
-                transfer::import_batch(&app.pool, caller, rows, app.cfg.limits.quota).await,
-            );
-        }
-    }
-    if !batch.is_empty() {
-        lines.extend(transfer::import_batch(&app.pool, caller, batch, app.cfg.limits.quota).await);
-    }
-    lines.sort_by_key(|o| o.line);
-    let imported = lines.iter().filter(|o| o.status == 201).count();
-    Ok(json(
-        StatusCode::OK,
-        &Report {
-            imported,
-            failed: lines.len() - imported,
-            lines,
-        },
-    ))
 }

@@ -33,6 +33,14 @@ pub const HTTP_IN_FLIGHT: &str = "snippetd_http_requests_in_flight";
 pub const HTTP_REJECTED: &str = "snippetd_http_rejected_total";
 pub const RATE_LIMITED: &str = "snippetd_rate_limited_total";
 pub const AUTH_FAILURES: &str = "snippetd_auth_failures_total";
+/// The `reason` labels of [`AUTH_FAILURES`] (src/http/problem.rs,
+/// `ApiError::auth_failure`).
+pub const AUTH_FAILURE_REASONS: [&str; 4] = [
+    "missing_token",
+    "invalid_token",
+    "insufficient_scope",
+    "forbidden",
+];
 pub const POOL_CONNECTIONS: &str = "snippetd_db_pool_connections";
 pub const POOL_IDLE: &str = "snippetd_db_pool_idle_connections";
 pub const POOL_MAX: &str = "snippetd_db_pool_max_connections";
@@ -139,7 +147,7 @@ fn describe() {
     describe_counter!(
         AUTH_FAILURES,
         Unit::Count,
-        "Requests refused with 401 (authentication; 0 until it lands)."
+        "Requests refused with 401 or 403 by authentication or authorization, by reason (missing_token, invalid_token, insufficient_scope, forbidden)."
     );
     describe_gauge!(
         POOL_CONNECTIONS,
@@ -203,7 +211,9 @@ fn describe() {
     // Counters that may stay at 0 for long: the series exist from the
     // start, so alarms and dashboards see 0, not "no data".
     metrics::counter!(RATE_LIMITED).absolute(0);
-    metrics::counter!(AUTH_FAILURES).absolute(0);
+    for reason in AUTH_FAILURE_REASONS {
+        metrics::counter!(AUTH_FAILURES, "reason" => reason).absolute(0);
+    }
     for kind in ["connect", "broken"] {
         metrics::counter!(DB_CONNECTION_ERRORS, "kind" => kind).absolute(0);
     }

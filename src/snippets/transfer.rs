@@ -253,89 +253,107 @@ pub fn check_line(
     })
 }
 
+/// The highest version an imported revision may carry: the snippet's
+/// version becomes the last one's plus one and every write adds one, so a
+/// version near `i64::MAX` would make the next PATCH overflow (a 500).
+pub const MAX_IMPORTED_VERSION: i64 = 1_000_000_000;
+
 /// An export's `revisions` (oldest first, as `GET …/revisions/{version}`
-/// shows each): versions strictly increasing, every field of its type.
+/// shows each): versions strictly increasing up to
+/// [`MAX_IMPORTED_VERSION`], the content of each valid as a `POST
+/// /snippets` body would be (the same schema: no blank title, no NUL, tags
+/// of the tag pattern), its `updatedAt` an RFC 3339 date-time.
 fn history_of(v: &Value) -> Result<Vec<Revision>, Vec<Violation>> {
     let mut errors = Vec::new();
-    let mut bad = |pointer: String, detail: &str| {
-        errors.push(Violation {
-            pointer,
-            detail: detail.into(),
-        })
-    };
     let Some(items) = v.as_array() else {
-        bad("/revisions".into(), "must be an array of revisions");
-        return Err(errors);
+        return Err(vec![Violation {
+            pointer: "/revisions".into(),
+            detail: "must be an array of revisions".into(),
+        }]);
     };
     let mut out: Vec<Revision> = Vec::with_capacity(items.len());
+    let mut previous = 0;
     for (i, item) in items.iter().enumerate() {
-        let at = |f: &str| format!("/revisions/{i}/{f}");
-        let text = |f: &str, bad: &mut dyn FnMut(String, &str)| match item.get(f) {
-            Some(Value::String(t)) => Some(t.clone()),
-            _ => {
-                bad(at(f), "must be a string");
-                None
+        match revision_of(item, previous) {
+            Ok(r) => {
+                previous = r.version;
+                out.push(r);
             }
-        };
-        let version = match item.get("version").and_then(Value::as_i64) {
-            Some(n) if (1..i64::MAX).contains(&n) && out.last().is_none_or(|p| p.version < n) => {
-                Some(n)
-            }
-            _ => {
-                bad(
-                    at("version"),
-                    "must be a positive integer, above the previous revision's",
-                );
-                None
-            }
-        };
-        let title = text("title", &mut bad);
-        let language = text("language", &mut bad);
-        let code = text("code", &mut bad);
-        let description = match item.get("description") {
-            None | Some(Value::Null) => Some(None),
-            Some(Value::String(t)) => Some(Some(t.clone())),
-            Some(_) => {
-                bad(at("description"), "must be a string or null");
-                None
-            }
-        };
-        let tags = match item.get("tags").and_then(Value::as_array) {
-            Some(t) if t.iter().all(Value::is_string) => Some(
-                t.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect::<Vec<_>>(),
-            ),
-            _ => {
-                bad(at("tags"), "must be an array of strings");
-                None
-            }
-        };
-        let updated_at = match item.get("updatedAt").and_then(Value::as_str) {
-            Some(t) => OffsetDateTime::parse(t, &Rfc3339).ok(),
-            None => None,
-        };
-        if updated_at.is_none() {
-            bad(at("updatedAt"), "must be an RFC 3339 date-time");
+            Err(v) => errors.extend(v.into_iter().map(|e| Violation {
+                pointer: format!("/revisions/{i}{}", e.pointer),
+                detail: e.detail,
+            })),
         }
-        // Pushed only when every field was good (the errors say why not).
-        let whole = || {
-            Some(Revision {
-                version: version?,
-                title: title?,
-                language: language?,
-                code: code?,
-                description: description?,
-                tags: tags?,
-                updated_at: updated_at?,
-            })
-        };
-        out.extend(whole());
     }
     if errors.is_empty() {
         Ok(out)
     } else {
         Err(errors)
+    }
+}
+
+/// One revision of [`history_of`], its violations' pointers relative to it.
+fn revision_of(item: &Value, previous: i64) -> Result<Revision, Vec<Violation>> {
+    let mut errors = Vec::new();
+    let mut bad = |pointer: &str, detail: &str| {
+        errors.push(Violation {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        })
+    };
+    let Some(obj) = item.as_object() else {
+        bad("", "must be an object");
+        return Err(errors);
+    };
+    let version = obj
+        .get("version")
+        .and_then(Value::as_i64)
+        .filter(|n| (previous + 1..=MAX_IMPORTED_VERSION).contains(n));
+    if version.is_none() {
+        bad(
+            "/version",
+            "must be an integer above the previous revision's (at most 1000000000)",
+        );
+    }
+    let updated_at = obj
+        .get("updatedAt")
+        .and_then(Value::as_str)
+        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+    if updated_at.is_none() {
+        bad("/updatedAt", "must be an RFC 3339 date-time");
+    }
+    // The content through the create schema: the fields it knows only
+    // (`visibility` and the server-owned ones are not a revision's).
+    let content: serde_json::Map<String, Value> =
+        ["title", "language", "code", "description", "tags"]
+            .iter()
+            .filter_map(|k| obj.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect();
+    let input = match super::validate::input(Value::Object(content)) {
+        Ok(input) => Some(input),
+        Err(SnippetError::Invalid(v)) => {
+            errors.extend(v);
+            None
+        }
+        Err(e) => {
+            errors.push(Violation {
+                pointer: String::new(),
+                detail: e.to_string(),
+            });
+            None
+        }
+    };
+    match (version, updated_at, input) {
+        (Some(version), Some(updated_at), Some(input)) if errors.is_empty() => Ok(Revision {
+            version,
+            title: input.title,
+            language: input.language,
+            code: input.code,
+            description: input.description,
+            tags: input.tags,
+            updated_at,
+        }),
+        _ => Err(errors),
     }
 }
 
@@ -433,6 +451,10 @@ impl Kept {
 enum BatchError {
     /// A constraint of one of its rows: retry them one by one.
     Constraint,
+    /// Another refusal of one row's values that is not transient (the
+    /// import's checks should make it impossible): retry them one by one,
+    /// so that one line fails, never its whole batch.
+    Refused(String),
     Snippet(SnippetError),
 }
 
@@ -446,6 +468,10 @@ impl From<DieselError> for BatchError {
                 | DatabaseErrorKind::NotNullViolation,
                 _,
             ) => BatchError::Constraint,
+            DieselError::DatabaseError(..) => match SnippetError::from(&e) {
+                SnippetError::Internal(why) => BatchError::Refused(why),
+                other => BatchError::Snippet(other),
+            },
             _ => BatchError::Snippet(e.into()),
         }
     }
@@ -475,7 +501,7 @@ pub async fn import_batch(
     match insert_all(&mut c, caller, &rows, limits).await {
         Ok(out) => out,
         Err(BatchError::Snippet(e)) => unavailable(&rows, &e),
-        Err(BatchError::Constraint) => {
+        Err(BatchError::Constraint | BatchError::Refused(_)) => {
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
                 let line = row.line;
@@ -487,6 +513,15 @@ pub async fn import_batch(
                         "/id",
                         "a snippet with this id exists, or its owner does not",
                     )],
+                    Err(BatchError::Refused(why)) => {
+                        log::warn!("import: line {line} refused by the database: {why}");
+                        vec![Outcome::one(
+                            line,
+                            422,
+                            "",
+                            "the database refused this line's values",
+                        )]
+                    }
                     Err(BatchError::Snippet(e)) => unavailable_line(line, &e),
                 });
             }
