@@ -18,5 +18,5 @@ pub(super) async fn create(
 ) -> Result<Response<Body>, ApiError> {
     let source = app.lookups.get_for(caller, id).await?;
     let s = forks::fork(&app.creates, caller, &source, app.cfg.limits.quota).await?;
-    Ok(created(&s))
+    Ok(created(caller, &s))
 }

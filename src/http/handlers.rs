@@ -222,6 +222,31 @@ fn snippet(status: StatusCode, s: &Snippet) -> Response<Body> {
     resp
 }
 
+/// What a write answers: the snippet with its ETag, or, to a caller
+/// without `snippets:read`, only `{"id", "version"}` and the ETag
+/// (access::sees_content; docs/api.md, "Write-only tokens").
+pub(super) fn written(status: StatusCode, caller: &Caller, s: &Snippet) -> Response<Body> {
+    if crate::snippets::access::sees_content(caller) {
+        return snippet(status, s);
+    }
+    #[derive(Serialize)]
+    struct Receipt {
+        id: Uuid,
+        version: i64,
+    }
+    let mut resp = json(
+        status,
+        &Receipt {
+            id: s.id,
+            version: s.version,
+        },
+    );
+    let h = resp.headers_mut();
+    h.insert(ETAG, etag_header(s.version));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
 async fn ready(app: &App) -> Result<Response<Body>> {
     store::ping(&app.pool).await?;
     Ok(json(
@@ -300,12 +325,13 @@ async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> 
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = expiry::input(body, app.cfg.max_expiry)?;
     let s = store::insert(&app.creates, caller, input, app.cfg.limits.quota).await?;
-    Ok(created(&s))
+    Ok(created(caller, &s))
 }
 
-/// 201 with the new snippet, its ETag and `Location`.
-pub(super) fn created(s: &Snippet) -> Response<Body> {
-    let mut resp = snippet(StatusCode::CREATED, s);
+/// 201 with the new snippet (or its receipt: [`written`]), its ETag and
+/// `Location`.
+pub(super) fn created(caller: &Caller, s: &Snippet) -> Response<Body> {
+    let mut resp = written(StatusCode::CREATED, caller, s);
     resp.headers_mut().insert(
         LOCATION,
         HeaderValue::from_str(&format!("/snippets/{}", s.id)).expect("uuid is ASCII"),
@@ -328,7 +354,7 @@ async fn replace(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Respo
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = expiry::input(body, app.cfg.max_expiry)?;
     let s = store::replace(&app.pool, caller, id, &input, &pre, app.cfg.limits.quota).await?;
-    Ok(snippet(StatusCode::OK, &s))
+    Ok(written(StatusCode::OK, caller, &s))
 }
 
 async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {
@@ -350,7 +376,7 @@ async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Respons
         app.cfg.limits.quota,
     )
     .await?;
-    Ok(snippet(StatusCode::OK, &s))
+    Ok(written(StatusCode::OK, caller, &s))
 }
 
 async fn delete(

@@ -22,6 +22,14 @@ pub fn can_modify(caller: &Caller, owner: Option<&str>) -> bool {
     caller.is_admin() || owns(caller, owner)
 }
 
+/// Whether a write's answer may carry the snippet: only to a caller with
+/// `snippets:read` (or admin, or open mode). A write-only token gets the
+/// id, version and ETag of what it wrote and nothing else (issue 30,
+/// finding 12; docs/api.md, "Write-only tokens").
+pub fn sees_content(caller: &Caller) -> bool {
+    caller.require(Scope::SnippetsRead).is_ok()
+}
+
 fn owns(caller: &Caller, owner: Option<&str>) -> bool {
     matches!((caller.handle(), owner), (Some(c), Some(o)) if c == o)
 }
@@ -62,5 +70,7 @@ mod tests {
         assert!(can_modify(&admin, None));
         assert!(can_modify(&Caller::Open, None));
         assert!(!can_modify(&Caller::Anonymous, None));
+        assert!(sees_content(&a) && sees_content(&admin) && sees_content(&Caller::Open));
+        assert!(!sees_content(&a_write_only) && !sees_content(&Caller::Anonymous));
     }
 }
