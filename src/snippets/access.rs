@@ -15,6 +15,61 @@ pub fn can_read(caller: &Caller, owner: Option<&str>, visibility: Visibility) ->
         || (owns(caller, owner) && caller.scopes().allows(Scope::SnippetsRead))
 }
 
+/// An earlier version of a snippet the caller can read now (issue 30,
+/// finding 11): readable by whoever could read the snippet when that
+/// version was written (`written`, recorded by the revision trigger,
+/// migrations/2026-12-06-000010_revision_visibility) and can still read it
+/// now. The owner (with `snippets:read`) and admins read every version.
+/// Anyone else reads a version only if it was written at least as visible
+/// as the snippet is now: written public, while the snippet is public or
+/// unlisted; written unlisted, while it is still unlisted (once public,
+/// the snippet is found by people who never had the link); written
+/// private, never. So publishing publishes the current version only.
+pub fn can_read_version(
+    caller: &Caller,
+    owner: Option<&str>,
+    now: Visibility,
+    written: Visibility,
+) -> bool {
+    if !can_read(caller, owner, now) {
+        return false;
+    }
+    sees_everything_of(caller, owner)
+        || (now != Visibility::Private && reach(written) >= reach(now))
+}
+
+/// The `written` values [`can_read_version`] allows the caller, for the
+/// SQL filter of history pages.
+pub fn readable_versions(
+    caller: &Caller,
+    owner: Option<&str>,
+    now: Visibility,
+) -> Vec<&'static str> {
+    [
+        Visibility::Public,
+        Visibility::Unlisted,
+        Visibility::Private,
+    ]
+    .into_iter()
+    .filter(|w| can_read_version(caller, owner, now, *w))
+    .map(Visibility::as_str)
+    .collect()
+}
+
+/// How far a visibility reaches: public, then unlisted, then private.
+fn reach(v: Visibility) -> u8 {
+    match v {
+        Visibility::Public => 2,
+        Visibility::Unlisted => 1,
+        Visibility::Private => 0,
+    }
+}
+
+/// Admins, and the owner with `snippets:read`: every visibility.
+fn sees_everything_of(caller: &Caller, owner: Option<&str>) -> bool {
+    caller.is_admin() || (owns(caller, owner) && caller.scopes().allows(Scope::SnippetsRead))
+}
+
 /// Modify (PUT, PATCH, DELETE): the owner with `snippets:write`, or an
 /// admin; unowned rows (written before owners existed) only an admin. The
 /// scope itself is checked before any row is read.
@@ -47,6 +102,38 @@ mod tests {
             scopes: Scopes::of(scopes),
             expires_at: None,
         }
+    }
+
+    #[test]
+    fn versions_are_read_as_they_were_written() {
+        let a = owner("a", &[Scope::SnippetsRead]);
+        let b = owner("b", &[Scope::SnippetsRead]);
+        let admin = owner("root", &[Scope::Admin]);
+        let anon = Caller::Anonymous;
+        for now in [Public, Unlisted, Private] {
+            for written in [Public, Unlisted, Private] {
+                assert!(can_read_version(&a, Some("a"), now, written));
+                assert!(can_read_version(&admin, Some("a"), now, written));
+                let others = match (now, written) {
+                    (Private, _) | (_, Private) => false,
+                    (Public, Unlisted) => false,
+                    _ => true,
+                };
+                for c in [&anon, &b] {
+                    assert_eq!(
+                        can_read_version(c, Some("a"), now, written),
+                        others,
+                        "{now:?} {written:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(readable_versions(&b, Some("a"), Public), ["public"]);
+        assert_eq!(
+            readable_versions(&b, Some("a"), Unlisted),
+            ["public", "unlisted"]
+        );
+        assert_eq!(readable_versions(&a, Some("a"), Public).len(), 3);
     }
 
     #[test]
