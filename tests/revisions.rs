@@ -285,7 +285,13 @@ fn forks_copy_a_readable_snippet_into_the_callers_own() {
     assert_eq!(r.header("location"), Some(fork_path.as_str()));
     assert_eq!(r.header("etag"), Some("\"1\""));
     assert_eq!(fork["owner"], common::TESTER);
-    assert_eq!(fork["forkedFrom"], json!({"id": src["id"], "version": 2}));
+    // The source is alice's unlisted snippet: its id is not shown to bob
+    // (issue 30, finding 13), only the version copied.
+    assert_eq!(fork["forkedFrom"], json!({"id": null, "version": 2}));
+    assert_eq!(
+        alice.get(&fork_path).json()["forkedFrom"],
+        json!({"id": src["id"], "version": 2})
+    );
     assert_eq!(fork["visibility"], "unlisted");
     for k in ["language", "code", "description", "tags"] {
         assert_eq!(fork[k], src[k], "{k}");
@@ -345,6 +351,84 @@ fn forks_copy_a_readable_snippet_into_the_callers_own() {
     let r = bob.get(&format!("{src_path}/forks"));
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("POST"));
+}
+
+/// Issue 30, finding 13: `forkedFrom.id` is shown only to callers who
+/// may be shown the source (public, or theirs, or an admin); others get
+/// `{"id": null, "version": N}`. Every route that shows a snippet follows
+/// it, and a list page pays one batched lookup, not one per fork.
+#[test]
+fn forked_from_names_only_sources_the_reader_may_read() {
+    let app = InProcApp::new();
+    let full = ["snippets:read", "snippets:write"];
+    let alice = app.anon().with_token(&mint(&app.db, "alice", &full));
+    let bob = app.anon().with_token(&mint(&app.db, "bob", &full));
+    let admin = app.anon().with_token(&mint(&app.db, "root", &["admin"]));
+    let src = alice.create(&body("source", "src"));
+    let src_id = src["id"].as_str().unwrap().to_string();
+    let src_path = format!("/snippets/{src_id}");
+    let forks: Vec<String> = (0..3)
+        .map(|_| {
+            let r = bob.send("POST", &format!("{src_path}/forks"), &[], None);
+            assert_eq!(r.json()["forkedFrom"]["id"], src_id.as_str());
+            format!("/snippets/{}", r.json()["id"].as_str().unwrap())
+        })
+        .collect();
+    let named = json!({"id": src_id, "version": 1});
+    let hidden = json!({"id": null, "version": 1});
+    // Every way bob's forks are shown, to one reader.
+    let seen = |c: &common::Client| -> Vec<Value> {
+        let mut out: Vec<Value> = forks
+            .iter()
+            .map(|f| c.get(f).json()["forkedFrom"].clone())
+            .collect();
+        let page = c.get("/snippets?owner=bob&limit=10").json();
+        out.extend(
+            page.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["forkedFrom"].clone()),
+        );
+        out
+    };
+    for c in [app.anon(), bob.clone(), alice.clone(), admin.clone()] {
+        assert!(seen(&c).iter().all(|f| *f == named));
+    }
+    // The source made unlisted: its id is a secret now.
+    alice.json("PATCH", &src_path, &json!({"visibility": "unlisted"}));
+    for c in [app.anon(), bob.clone()] {
+        let all = seen(&c);
+        assert_eq!(all.len(), 6);
+        assert!(all.iter().all(|f| *f == hidden), "{all:?}");
+    }
+    for c in [alice.clone(), admin.clone()] {
+        assert!(seen(&c).iter().all(|f| *f == named));
+    }
+    // Writes and the export answer the same.
+    let r = bob.json("PATCH", &forks[0], &json!({"code": "mine"}));
+    assert_eq!(r.json()["forkedFrom"], hidden);
+    let r = bob.json("PUT", &forks[1], &body("put", "mine"));
+    assert_eq!(r.json()["forkedFrom"], hidden);
+    let r = bob.get("/snippets/export");
+    assert_eq!(r.status, 200);
+    assert!(!r.text().contains(&src_id), "{}", r.text());
+    assert_eq!(
+        r.text()
+            .matches(r#""forkedFrom":{"id":null,"version":1}"#)
+            .count(),
+        3
+    );
+    // One batched lookup per list page, whatever the number of forks.
+    let sql = r#"SELECT "snippets"."id", "snippets"."owner", "snippets"."visibility" FROM %"#;
+    if let Some(before) = app.db.calls(sql) {
+        bob.get("/snippets?owner=bob&limit=10");
+        assert_eq!(app.db.calls(sql).unwrap() - before, 1);
+    }
+    // Public again: named again; deleted: nobody may read it.
+    alice.json("PATCH", &src_path, &json!({"visibility": "public"}));
+    assert!(seen(&bob).iter().all(|f| *f == named));
+    assert_eq!(alice.send("DELETE", &src_path, &[], None).status, 204);
+    assert!(seen(&alice).iter().all(|f| *f == hidden));
 }
 
 /// The new read routes answer as GET /snippets/{id} does, for every kind

@@ -17,7 +17,9 @@ use super::transfer::{self, Reply};
 use super::App;
 use super::{auth, docs_ui, forks, identity, raw, revisions};
 use crate::auth::{Caller, Scope};
-use crate::snippets::{expiry, store, Cursor, ListQuery, Snippet, SnippetError};
+use crate::snippets::{
+    expiry, forks as fork_sources, store, Cursor, ListQuery, Snippet, SnippetError,
+};
 use http_body_util::Either;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -288,7 +290,8 @@ async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Respons
     } else {
         None
     };
-    let (rows, more) = store::list(&app.pool, &app.words, caller, &q).await?;
+    let (mut rows, more) = store::list(&app.pool, &app.words, caller, &q).await?;
+    fork_sources::show_sources(&app.pool, caller, &mut rows).await?;
     // The text fields, plus the rest of a row's JSON (~300 bytes).
     let size = rows
         .iter()
@@ -340,12 +343,13 @@ pub(super) fn created(caller: &Caller, s: &Snippet) -> Response<Body> {
 }
 
 async fn get(app: &App, caller: &Caller, id: Uuid, headers: &HeaderMap) -> Result<Response<Body>> {
-    let s = app.lookups.get_for(caller, id).await?;
+    let mut s = app.lookups.get_for(caller, id).await?;
     if request::if_none_match(headers, s.version)? {
         let mut resp = empty(StatusCode::NOT_MODIFIED);
         resp.headers_mut().insert(ETAG, etag_header(s.version));
         return Ok(resp);
     }
+    fork_sources::show_sources(&app.pool, caller, std::slice::from_mut(&mut s)).await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 
@@ -353,7 +357,8 @@ async fn replace(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Respo
     let pre = request::precondition(req.headers())?;
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = expiry::input(body, app.cfg.max_expiry)?;
-    let s = store::replace(&app.pool, caller, id, &input, &pre, app.cfg.limits.quota).await?;
+    let mut s = store::replace(&app.pool, caller, id, &input, &pre, app.cfg.limits.quota).await?;
+    fork_sources::show_sources(&app.pool, caller, std::slice::from_mut(&mut s)).await?;
     Ok(written(StatusCode::OK, caller, &s))
 }
 
@@ -366,7 +371,7 @@ async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Respons
         time::OffsetDateTime::now_utc(),
     )
     .map_err(SnippetError::Invalid)?;
-    let s = store::patch(
+    let mut s = store::patch(
         &app.pool,
         caller,
         id,
@@ -376,6 +381,7 @@ async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Respons
         app.cfg.limits.quota,
     )
     .await?;
+    fork_sources::show_sources(&app.pool, caller, std::slice::from_mut(&mut s)).await?;
     Ok(written(StatusCode::OK, caller, &s))
 }
 

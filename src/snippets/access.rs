@@ -70,6 +70,21 @@ fn sees_everything_of(caller: &Caller, owner: Option<&str>) -> bool {
     caller.is_admin() || (owns(caller, owner) && caller.scopes().allows(Scope::SnippetsRead))
 }
 
+/// Whether a fork may name its source to `caller` (`forkedFrom.id`;
+/// issue 30, finding 13): the id of an unlisted snippet is its only
+/// secret, so only a public source is named to everyone, any other only
+/// to its owner (with `snippets:read`) and admins. `owner` and
+/// `visibility` are the source's, as it is now.
+pub fn shows_source(caller: &Caller, owner: Option<&str>, visibility: Visibility) -> bool {
+    visibility == Visibility::Public || sees_everything_of(caller, owner)
+}
+
+/// [`shows_source`] for an export, whose reader is the exporting owner
+/// (`reader`, `None` in open mode) with `snippets:read`.
+pub fn shows_source_to(reader: Option<&str>, owner: Option<&str>, visibility: Visibility) -> bool {
+    visibility == Visibility::Public || (reader.is_some() && reader == owner)
+}
+
 /// Modify (PUT, PATCH, DELETE): the owner with `snippets:write`, or an
 /// admin; unowned rows (written before owners existed) only an admin. The
 /// scope itself is checked before any row is read.
@@ -134,6 +149,22 @@ mod tests {
             ["public", "unlisted"]
         );
         assert_eq!(readable_versions(&a, Some("a"), Public).len(), 3);
+    }
+
+    #[test]
+    fn forks_name_only_sources_the_reader_could_find() {
+        let a = owner("a", &[Scope::SnippetsRead]);
+        let b = owner("b", &[Scope::SnippetsRead]);
+        let admin = owner("root", &[Scope::Admin]);
+        for v in [Public, Unlisted, Private] {
+            assert!(shows_source(&a, Some("a"), v));
+            assert!(shows_source(&admin, Some("a"), v));
+            assert_eq!(shows_source(&b, Some("a"), v), v == Public);
+            assert_eq!(shows_source(&Caller::Anonymous, Some("a"), v), v == Public);
+            assert!(shows_source_to(Some("a"), Some("a"), v));
+            assert_eq!(shows_source_to(Some("b"), Some("a"), v), v == Public);
+            assert_eq!(shows_source_to(None, None, v), v == Public);
+        }
     }
 
     #[test]
