@@ -129,11 +129,10 @@ mod tests {
             for written in [Public, Unlisted, Private] {
                 assert!(can_read_version(&a, Some("a"), now, written));
                 assert!(can_read_version(&admin, Some("a"), now, written));
-                let others = match (now, written) {
-                    (Private, _) | (_, Private) => false,
-                    (Public, Unlisted) => false,
-                    _ => true,
-                };
+                let others = !matches!(
+                    (now, written),
+                    (Private, _) | (_, Private) | (Public, Unlisted)
+                );
                 for c in [&anon, &b] {
                     assert_eq!(
                         can_read_version(c, Some("a"), now, written),
