@@ -350,6 +350,87 @@ fn authorization_matrix_for_the_other_routes() {
 }
 
 /// Follows `Link` from `path`; every row of every page.
+/// Issue 30, finding 12: a token with `snippets:write` but not
+/// `snippets:read` gets 404 on GET of its owner's private snippet, so no
+/// write may answer it with the content either: POST, PUT, PATCH and fork
+/// answer `{"id", "version"}` and the ETag only. And an empty merge patch
+/// writes nothing: no new version, no revision.
+#[test]
+fn a_write_only_token_never_receives_content() {
+    let w = world();
+    let db = &w.app.db;
+    let writer = w
+        .app
+        .anon()
+        .with_token(&mint(db, "alice", &["snippets:write"]));
+    let path = w.target(Target::Private);
+    let id = path["/snippets/".len()..].to_string();
+    writer.get(&path).problem(404);
+    let receipt = |r: &Response, status: u16, version: i64| {
+        assert_eq!(r.status, status, "{}", r.text());
+        assert_eq!(r.json(), json!({"id": r.json()["id"], "version": version}));
+        assert_eq!(r.header("etag"), Some(format!("\"{version}\"").as_str()));
+        for secret in [SECRET, "fn secret", "alice", "private"] {
+            assert!(!r.text().contains(secret), "{}", r.text());
+        }
+    };
+    let revisions = || {
+        db.psql(&format!(
+            "SELECT count(*) FROM snippet_revisions WHERE snippet_id = '{id}'"
+        ))
+        .lines()
+        .find_map(|l| l.trim().parse::<i64>().ok())
+        .expect("a count")
+    };
+    for (ct, body) in [
+        ("application/merge-patch+json", "{}"),
+        ("application/json", "{}"),
+        (
+            "application/merge-patch+json",
+            r#"{"visibility":"private"}"#,
+        ),
+    ] {
+        let r = writer.send(
+            "PATCH",
+            &path,
+            &[("Content-Type", ct)],
+            Some(body.as_bytes()),
+        );
+        receipt(&r, 200, 1);
+        assert_eq!(r.json()["id"], id.as_str());
+    }
+    // Nothing was written: the owner still sees version 1, no history.
+    let r = w.owner.get(&path);
+    assert_eq!(r.header("etag"), Some("\"1\""));
+    assert_eq!(r.json()["title"], SECRET);
+    assert_eq!(revisions(), 0);
+    // A full token's empty patch answers the snippet, unchanged too.
+    let r = w.owner.json("PATCH", &path, &json!({}));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        (r.json()["title"].clone(), r.header("etag")),
+        (json!(SECRET), Some("\"1\""))
+    );
+    assert_eq!(revisions(), 0);
+    // Writes that change something: receipts, and they did happen.
+    let r = writer.json("PATCH", &path, &json!({"code": "fn secret2() {}"}));
+    receipt(&r, 200, 2);
+    let r = writer.json(
+        "PUT",
+        &path,
+        &json!({"title": "t", "language": "rust", "code": "fn secret3() {}"}),
+    );
+    receipt(&r, 200, 3);
+    assert_eq!(w.owner.get(&path).json()["code"], "fn secret3() {}");
+    let r = writer.json("POST", "/snippets", &json!({"title": SECRET, "language": "rust", "code": "fn secret() {}", "visibility": "private"}));
+    receipt(&r, 201, 1);
+    let new = format!("/snippets/{}", r.json()["id"].as_str().unwrap());
+    assert_eq!(r.header("location"), Some(new.as_str()));
+    let public = w.target(Target::Public);
+    let r = writer.send("POST", &format!("{public}/forks"), &[], None);
+    receipt(&r, 201, 1);
+}
+
 fn walk(c: &Client, path: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut next = Some(path.to_string());

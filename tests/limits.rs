@@ -321,13 +321,18 @@ fn rate_limits_off_warns_at_startup() {
     assert!(warned.is_some(), "{}", app.server.logs.text());
 }
 
-/// The usage row the trigger keeps equals what the table holds.
+/// The usage row the triggers keep equals what the tables hold: the
+/// owner's snippets, and the bytes of their stored revisions (issue 30,
+/// finding 14: history counts).
 fn assert_usage_matches(app_db: &common::TestDb, owner: &str) -> (i64, i64) {
     let kept = app_db.psql(&format!(
-        "SELECT sum(snippets) || ' ' || sum(bytes) FROM owner_usage WHERE owner = '{owner}'"
+        "SELECT coalesce(sum(snippets), 0) || ' ' || coalesce(sum(bytes), 0) FROM owner_usage WHERE owner = '{owner}'"
     ));
     let real = app_db.psql(&format!(
-        "SELECT count(*) || ' ' || coalesce(sum(octet_length(title) + coalesce(octet_length(description), 0) + octet_length(code)), 0) \
+        "SELECT count(*) || ' ' || coalesce(sum(snippet_bytes(title, description, code)), 0) \
+              + (SELECT coalesce(sum(snippet_bytes(r.title, r.description, r.code)), 0) \
+                   FROM snippet_revisions r JOIN snippets s ON s.id = r.snippet_id \
+                  WHERE s.owner = '{owner}') \
          FROM snippets WHERE owner = '{owner}'"
     ));
     assert_eq!(kept.trim(), real.trim(), "owner_usage vs snippets");
@@ -365,7 +370,7 @@ fn quotas_refuse_growth_with_the_usage() {
         &format!("/snippets/{}", ids[1]),
         &snippet(&"x".repeat(900)),
     );
-    // 2 + 2 + 901.
+    // 2 + 2 + 901, and the 2 bytes it replaced, kept as a revision.
     assert_eq!(r.status, 200, "{}", r.text());
     let r = c.send(
         "PATCH",
@@ -373,9 +378,9 @@ fn quotas_refuse_growth_with_the_usage() {
         &[("Content-Type", "application/merge-patch+json")],
         Some(json!({"code": "y".repeat(200)}).to_string().as_bytes()),
     );
-    assert_eq!(r.problem(403)["usage"]["bytes"], 905);
-    assert_eq!(assert_usage_matches(&app.db, "tester"), (3, 905));
-    // Shrinking always works.
+    assert_eq!(r.problem(403)["usage"]["bytes"], 907);
+    assert_eq!(assert_usage_matches(&app.db, "tester"), (3, 907));
+    // Shrinking works while its revision fits: 907 + 6.
     let r = c.send(
         "PATCH",
         &format!("/snippets/{}", ids[1]),
@@ -383,7 +388,7 @@ fn quotas_refuse_growth_with_the_usage() {
         Some(br#"{"code": "short"}"#),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(assert_usage_matches(&app.db, "tester"), (3, 10));
+    assert_eq!(assert_usage_matches(&app.db, "tester"), (3, 913));
     // Admins are exempt (operators' imports and repairs).
     let admin = app
         .anon()
@@ -391,6 +396,92 @@ fn quotas_refuse_growth_with_the_usage() {
     for _ in 0..5 {
         assert_eq!(admin.create_status(&snippet("z")), 201);
     }
+}
+
+/// Issue 30, finding 14: history counts against the bytes quota. With
+/// `QUOTA_MAX_BYTES=300000`, 30 PATCHes of 95,000 new characters kept
+/// 2.9 MB of history; now the fourth is refused and the owner's stored
+/// bytes, revisions included, stay within the quota. Deleting the snippet
+/// frees its history; with `REVISIONS_KEPT=0` nothing is kept or counted.
+#[test]
+fn history_counts_against_the_bytes_quota() {
+    let app = InProcApp::with_env(&[("QUOTA_MAX_BYTES", "300000")]);
+    let c = app.client();
+    let id = c.create(&snippet("a"))["id"].as_str().unwrap().to_string();
+    let path = format!("/snippets/{id}");
+    let statuses: Vec<u16> = (0..30)
+        .map(|i| {
+            let code = format!("{i:02}{}", "x".repeat(94_998));
+            c.json("PATCH", &path, &json!({ "code": code })).status
+        })
+        .collect();
+    // 2 + 3 × 95,001 = 285,005 (the first 2 bytes now a revision); a
+    // fourth would make 380,006.
+    assert_eq!(&statuses[..3], [200, 200, 200]);
+    assert!(statuses[3..].iter().all(|s| *s == 403), "{statuses:?}");
+    let (_, stored) = assert_usage_matches(&app.db, "tester");
+    assert_eq!(stored, 285_005);
+    let r = c.json("PATCH", &path, &json!({"code": "b".repeat(95_000)}));
+    let p = r.problem(403);
+    assert!(
+        p["type"].as_str().unwrap().ends_with(":quota-exceeded"),
+        "{p}"
+    );
+    assert_eq!(p["usage"]["bytes"], 285_005);
+    // A delete frees the snippet and its history.
+    assert_eq!(c.send("DELETE", &path, &[], None).status, 204);
+    assert_eq!(assert_usage_matches(&app.db, "tester"), (0, 0));
+
+    let none = InProcApp::with_env(&[("QUOTA_MAX_BYTES", "300000"), ("REVISIONS_KEPT", "0")]);
+    let c = none.client();
+    let path = format!(
+        "/snippets/{}",
+        c.create(&snippet("a"))["id"].as_str().unwrap()
+    );
+    for i in 0..10 {
+        let code = char::from(b'a' + i as u8).to_string().repeat(95_000);
+        let r = c.json("PATCH", &path, &json!({ "code": code }));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert_eq!(assert_usage_matches(&none.db, "tester"), (1, 95_001));
+}
+
+/// Every way revisions are written or deleted keeps the usage exact: the
+/// revision trigger's keep and batched prune, an admin's import of
+/// history, a manual DELETE, and the cascade of a snippet's delete.
+#[test]
+fn usage_follows_every_revision_write() {
+    let app = InProcApp::with_env(&[("REVISIONS_KEPT", "3")]);
+    let c = app.client();
+    let path = format!(
+        "/snippets/{}",
+        c.create(&snippet("a"))["id"].as_str().unwrap()
+    );
+    for i in 0..40 {
+        let r = c.json("PATCH", &path, &json!({ "code": "x".repeat(i + 1) }));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // Pruned at versions 16 and 32: 3 kept, and those past the cap.
+    let stored = app.db.psql("SELECT count(*) FROM snippet_revisions");
+    assert!(stored.trim().parse::<i64>().unwrap() > 3, "{stored}");
+    let (_, bytes) = assert_usage_matches(&app.db, "tester");
+    assert!(bytes > 41, "{bytes}");
+    let admin = app.anon().with_token(&mint(&app.db, "root", &["admin"]));
+    let rev = |v: i64| json!({"version": v, "title": "t", "language": "rust", "code": "old".repeat(10), "description": null, "tags": [], "updatedAt": "2020-01-01T00:00:00.000Z"});
+    let line = json!({"title": "t", "language": "rust", "code": "now", "owner": "tester", "revisions": [rev(1), rev(2)]});
+    let r = admin.send(
+        "POST",
+        "/snippets/import",
+        &[("Content-Type", "application/x-ndjson")],
+        Some(format!("{line}\n").as_bytes()),
+    );
+    assert_eq!(r.json()["imported"], 1, "{}", r.text());
+    assert_usage_matches(&app.db, "tester");
+    app.db
+        .psql("DELETE FROM snippet_revisions WHERE version = 1");
+    assert_usage_matches(&app.db, "tester");
+    assert_eq!(c.send("DELETE", &path, &[], None).status, 204);
+    assert_usage_matches(&app.db, "tester");
 }
 
 /// A server over real sockets with one quota set and a pool for a dozen
@@ -451,12 +542,13 @@ fn concurrent_growing_updates_cannot_overshoot_the_bytes_quota() {
             c.send("PATCH", &path, &[ct], Some(body.as_bytes())).status
         }
     });
-    // 24 + 9 × 100 = 924 fits in 1,000; a tenth would make 1,024.
+    // Each grows the owner by its 102 new bytes (its 2 old ones stay as a
+    // revision): 24 + 9 × 102 = 942 fits in 1,000; a tenth would make 1,044.
     let ok = statuses.iter().filter(|s| **s == 200).count();
     let refused = statuses.iter().filter(|s| **s == 403).count();
     assert_eq!((ok, refused), (9, 3), "{statuses:?}");
-    assert_eq!(assert_usage_matches(&app.db, "tester"), (12, 924));
-    // Shrinking takes no lock and always passes, even at the limit.
+    assert_eq!(assert_usage_matches(&app.db, "tester"), (12, 942));
+    // Shrinking passes while its revision fits: 942 + 2.
     let r = c.json("PUT", &format!("/snippets/{}", ids[0]), &snippet("c"));
     assert_eq!(r.status, 200, "{}", r.text());
 }

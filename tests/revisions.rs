@@ -285,7 +285,13 @@ fn forks_copy_a_readable_snippet_into_the_callers_own() {
     assert_eq!(r.header("location"), Some(fork_path.as_str()));
     assert_eq!(r.header("etag"), Some("\"1\""));
     assert_eq!(fork["owner"], common::TESTER);
-    assert_eq!(fork["forkedFrom"], json!({"id": src["id"], "version": 2}));
+    // The source is alice's unlisted snippet: its id is not shown to bob
+    // (issue 30, finding 13), only the version copied.
+    assert_eq!(fork["forkedFrom"], json!({"id": null, "version": 2}));
+    assert_eq!(
+        alice.get(&fork_path).json()["forkedFrom"],
+        json!({"id": src["id"], "version": 2})
+    );
     assert_eq!(fork["visibility"], "unlisted");
     for k in ["language", "code", "description", "tags"] {
         assert_eq!(fork[k], src[k], "{k}");
@@ -345,6 +351,84 @@ fn forks_copy_a_readable_snippet_into_the_callers_own() {
     let r = bob.get(&format!("{src_path}/forks"));
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("POST"));
+}
+
+/// Issue 30, finding 13: `forkedFrom.id` is shown only to callers who
+/// may be shown the source (public, or theirs, or an admin); others get
+/// `{"id": null, "version": N}`. Every route that shows a snippet follows
+/// it, and a list page pays one batched lookup, not one per fork.
+#[test]
+fn forked_from_names_only_sources_the_reader_may_read() {
+    let app = InProcApp::new();
+    let full = ["snippets:read", "snippets:write"];
+    let alice = app.anon().with_token(&mint(&app.db, "alice", &full));
+    let bob = app.anon().with_token(&mint(&app.db, "bob", &full));
+    let admin = app.anon().with_token(&mint(&app.db, "root", &["admin"]));
+    let src = alice.create(&body("source", "src"));
+    let src_id = src["id"].as_str().unwrap().to_string();
+    let src_path = format!("/snippets/{src_id}");
+    let forks: Vec<String> = (0..3)
+        .map(|_| {
+            let r = bob.send("POST", &format!("{src_path}/forks"), &[], None);
+            assert_eq!(r.json()["forkedFrom"]["id"], src_id.as_str());
+            format!("/snippets/{}", r.json()["id"].as_str().unwrap())
+        })
+        .collect();
+    let named = json!({"id": src_id, "version": 1});
+    let hidden = json!({"id": null, "version": 1});
+    // Every way bob's forks are shown, to one reader.
+    let seen = |c: &common::Client| -> Vec<Value> {
+        let mut out: Vec<Value> = forks
+            .iter()
+            .map(|f| c.get(f).json()["forkedFrom"].clone())
+            .collect();
+        let page = c.get("/snippets?owner=bob&limit=10").json();
+        out.extend(
+            page.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["forkedFrom"].clone()),
+        );
+        out
+    };
+    for c in [app.anon(), bob.clone(), alice.clone(), admin.clone()] {
+        assert!(seen(&c).iter().all(|f| *f == named));
+    }
+    // The source made unlisted: its id is a secret now.
+    alice.json("PATCH", &src_path, &json!({"visibility": "unlisted"}));
+    for c in [app.anon(), bob.clone()] {
+        let all = seen(&c);
+        assert_eq!(all.len(), 6);
+        assert!(all.iter().all(|f| *f == hidden), "{all:?}");
+    }
+    for c in [alice.clone(), admin.clone()] {
+        assert!(seen(&c).iter().all(|f| *f == named));
+    }
+    // Writes and the export answer the same.
+    let r = bob.json("PATCH", &forks[0], &json!({"code": "mine"}));
+    assert_eq!(r.json()["forkedFrom"], hidden);
+    let r = bob.json("PUT", &forks[1], &body("put", "mine"));
+    assert_eq!(r.json()["forkedFrom"], hidden);
+    let r = bob.get("/snippets/export");
+    assert_eq!(r.status, 200);
+    assert!(!r.text().contains(&src_id), "{}", r.text());
+    assert_eq!(
+        r.text()
+            .matches(r#""forkedFrom":{"id":null,"version":1}"#)
+            .count(),
+        3
+    );
+    // One batched lookup per list page, whatever the number of forks.
+    let sql = r#"SELECT "snippets"."id", "snippets"."owner", "snippets"."visibility" FROM %"#;
+    if let Some(before) = app.db.calls(sql) {
+        bob.get("/snippets?owner=bob&limit=10");
+        assert_eq!(app.db.calls(sql).unwrap() - before, 1);
+    }
+    // Public again: named again; deleted: nobody may read it.
+    alice.json("PATCH", &src_path, &json!({"visibility": "public"}));
+    assert!(seen(&bob).iter().all(|f| *f == named));
+    assert_eq!(alice.send("DELETE", &src_path, &[], None).status, 204);
+    assert!(seen(&alice).iter().all(|f| *f == hidden));
 }
 
 /// The new read routes answer as GET /snippets/{id} does, for every kind
@@ -416,6 +500,79 @@ fn new_routes_follow_the_visibility_of_get() {
     }
     bad.send("POST", &format!("{path}/forks"), &[], None)
         .problem(401);
+}
+
+/// Issue 30, finding 11: a version is readable by whoever could read the
+/// snippet when it was written and can still read it now. Making a
+/// private snippet public publishes its current version only; a version
+/// written unlisted is shown to others only while the snippet is
+/// unlisted; shared caches get only versions written public.
+#[test]
+fn publishing_a_snippet_publishes_its_current_version_only() {
+    let app = InProcApp::new();
+    let full = ["snippets:read", "snippets:write"];
+    let alice = app.anon().with_token(&mint(&app.db, "alice", &full));
+    let bob = app.anon().with_token(&mint(&app.db, "bob", &full));
+    let admin = app.anon().with_token(&mint(&app.db, "root", &["admin"]));
+    let s = alice.create(&json!({"title": "cfg", "language": "sh", "code": "KEY=TOPSECRET", "visibility": "private"}));
+    let path = format!("/snippets/{}", s["id"].as_str().unwrap());
+    let patch = |v: Value| assert_eq!(alice.json("PATCH", &path, &v).status, 200);
+    // v1 private, v2 unlisted, v3..v4 public, v5 unlisted again.
+    patch(json!({"visibility": "unlisted", "code": "KEY=UNLISTED"}));
+    patch(json!({"visibility": "public", "code": "KEY=PUBLIC3"}));
+    patch(json!({"code": "KEY=PUBLIC4"}));
+    let shown = |c: &common::Client| -> Vec<i64> {
+        pages(c, &format!("{path}/revisions?limit=2"))
+            .concat()
+            .iter()
+            .map(|r| r["version"].as_i64().unwrap())
+            .collect()
+    };
+    let check = |now: &str, others: &[i64]| {
+        for (who, c) in [("anon", app.anon()), ("bob", bob.clone())] {
+            assert_eq!(shown(&c), others, "{who}, {now}");
+            for v in 1..=4 {
+                let rev = c.get(&format!("{path}/revisions/{v}"));
+                let raw = c.get(&format!("{path}/revisions/{v}/raw"));
+                if others.contains(&v) {
+                    assert_eq!((rev.status, raw.status), (200, 200), "{who} v{v} {now}");
+                    let public = now == "public" && v >= 3;
+                    let cache = if public { "public" } else { "private" };
+                    let want = format!("{cache}, max-age=31536000, immutable");
+                    assert_eq!(raw.header("cache-control"), Some(want.as_str()), "v{v}");
+                } else {
+                    rev.problem(404);
+                    raw.problem(404);
+                    for secret in ["TOPSECRET", "UNLISTED"] {
+                        assert!(!raw.text().contains(secret), "{who} v{v} {now}");
+                        assert!(!rev.text().contains(secret), "{who} v{v} {now}");
+                    }
+                }
+            }
+        }
+        // The owner and admins read every version, never shared-cached
+        // unless written public.
+        for c in [&alice, &admin] {
+            let all: Vec<i64> = (1..=others[0]).rev().collect();
+            assert_eq!(shown(c), all, "{now}");
+            let r = c.get(&format!("{path}/revisions/1/raw"));
+            assert_eq!(r.text(), "KEY=TOPSECRET");
+            assert_eq!(
+                r.header("cache-control"),
+                Some("private, max-age=31536000, immutable")
+            );
+        }
+    };
+    // Public now: v1 (private) and v2 (unlisted) stay hidden from others.
+    check("public", &[4, 3]);
+    // Unlisted again: what was written public or unlisted is shown by id.
+    patch(json!({"visibility": "unlisted"}));
+    check("unlisted", &[5, 4, 3, 2]);
+    // Private: nothing, as before.
+    patch(json!({"visibility": "private"}));
+    for c in [app.anon(), bob.clone()] {
+        c.get(&format!("{path}/revisions")).problem(404);
+    }
 }
 
 /// A history page's LIMIT is written into its SQL (store::LimitLiteral):

@@ -66,6 +66,9 @@ diesel::table! {
         description -> Nullable<Text>,
         tags -> Array<Text>,
         updated_at -> Timestamptz,
+        /// Migration 2026-12-06-000010: the snippet's visibility while this
+        /// version was current ('private' for versions written before).
+        visibility -> Text,
     }
 }
 

@@ -17,6 +17,8 @@ pub(super) async fn create(
     id: Uuid,
 ) -> Result<Response<Body>, ApiError> {
     let source = app.lookups.get_for(caller, id).await?;
-    let s = forks::fork(&app.creates, caller, &source, app.cfg.limits.quota).await?;
-    Ok(created(&s))
+    let mut s = forks::fork(&app.creates, caller, &source, app.cfg.limits.quota).await?;
+    // Named only if the caller may be shown the source (docs/api.md).
+    forks::show_sources(&app.pool, caller, std::slice::from_mut(&mut s)).await?;
+    Ok(created(caller, &s))
 }

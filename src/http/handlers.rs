@@ -17,7 +17,9 @@ use super::transfer::{self, Reply};
 use super::App;
 use super::{auth, docs_ui, forks, identity, import, raw, revisions};
 use crate::auth::{Caller, Scope, Verification};
-use crate::snippets::{expiry, store, Cursor, ListQuery, Snippet, SnippetError};
+use crate::snippets::{
+    expiry, forks as fork_sources, store, Cursor, ListQuery, Snippet, SnippetError,
+};
 use http_body_util::Either;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -264,6 +266,31 @@ fn snippet(status: StatusCode, s: &Snippet) -> Response<Body> {
     resp
 }
 
+/// What a write answers: the snippet with its ETag, or, to a caller
+/// without `snippets:read`, only `{"id", "version"}` and the ETag
+/// (access::sees_content; docs/api.md, "Write-only tokens").
+pub(super) fn written(status: StatusCode, caller: &Caller, s: &Snippet) -> Response<Body> {
+    if crate::snippets::access::sees_content(caller) {
+        return snippet(status, s);
+    }
+    #[derive(Serialize)]
+    struct Receipt {
+        id: Uuid,
+        version: i64,
+    }
+    let mut resp = json(
+        status,
+        &Receipt {
+            id: s.id,
+            version: s.version,
+        },
+    );
+    let h = resp.headers_mut();
+    h.insert(ETAG, etag_header(s.version));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
 async fn ready(app: &App) -> Result<Response<Body>> {
     store::ping(&app.pool).await?;
     Ok(no_store(json(
@@ -305,7 +332,8 @@ async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Respons
     } else {
         None
     };
-    let (rows, more) = store::list(&app.pool, &app.words, caller, &q).await?;
+    let (mut rows, more) = store::list(&app.pool, &app.words, caller, &q).await?;
+    fork_sources::show_sources(&app.pool, caller, &mut rows).await?;
     // The text fields, plus the rest of a row's JSON (~300 bytes).
     let size = rows
         .iter()
@@ -342,12 +370,13 @@ async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> 
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = expiry::input(body, app.cfg.max_expiry)?;
     let s = store::insert(&app.creates, caller, input, app.cfg.limits.quota).await?;
-    Ok(created(&s))
+    Ok(created(caller, &s))
 }
 
-/// 201 with the new snippet, its ETag and `Location`.
-pub(super) fn created(s: &Snippet) -> Response<Body> {
-    let mut resp = snippet(StatusCode::CREATED, s);
+/// 201 with the new snippet (or its receipt: [`written`]), its ETag and
+/// `Location`.
+pub(super) fn created(caller: &Caller, s: &Snippet) -> Response<Body> {
+    let mut resp = written(StatusCode::CREATED, caller, s);
     resp.headers_mut().insert(
         LOCATION,
         HeaderValue::from_str(&format!("/snippets/{}", s.id)).expect("uuid is ASCII"),
@@ -356,7 +385,7 @@ pub(super) fn created(s: &Snippet) -> Response<Body> {
 }
 
 async fn get(app: &App, caller: &Caller, id: Uuid, headers: &HeaderMap) -> Result<Response<Body>> {
-    let s = app.lookups.get_for(caller, id).await?;
+    let mut s = app.lookups.get_for(caller, id).await?;
     if request::if_none_match(headers, s.version)? {
         // What the 200 would carry (RFC 9110 §15.4.5): ETag, Cache-Control.
         let mut resp = empty(StatusCode::NOT_MODIFIED);
@@ -365,6 +394,7 @@ async fn get(app: &App, caller: &Caller, id: Uuid, headers: &HeaderMap) -> Resul
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return Ok(resp);
     }
+    fork_sources::show_sources(&app.pool, caller, std::slice::from_mut(&mut s)).await?;
     Ok(snippet(StatusCode::OK, &s))
 }
 
@@ -372,8 +402,9 @@ async fn replace(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Respo
     let pre = request::precondition(req.headers())?;
     let body = json_body(app, req, &[Json::Plain]).await?;
     let input = expiry::input(body, app.cfg.max_expiry)?;
-    let s = store::replace(&app.pool, caller, id, &input, &pre, app.cfg.limits.quota).await?;
-    Ok(snippet(StatusCode::OK, &s))
+    let mut s = store::replace(&app.pool, caller, id, &input, &pre, app.cfg.limits.quota).await?;
+    fork_sources::show_sources(&app.pool, caller, std::slice::from_mut(&mut s)).await?;
+    Ok(written(StatusCode::OK, caller, &s))
 }
 
 async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {
@@ -385,7 +416,7 @@ async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Respons
         time::OffsetDateTime::now_utc(),
     )
     .map_err(SnippetError::Invalid)?;
-    let s = store::patch(
+    let mut s = store::patch(
         &app.pool,
         caller,
         id,
@@ -395,7 +426,8 @@ async fn patch(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Respons
         app.cfg.limits.quota,
     )
     .await?;
-    Ok(snippet(StatusCode::OK, &s))
+    fork_sources::show_sources(&app.pool, caller, std::slice::from_mut(&mut s)).await?;
+    Ok(written(StatusCode::OK, caller, &s))
 }
 
 async fn delete(

@@ -14,10 +14,13 @@ use crate::snippets::{Snippet, Visibility};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// A version never changes once written: shared caches may keep a public
-/// snippet's for a year; anything else only the caller's own cache.
-pub(super) fn immutable(current: &Snippet) -> HeaderValue {
-    HeaderValue::from_static(if current.visibility == Visibility::Public {
+/// A version never changes once written: shared caches may keep it for a
+/// year only if it was written public and the snippet is public now;
+/// anything else only the caller's own cache (issue 30, finding 11: a
+/// version written private must never sit in CloudFront).
+pub(super) fn immutable(current: &Snippet, written: Visibility) -> HeaderValue {
+    let public = current.visibility == Visibility::Public && written == Visibility::Public;
+    HeaderValue::from_static(if public {
         "public, max-age=31536000, immutable"
     } else {
         "private, max-age=31536000, immutable"
@@ -47,7 +50,7 @@ pub(super) async fn list(
 ) -> Result<Response<Body>> {
     let q = request::revision_query(query)?;
     let current = app.lookups.get_for(caller, id).await?;
-    let (rows, more) = revisions::page(&app.pool, &current, q).await?;
+    let (rows, more) = revisions::page(&app.pool, caller, &current, q).await?;
     let mut resp = json(StatusCode::OK, &rows);
     let h = resp.headers_mut();
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -75,10 +78,11 @@ pub(super) async fn find(
     headers: &HeaderMap,
 ) -> Result<std::result::Result<(Revision, HeaderValue), Response<Body>>> {
     let current = app.lookups.get_for(caller, id).await?;
-    let rev = revisions::get(&app.pool, &current, version).await?;
-    Ok(match not_modified(headers, version, immutable(&current))? {
+    let (rev, written) = revisions::get(&app.pool, caller, &current, version).await?;
+    let cache = immutable(&current, written);
+    Ok(match not_modified(headers, version, cache.clone())? {
         Some(resp) => Err(resp),
-        None => Ok((rev, immutable(&current))),
+        None => Ok((rev, cache)),
     })
 }
 

@@ -1,12 +1,23 @@
 //! Forks: a copy of a snippet the caller may read, owned by the caller,
-//! remembering where it came from (`forkedFrom`).
+//! remembering where it came from (`forkedFrom`), and which readers may
+//! be shown that source ([`hide_sources`]).
 
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::access;
 use super::creates::Creates;
 use super::error::SnippetError;
-use super::model::{ForkedFrom, Snippet, SnippetInput};
+use super::expiry::Live;
+use super::model::{ForkedFrom, Snippet, SnippetInput, Visibility};
 use super::store;
 use crate::auth::Caller;
 use crate::config::Quota;
+use crate::db::schema::snippets::dsl as s;
+use crate::db::DbPool;
 
 /// Copies `source` (obtained through `Lookups::get_for`, so readable by the
 /// caller) into a new snippet of the caller's, as a create: `snippets:write`
@@ -30,4 +41,58 @@ pub async fn fork(
         limits,
     )
     .await
+}
+
+/// `rows` as `caller` may see them: [`hide_sources`] with
+/// `access::shows_source`. No connection is taken when no row is a fork.
+pub async fn show_sources(
+    pool: &DbPool,
+    caller: &Caller,
+    rows: &mut [Snippet],
+) -> Result<(), SnippetError> {
+    if rows.iter().all(|r| r.forked_from_id.is_none()) {
+        return Ok(());
+    }
+    let mut c = pool.get().await?;
+    hide_sources(&mut c, rows, |o, v| access::shows_source(caller, o, v)).await
+}
+
+/// Clears `forkedFrom.id` (the version stays) of every fork in `rows`
+/// whose source `shown(owner, visibility)` refuses, or that no longer
+/// exists (deleted, expired): issue 30, finding 13, docs/api.md
+/// (`forkedFrom`). One batched query for a whole page, only when the page
+/// holds a fork: `SELECT id, owner, visibility FROM snippets WHERE id =
+/// ANY($1)` (no N+1).
+pub async fn hide_sources(
+    c: &mut AsyncPgConnection,
+    rows: &mut [Snippet],
+    shown: impl Fn(Option<&str>, Visibility) -> bool,
+) -> Result<(), SnippetError> {
+    let mut ids: Vec<Uuid> = rows.iter().filter_map(|r| r.forked_from_id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let sources: HashMap<Uuid, (Option<String>, String)> = s::snippets
+        .filter(s::id.eq_any(&ids))
+        .filter(Live)
+        .select((s::id, s::owner, s::visibility))
+        .load::<(Uuid, Option<String>, String)>(c)
+        .await?
+        .into_iter()
+        .map(|(id, owner, vis)| (id, (owner, vis)))
+        .collect();
+    for row in rows.iter_mut() {
+        let Some(source) = row.forked_from_id else {
+            continue;
+        };
+        let named = sources
+            .get(&source)
+            .is_some_and(|(o, v)| shown(o.as_deref(), Visibility::from(v.clone())));
+        if !named {
+            row.forked_from_id = None;
+        }
+    }
+    Ok(())
 }

@@ -44,10 +44,19 @@ pub struct ForkedFrom {
     pub version: i64,
 }
 
+/// `forkedFrom` as a reader sees it: `id` is `null` when the reader may
+/// not be shown the source (forks::hide_sources), the version stays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ForkedFromShown {
+    pub id: Option<Uuid>,
+    pub version: i64,
+}
+
 impl Snippet {
-    pub fn forked_from(&self) -> Option<ForkedFrom> {
-        Some(ForkedFrom {
-            id: self.forked_from_id?,
+    /// `None` when the snippet is not a fork.
+    pub fn forked_from(&self) -> Option<ForkedFromShown> {
+        Some(ForkedFromShown {
+            id: self.forked_from_id,
             version: self.forked_from_version?,
         })
     }

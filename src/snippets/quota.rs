@@ -1,6 +1,8 @@
 //! Per-owner quotas: most snippets and most stored bytes (UTF-8 octets of
-//! title + description + code; tags and metadata are small and bounded per
-//! row, so the snippet count bounds them).
+//! title + description + code, of the snippets and of every stored
+//! revision of them: migrations/2026-12-06-000011_history_in_quota; tags
+//! and metadata are small and bounded per row, so the snippet count bounds
+//! them).
 //!
 //! The counts live in `owner_usage`, kept by statement-level triggers on
 //! `snippets` so that every writer counts, an older release during a
@@ -120,10 +122,12 @@ pub fn read<'a>(
 }
 
 diesel::define_sql_function! {
-    /// Migration 2026-12-05-000001: `who` if an update from `old_bytes` to
-    /// `new_bytes` keeps the owner within the bytes limit (or does not
-    /// grow); a growing one takes the owner's quota lock first. Else the
-    /// same error as `owner_quota_admit_after` (creates.rs).
+    /// Migrations 2026-12-05-000001 and 2026-12-06-000011: `who` if an
+    /// update from `old_bytes` to `new_bytes` keeps the owner within the
+    /// bytes limit, counting the old row as the revision it becomes (so
+    /// the owner grows by `new_bytes`, unless REVISIONS_KEPT is 0); a
+    /// growing one takes the owner's quota lock first. Else the same error
+    /// as `owner_quota_admit_after` (creates.rs).
     fn owner_quota_resize(lock_class: Integer, who: Text, new_bytes: BigInt, old_bytes: BigInt, max_bytes: BigInt) -> Text;
 }
 

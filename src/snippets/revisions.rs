@@ -5,7 +5,10 @@
 //!
 //! Every function takes the current [`Snippet`] as the caller obtained it
 //! through `Lookups::get_for`: holding it is the proof that the caller may
-//! read the snippet, so no revision is reachable without that check.
+//! read the snippet, so no revision is reachable without that check. Each
+//! earlier version also carries the visibility it was written with, and
+//! only the versions `access::can_read_version` allows the caller are
+//! read at all (filtered in SQL on history pages).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -15,8 +18,10 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 
+use super::access;
 use super::error::SnippetError;
-use super::model::{iso_millis, Snippet};
+use super::model::{iso_millis, Snippet, Visibility};
+use crate::auth::Caller;
 use crate::db::schema::snippet_revisions;
 use crate::db::schema::snippet_revisions::dsl as r;
 use crate::db::DbPool;
@@ -91,6 +96,7 @@ pub struct RevisionQuery {
 /// there is a next page. One round trip (the current version is at hand).
 pub async fn page(
     pool: &DbPool,
+    caller: &Caller,
     current: &Snippet,
     q: RevisionQuery,
 ) -> Result<(Vec<Revision>, bool), SnippetError> {
@@ -112,6 +118,7 @@ pub async fn page(
         r::snippet_revisions
             .filter(r::snippet_id.eq(current.id))
             .filter(r::version.lt(below.min(current.version)))
+            .filter(r::visibility.eq_any(readable(caller, current)))
             .order(r::version.desc())
             .select(Revision::as_select()),
         (limit + 1 - rows.len()) as i64,
@@ -138,23 +145,42 @@ pub(super) fn oldest_kept(current: &Snippet, kept: i64) -> i64 {
     current.version.saturating_sub(kept)
 }
 
-/// One version: the current one, or a kept earlier one; `NotFound` for a
-/// version never written or already pruned.
-pub async fn get(pool: &DbPool, current: &Snippet, version: i64) -> Result<Revision, SnippetError> {
+/// The visibilities of the earlier versions `caller` may read.
+fn readable(caller: &Caller, current: &Snippet) -> Vec<&'static str> {
+    access::readable_versions(caller, current.owner.as_deref(), current.visibility)
+}
+
+/// One version and the visibility it was written with: the current one,
+/// or a kept earlier one the caller may read; `NotFound` for a version
+/// never written, already pruned, or not the caller's to read (the same
+/// answer: no oracle for what a private version was).
+pub async fn get(
+    pool: &DbPool,
+    caller: &Caller,
+    current: &Snippet,
+    version: i64,
+) -> Result<(Revision, Visibility), SnippetError> {
     if version == current.version {
-        return Ok(Revision::from(current));
+        return Ok((Revision::from(current), current.visibility));
     }
     if version > current.version || version < oldest_kept(current, pool.revisions_kept()) {
         return Err(SnippetError::NotFound);
     }
     let mut c = pool.get().await?;
-    r::snippet_revisions
+    let (rev, written): (Revision, String) = r::snippet_revisions
         .find((current.id, version))
-        .select(Revision::as_select())
+        .select((Revision::as_select(), r::visibility))
         .first(&mut c)
         .await
         .optional()?
-        .ok_or(SnippetError::NotFound)
+        .ok_or(SnippetError::NotFound)?;
+    let written = Visibility::from(written);
+    let (owner, now) = (current.owner.as_deref(), current.visibility);
+    if access::can_read_version(caller, owner, now, written) {
+        Ok((rev, written))
+    } else {
+        Err(SnippetError::NotFound)
+    }
 }
 
 #[cfg(test)]

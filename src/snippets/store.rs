@@ -624,6 +624,9 @@ pub async fn patch(
             return Err(miss(&mut c, caller, id).await);
         };
         let merged = merge(&current, patch, expiry, pre)?;
+        if unchanged(&current, &merged) {
+            return Ok(current);
+        }
         let at = at_version(current.version);
         if let Some(row) = update(&mut c, caller, id, &merged, &at, limits).await? {
             return Ok(row);
@@ -645,6 +648,9 @@ pub async fn patch(
                 return Ok(None);
             };
             let merged = merge(&current, &patch, expiry, &pre)?;
+            if unchanged(&current, &merged) {
+                return Ok(Some(current));
+            }
             let at = at_version(current.version);
             let row = update(c, &who, id, &merged, &at, limits)
                 .await?
@@ -690,6 +696,13 @@ fn merge(
     let mut merged = validate::patch(&SnippetInput::from(current), patch)?;
     merged.expiry = expiry;
     Ok(merged)
+}
+
+/// A patch that changes nothing (`{}`, or every field as it is) writes
+/// nothing: no new version, no revision, no quota check. The answer is the
+/// row as it is (issue 30, finding 12).
+fn unchanged(current: &Snippet, merged: &SnippetInput) -> bool {
+    *merged == SnippetInput::from(current)
 }
 
 pub async fn delete(

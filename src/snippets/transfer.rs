@@ -80,11 +80,17 @@ pub async fn export_page(
     if let Some(a) = after {
         q = q.filter(Before(a.created_at, a.id));
     }
-    let rows: Vec<Snippet> = q
+    let mut rows: Vec<Snippet> = q
         .order((s::created_at.desc(), s::id.desc()))
         .limit(EXPORT_PAGE)
         .load(&mut c)
         .await?;
+    // `forkedFrom.id` as GET shows it to the exporting owner (issue 30,
+    // finding 13): one batched query per page, only if it holds forks.
+    super::forks::hide_sources(&mut c, &mut rows, |o, v| {
+        super::access::shows_source_to(owner, o, v)
+    })
+    .await?;
     let mut history = if with_revisions {
         revisions_of(&mut c, &rows, pool.revisions_kept()).await?
     } else {
