@@ -1,6 +1,6 @@
 # Load test on loopback (issue 8): see bench/run.sh for the knobs and
 # docs/performance.md for the numbers. Needs root or wrk already installed.
-.PHONY: bench bench-report bench-clean bench-search bench-reference
+.PHONY: bench bench-report bench-clean bench-search bench-reference adversarial
 
 bench: ## load test: PostgreSQL + release binary + wrk + pgbench, report in bench/out/report.md
 	bench/run.sh
@@ -18,3 +18,9 @@ bench-search: release ## search at a million rows: seeded PostgreSQL (kept in be
 
 bench-reference: release ## GET /health of snippetd (access log on and off) beside the issue-17 reference service (bench/reference, axum), interleaved rounds (bench/reference.sh)
 	SNIPPETD_BIN=target/release/snippetd bench/reference.sh
+
+# Issue 30's findings 1, 2, 4 and 14 reproduced with numbers against the debug
+# binary (throw-away PostgreSQL, loopback only; docs/testing.md). Another
+# build: python3 bench/adversarial.py --bin PATH. ADVERSARIAL_ARGS=--json adds JSON.
+adversarial: build ## issue 30's adversarial reproduction (import memory, forged tokens, IPv6 /64 buckets, history vs quota)
+	$(PYTHON) bench/adversarial.py --bin target/debug/snippetd $(ADVERSARIAL_ARGS)
