@@ -563,6 +563,88 @@ fn token_endpoints_and_sha256_at_rest() {
     }
 }
 
+/// `POST /tokens` as `caller`; the new token's JSON (201 asserted).
+fn create_token(caller: &Client, body: Value) -> Value {
+    let r = caller.json("POST", "/tokens", &body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    common::record_token(r.json()["token"].as_str().unwrap());
+    r.json()
+}
+
+/// Issue 30, finding 7: a token created through the API expires no later
+/// than its creator, and revoking a token revokes what it created,
+/// transitively, at once in this process.
+#[test]
+fn child_tokens_expire_with_and_are_revoked_with_their_parent() {
+    let app = InProcApp::new();
+    let db = &app.db;
+    let scopes = ["snippets:read", "tokens:write"];
+    let parent = app.anon().with_token(&mint_with(
+        db,
+        "alice",
+        &scopes,
+        &[("expires_at", "now() + interval '1 day'")],
+    ));
+    let me = parent.get("/me").json();
+    let (parent_id, parent_expires) = (me["tokenId"].clone(), me["expiresAt"].clone());
+    assert!(parent_expires.is_string(), "{me}");
+
+    // No expiry asked: the parent's. A later one: 422 pointing at it.
+    let child = create_token(&parent, json!({"name": "child", "scopes": scopes}));
+    assert_eq!(child["expiresAt"], parent_expires, "{child}");
+    let r = parent.json(
+        "POST",
+        "/tokens",
+        &json!({"name": "late", "scopes": ["snippets:read"], "expiresInDays": 2}),
+    );
+    assert_eq!(r.problem(422)["errors"][0]["pointer"], "/expiresInDays");
+    let child_c = app.anon().with_token(child["token"].as_str().unwrap());
+    let grandchild = create_token(&child_c, json!({"name": "gc", "scopes": ["snippets:read"]}));
+    assert_eq!(grandchild["expiresAt"], parent_expires);
+    let gc_c = app.anon().with_token(grandchild["token"].as_str().unwrap());
+    let sibling = create_token(&parent, json!({"name": "sib", "scopes": ["snippets:read"]}));
+    let sib_c = app.anon().with_token(sibling["token"].as_str().unwrap());
+
+    // Revoking the child (all cached here) takes the grandchild along,
+    // not the parent or the sibling.
+    for c in [&parent, &child_c, &gc_c, &sib_c] {
+        assert_eq!(c.get("/me").status, 200);
+    }
+    let child_path = format!("/tokens/{}", child["id"].as_str().unwrap());
+    assert_eq!(parent.send("DELETE", &child_path, &[], None).status, 204);
+    child_c.get("/me").problem(401);
+    gc_c.get("/me").problem(401);
+    assert_eq!(sib_c.get("/me").status, 200);
+    assert_eq!(parent.get("/me").status, 200);
+    // Revoking the parent takes the sibling.
+    let parent_path = format!("/tokens/{}", parent_id.as_str().unwrap());
+    assert_eq!(parent.send("DELETE", &parent_path, &[], None).status, 204);
+    sib_c.get("/me").problem(401);
+    parent.get("/me").problem(401);
+    let live = db.psql("SELECT count(*) FROM tokens WHERE owner = 'alice' AND revoked_at IS NULL");
+    assert_eq!(live.trim(), "0", "every token of the lineage is revoked");
+
+    // A token revoked behind this process's cache (in SQL) mints nothing:
+    // the insert checks its parent row, and the caller gets a 401.
+    let other = app.anon().with_token(&mint(db, "bob", &scopes));
+    let id = other.get("/me").json()["tokenId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    db.psql(&format!(
+        "UPDATE tokens SET revoked_at = now() WHERE id = '{id}'"
+    ));
+    other
+        .json(
+            "POST",
+            "/tokens",
+            &json!({"name": "n", "scopes": ["snippets:read"]}),
+        )
+        .problem(401);
+    let minted = db.psql("SELECT count(*) FROM tokens WHERE owner = 'bob'");
+    assert_eq!(minted.trim(), "1");
+}
+
 #[test]
 fn last_used_at_is_recorded_off_the_request_path() {
     let w = world();

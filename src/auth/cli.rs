@@ -183,8 +183,12 @@ pub fn token(settings: &AdminSettings, cmd: TokenCmd) -> ExitCode {
             Ok(())
         }),
         TokenCmd::Revoke { id } => with_pool(settings, async |pool| {
-            store::revoke(&pool, id, None).await?;
-            eprintln!("revoked token {id}; running servers refuse it within 10 seconds");
+            let ids = super::lineage::revoke(&pool, id, None).await?;
+            eprintln!(
+                "revoked token {id} and {} token(s) it created; running servers refuse them \
+                 within 10 seconds",
+                ids.len() - 1
+            );
             Ok(())
         }),
     }

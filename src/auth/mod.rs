@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod lineage;
 pub mod scope;
 pub mod store;
 pub mod token;
@@ -187,13 +188,15 @@ impl Auth {
         });
     }
 
-    /// Forgets a token in this process at once (after revoking it).
-    pub fn evict(&self, token_id: Uuid) {
-        lock(&self.cache).evict_token(token_id);
+    /// Forgets tokens in this process at once (after revoking them).
+    pub fn evict(&self, token_ids: &[Uuid]) {
+        lock(&self.cache).evict_tokens(token_ids);
     }
 
-    /// Revokes a token: the caller's own (`tokens:write`), or any (admin).
-    /// Another owner's token is `NotFound`, as a missing one.
+    /// Revokes a token and every token it created, transitively
+    /// (`lineage::revoke`): the caller's own (`tokens:write`), or any
+    /// (admin). Another owner's token is `NotFound`, as a missing one. All
+    /// of them are refused at once here, within [`CACHE_TTL`] elsewhere.
     pub async fn revoke(&self, caller: &Caller, id: Uuid) -> Result<(), AuthError> {
         caller.require(Scope::TokensWrite)?;
         let owner = if caller.is_admin() {
@@ -201,8 +204,8 @@ impl Auth {
         } else {
             caller.handle()
         };
-        store::revoke(&self.pool, id, owner).await?;
-        self.evict(id);
+        let ids = lineage::revoke(&self.pool, id, owner).await?;
+        self.evict(&ids);
         Ok(())
     }
 }

@@ -29,7 +29,7 @@ pub fn valid_handle(h: &str) -> bool {
 }
 
 /// A token as listed: never its hash.
-#[derive(Clone, Debug, PartialEq, Queryable, Selectable)]
+#[derive(Clone, Debug, PartialEq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = crate::db::schema::tokens, check_for_backend(diesel::pg::Pg))]
 pub struct TokenRow {
     pub id: Uuid,
@@ -134,13 +134,19 @@ pub async fn create_token(
         .returning(TokenRow::as_returning())
         .get_result(&mut c)
         .await
-        .map_err(|e| match e {
-            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                AuthError::Invalid("/owner", format!("there is no owner {owner:?}"))
-            }
-            e => e.into(),
-        })?;
+        .map_err(|e| unknown_owner(e, owner))?;
     Ok((row, secret))
+}
+
+/// A token insert's foreign-key violation: `owner` names no owner (an
+/// admin's `owner` field, the CLI's `--owner`).
+pub(super) fn unknown_owner(e: DieselError, owner: &str) -> AuthError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            AuthError::Invalid("/owner", format!("there is no owner {owner:?}"))
+        }
+        e => e.into(),
+    }
 }
 
 /// Tokens, newest first: one owner's, or everyone's.
@@ -153,27 +159,6 @@ pub async fn list_tokens(pool: &DbPool, owner: Option<&str>) -> Result<Vec<Token
     Ok(q.order((t::created_at.desc(), t::id.desc()))
         .load(&mut c)
         .await?)
-}
-
-/// Revokes a token (of `owner` only, when given). Revoking twice is not an
-/// error; a token that is not there (or not the owner's) is `NotFound`.
-pub async fn revoke(pool: &DbPool, id: Uuid, owner: Option<&str>) -> Result<(), AuthError> {
-    let mut c = conn(pool).await?;
-    let mut q = diesel::update(t::tokens).filter(t::id.eq(id)).into_boxed();
-    if let Some(owner) = owner {
-        q = q.filter(t::owner.eq(owner.to_string()));
-    }
-    let n = q
-        .set(t::revoked_at.eq(diesel::dsl::sql::<
-            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-        >("coalesce(revoked_at, now())")))
-        .execute(&mut c)
-        .await?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(AuthError::NotFound)
-    }
 }
 
 /// `BOOTSTRAP_ADMIN_TOKEN_SHA256`: makes sure an owner `admin` with an

@@ -12,7 +12,7 @@ use super::handlers::{json, json_body, Req};
 use super::problem::{ApiError, Body};
 use super::request::Json;
 use super::App;
-use crate::auth::{store, Caller, Scope, Scopes};
+use crate::auth::{lineage, store, Caller, Scope, Scopes};
 use crate::snippets::model::iso_millis;
 use crate::snippets::Violation;
 
@@ -76,6 +76,19 @@ struct NewToken {
     owner: Option<String>,
 }
 
+/// The caller's token and its expiry: the parent of the tokens it
+/// creates (docs/api.md, token lineage).
+fn parent(caller: &Caller) -> Result<(Uuid, Option<OffsetDateTime>)> {
+    match caller {
+        Caller::Owner {
+            token_id,
+            expires_at,
+            ..
+        } => Ok((*token_id, *expires_at)),
+        _ => Err(ApiError::Unauthorized(None)),
+    }
+}
+
 fn invalid(pointer: &str, detail: impl Into<String>) -> ApiError {
     ApiError::Invalid(vec![Violation {
         pointer: pointer.into(),
@@ -117,7 +130,7 @@ pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
             "A token can only be given scopes its creator's token has.".into(),
         ));
     }
-    let expires_at = match t.expires_in_days {
+    let asked = match t.expires_in_days {
         None => None,
         Some(d) if (1..=MAX_EXPIRES_DAYS).contains(&d) => {
             Some(OffsetDateTime::now_utc() + Duration::days(i64::from(d)))
@@ -129,6 +142,16 @@ pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
             ))
         }
     };
+    let (parent, parent_expires) = parent(caller)?;
+    let expires_at = lineage::child_expiry(parent_expires, asked).map_err(|p| {
+        invalid(
+            "/expiresInDays",
+            format!(
+                "the new token would outlive the token creating it, which expires at {}",
+                iso_millis(p)
+            ),
+        )
+    })?;
     let own = caller.handle().unwrap_or_default();
     let owner = match t.owner.as_deref() {
         None => own,
@@ -140,7 +163,8 @@ pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
             ))
         }
     };
-    let (row, secret) = store::create_token(&app.pool, owner, name, scopes, expires_at).await?;
+    let (row, secret) =
+        lineage::create_child(&app.pool, parent, owner, name, scopes, expires_at).await?;
     let mut body = serde_json::to_value(&row).expect("serializes");
     body["token"] = secret.expose().into();
     Ok(no_store(json(StatusCode::CREATED, &body)))
