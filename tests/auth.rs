@@ -338,6 +338,22 @@ fn authorization_matrix_for_the_other_routes() {
             _ => 403,
         };
         assert_eq!(owner, status(want), "{who:?} POST /owners");
+        // The admin deletes the owner it just created; anyone else is
+        // refused before the owner (bob, who has a token here) is touched.
+        let handle = if *who == Who::Admin {
+            format!("h{}", *who as u8)
+        } else {
+            "bob".into()
+        };
+        let delete = c
+            .send("DELETE", &format!("/owners/{handle}"), &[], None)
+            .status;
+        let want = match who {
+            Who::Anonymous => 401,
+            Who::Admin => 204,
+            _ => 403,
+        };
+        assert_eq!(delete, status(want), "{who:?} DELETE /owners/{{handle}}");
         let revoke = c
             .send("DELETE", &format!("/tokens/{}", &NEVER[10..]), &[], None)
             .status;
@@ -643,6 +659,94 @@ fn child_tokens_expire_with_and_are_revoked_with_their_parent() {
         .problem(401);
     let minted = db.psql("SELECT count(*) FROM tokens WHERE owner = 'bob'");
     assert_eq!(minted.trim(), "1");
+}
+
+/// Issue 30, finding 8: an owner deleted behind this process's token cache
+/// (in SQL) gets 401 on a write, not the foreign key's 500; deleting one
+/// through `DELETE /owners/{handle}` refuses its tokens, and the tokens
+/// they created for other owners, at once, and takes its snippets along.
+#[test]
+fn a_deleted_owners_token_is_a_401_never_a_500() {
+    let app = InProcApp::new();
+    let db = &app.db;
+    let full = ["snippets:read", "snippets:write", "tokens:write"];
+    let body = json!({"title": "t", "language": "rust", "code": "x"});
+    let alice = app.anon().with_token(&mint(db, "alice", &full));
+    let public = alice.create(&body);
+    let fork_path = format!("/snippets/{}/forks", public["id"].as_str().unwrap());
+
+    // The race: carol's token is cached, then her row vanishes in SQL.
+    let carol = app.anon().with_token(&mint(db, "carol", &full));
+    assert_eq!(carol.get("/me").status, 200);
+    db.psql("DELETE FROM owners WHERE handle = 'carol'");
+    let r = carol.json("POST", "/snippets", &body);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(r#"Bearer realm="snippetd", error="invalid_token""#)
+    );
+    assert_eq!(
+        r.problem(401)["type"],
+        "tag:snippetd,2026:problem:invalid-token"
+    );
+    carol.send("POST", &fork_path, &[], None).problem(401);
+
+    // The admin route: alice's tokens (cached) and the child of one.
+    let admin = app.anon().with_token(&mint(db, "root", &["admin"]));
+    let child = create_token(&alice, json!({"name": "c", "scopes": ["snippets:read"]}));
+    let alice_child = app.anon().with_token(child["token"].as_str().unwrap());
+    let private =
+        alice.create(&json!({"title": "p", "language": "l", "code": "c", "visibility": "private"}));
+    let private_path = format!("/snippets/{}", private["id"].as_str().unwrap());
+    let r = alice.send(
+        "PATCH",
+        &private_path,
+        &[("Content-Type", "application/merge-patch+json")],
+        Some(br#"{"code":"v2"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // An admin's child made for another owner goes with the admin.
+    let root2 = app.anon().with_token(&mint(db, "root2", &["admin"]));
+    assert_eq!(
+        root2
+            .json("POST", "/owners", &json!({"handle": "dave"}))
+            .status,
+        201
+    );
+    let dave = create_token(
+        &root2,
+        json!({"name": "d", "scopes": ["snippets:read"], "owner": "dave"}),
+    );
+    let dave = app.anon().with_token(dave["token"].as_str().unwrap());
+    for c in [&alice, &alice_child, &dave] {
+        assert_eq!(c.get("/me").status, 200);
+    }
+    assert_eq!(admin.send("DELETE", "/owners/alice", &[], None).status, 204);
+    alice.get("/me").problem(401);
+    alice_child.get("/me").problem(401);
+    alice.json("POST", "/snippets", &body).problem(401);
+    for path in [
+        format!("/snippets/{}", public["id"].as_str().unwrap()),
+        private_path,
+    ] {
+        admin.get(&path).problem(404);
+    }
+    let left = db.psql(
+        "SELECT (SELECT count(*) FROM snippets WHERE owner = 'alice') \
+              + (SELECT count(*) FROM snippet_revisions r WHERE NOT EXISTS \
+                 (SELECT 1 FROM snippets s WHERE s.id = r.snippet_id)) \
+              + (SELECT count(*) FROM tokens WHERE owner = 'alice') \
+              + (SELECT count(*) FROM owner_usage WHERE owner = 'alice')",
+    );
+    assert_eq!(left.trim(), "0", "alice's rows are all gone");
+    admin
+        .send("DELETE", "/owners/alice", &[], None)
+        .problem(404);
+    admin
+        .send("DELETE", "/owners/Alice", &[], None)
+        .problem(404);
+    assert_eq!(admin.send("DELETE", "/owners/root2", &[], None).status, 204);
+    dave.get("/me").problem(401);
+    root2.get("/me").problem(401);
 }
 
 #[test]

@@ -41,6 +41,10 @@ pub enum OwnerCmd {
         /// 1 to 39 lower-case letters, digits or '-', not starting with '-'.
         handle: String,
     },
+    /// Delete an owner with its snippets (and their history) and its
+    /// tokens; tokens they created for other owners are revoked. Running
+    /// servers refuse its tokens within 10 seconds.
+    Delete { handle: String },
 }
 
 /// `snippetd token …`
@@ -123,6 +127,21 @@ pub fn owner(settings: &AdminSettings, cmd: OwnerCmd) -> ExitCode {
         OwnerCmd::Add { handle } => with_pool(settings, async |pool| {
             store::create_owner(&pool, &handle).await?;
             eprintln!("created owner {handle}");
+            Ok(())
+        }),
+        OwnerCmd::Delete { handle } => with_pool(settings, async |pool| {
+            let gone = super::lineage::delete_owner(&pool, &handle)
+                .await
+                .map_err(|e| match e {
+                    AuthError::NotFound => AuthError::Invalid("HANDLE", "no such owner".into()),
+                    e => e,
+                })?;
+            eprintln!(
+                "deleted owner {handle}: {} snippet(s), {} token(s) revoked; running servers \
+                 refuse them within 10 seconds",
+                gone.snippets,
+                gone.tokens.len()
+            );
             Ok(())
         }),
     }

@@ -134,6 +134,53 @@ pub async fn revoke(pool: &DbPool, id: Uuid, owner: Option<&str>) -> Result<Vec<
     .await
 }
 
+/// What deleting an owner removed.
+#[derive(Debug, Default)]
+pub struct OwnerDeleted {
+    /// The owner's tokens and every token they created (other owners'
+    /// included): all to forget.
+    pub tokens: Vec<Uuid>,
+    pub snippets: usize,
+}
+
+/// Deletes an owner in one transaction: locks its row (a concurrent
+/// insert that names it waits, then fails its foreign key: a 401, see
+/// `Denied::OwnerGone`), revokes its tokens' descendants, deletes its
+/// snippets (their revisions cascade) and the owner (its tokens and usage
+/// rows cascade). `NotFound` when there is no such owner.
+pub async fn delete_owner(pool: &DbPool, handle: &str) -> Result<OwnerDeleted, AuthError> {
+    use crate::db::schema::{owners::dsl as o, snippets::dsl as s, tokens::dsl as t};
+    let mut c: DbConn<'_> = pool.get().await?;
+    let handle = handle.to_string();
+    c.transaction::<_, AuthError, _>(async move |c| {
+        let found: Option<String> = o::owners
+            .select(o::handle)
+            .filter(o::handle.eq(&handle))
+            .for_update()
+            .first(c)
+            .await
+            .optional()?;
+        found.ok_or(AuthError::NotFound)?;
+        let own: Vec<Uuid> = t::tokens
+            .select(t::id)
+            .filter(t::owner.eq(&handle))
+            .load(c)
+            .await?;
+        let mut tokens = revoke_descendants(c, &own).await?;
+        tokens.extend(own);
+        tokens.sort_unstable();
+        tokens.dedup();
+        let snippets = diesel::delete(s::snippets.filter(s::owner.eq(&handle)))
+            .execute(c)
+            .await?;
+        diesel::delete(o::owners.filter(o::handle.eq(&handle)))
+            .execute(c)
+            .await?;
+        Ok(OwnerDeleted { tokens, snippets })
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::child_expiry;

@@ -66,6 +66,7 @@ impl From<DieselError> for AuthError {
         match S::from(e) {
             S::Unavailable(why) => AuthError::Unavailable(why),
             S::NotFound => AuthError::NotFound,
+            S::Denied(d) => AuthError::Denied(d),
             other => AuthError::Internal(other.to_string()),
         }
     }
@@ -207,6 +208,21 @@ impl Auth {
         let ids = lineage::revoke(&self.pool, id, owner).await?;
         self.evict(&ids);
         Ok(())
+    }
+
+    /// Deletes an owner with its snippets and tokens (admin only;
+    /// `lineage::delete_owner`); its tokens, and those they created, are
+    /// refused at once here and within [`CACHE_TTL`] elsewhere.
+    pub async fn delete_owner(
+        &self,
+        caller: &Caller,
+        handle: &str,
+    ) -> Result<lineage::OwnerDeleted, AuthError> {
+        caller.require(Scope::Admin)?;
+        let gone = lineage::delete_owner(&self.pool, handle).await?;
+        self.evict(&gone.tokens);
+        lock(&self.cache).evict_owner(handle);
+        Ok(gone)
     }
 }
 

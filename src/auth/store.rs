@@ -28,6 +28,40 @@ pub fn valid_handle(h: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
+/// A valid handle held inline, so that the router's `Copy` route can carry
+/// one (`DELETE /owners/{handle}`): parsed once, where ids are
+/// (src/http/router.rs), a malformed handle is a 404 like an unknown one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Handle {
+    len: u8,
+    bytes: [u8; 39],
+}
+
+impl Handle {
+    pub fn parse(s: &str) -> Option<Handle> {
+        if !valid_handle(s) {
+            return None;
+        }
+        let mut bytes = [0; 39];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Some(Handle {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // ASCII by construction (`valid_handle`).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
 /// A token as listed: never its hash.
 #[derive(Clone, Debug, PartialEq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = crate::db::schema::tokens, check_for_backend(diesel::pg::Pg))]
@@ -188,7 +222,17 @@ pub async fn ensure_bootstrap(pool: &DbPool, hash: &TokenHash) -> Result<bool, A
 
 #[cfg(test)]
 mod tests {
-    use super::valid_handle;
+    use super::{valid_handle, Handle};
+
+    #[test]
+    fn handles_inline() {
+        let long = "a".repeat(39);
+        for ok in ["a", "a-b", &long] {
+            assert_eq!(Handle::parse(ok).unwrap().as_str(), ok);
+        }
+        assert_eq!(Handle::parse("A"), None);
+        assert_eq!(Handle::parse(&"a".repeat(40)), None);
+    }
 
     #[test]
     fn handles() {

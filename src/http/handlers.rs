@@ -172,6 +172,7 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
         Route::CreateToken => Box::pin(identity::create(app, caller, req)).await,
         Route::RevokeToken(id) => Box::pin(identity::revoke(app, caller, id)).await,
         Route::CreateOwner => Box::pin(identity::create_owner(app, caller, req)).await,
+        Route::DeleteOwner(h) => Box::pin(identity::delete_owner(app, caller, h)).await,
     }
 }
 

@@ -1,4 +1,5 @@
-//! `GET /me`, `GET|POST /tokens`, `DELETE /tokens/{id}`, `POST /owners`:
+//! `GET /me`, `GET|POST /tokens`, `DELETE /tokens/{id}`, `POST /owners`,
+//! `DELETE /owners/{handle}`:
 //! HTTP in, `crate::auth` call, HTTP out.
 
 use hyper::header::{HeaderValue, CACHE_CONTROL};
@@ -12,6 +13,7 @@ use super::handlers::{json, json_body, Req};
 use super::problem::{ApiError, Body};
 use super::request::Json;
 use super::App;
+use crate::auth::store::Handle;
 use crate::auth::{lineage, store, Caller, Scope, Scopes};
 use crate::snippets::model::iso_millis;
 use crate::snippets::Violation;
@@ -195,4 +197,21 @@ pub async fn create_owner(app: &App, caller: &Caller, req: Req) -> Result<Respon
         StatusCode::CREATED,
         &json!({"handle": o.handle, "createdAt": iso_millis(created)}),
     ))
+}
+
+/// Deletes an owner, its snippets and its tokens (revoking what they
+/// created): 204, or 404 for no such owner (docs/api.md, "Deleting an
+/// owner").
+pub async fn delete_owner(app: &App, caller: &Caller, handle: Handle) -> Result<Response<Body>> {
+    identities(caller)?;
+    let gone = app.auth.delete_owner(caller, handle.as_str()).await?;
+    log::info!(
+        "deleted owner {}: {} snippet(s), {} token(s) revoked",
+        handle.as_str(),
+        gone.snippets,
+        gone.tokens.len()
+    );
+    let mut resp = Response::new(Body::default());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
 }
