@@ -317,6 +317,14 @@ fn authorization_matrix_for_the_other_routes() {
             _ => 200,
         };
         assert_eq!(tokens, status(want), "{who:?} GET /tokens");
+        // Another owner's tokens: admin only (bob's own are his).
+        let bobs = c.get("/tokens?owner=bob").status;
+        let want_bobs = match who {
+            Who::Anonymous => 401,
+            Who::Admin | Who::OtherOwner => 200,
+            _ => 403,
+        };
+        assert_eq!(bobs, status(want_bobs), "{who:?} GET /tokens?owner=bob");
         let new = c
             .json(
                 "POST",
@@ -747,6 +755,59 @@ fn a_deleted_owners_token_is_a_401_never_a_500() {
     assert_eq!(admin.send("DELETE", "/owners/root2", &[], None).status, 204);
     dave.get("/me").problem(401);
     root2.get("/me").problem(401);
+}
+
+/// Issue 30, finding 9: `GET /tokens?owner=HANDLE` lists that owner's
+/// tokens to an admin (docs/api.md: admin covers "every owner's snippets
+/// and tokens"), is a 403 for anyone else naming another owner, and an
+/// empty list for a handle that is no owner.
+#[test]
+fn admins_list_any_owners_tokens() {
+    let w = world();
+    let admin = &w.clients[3].1;
+    let ids = |r: Response| -> Vec<String> {
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}/{}",
+                    t["owner"].as_str().unwrap(),
+                    t["id"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let stored = |owner: &str| -> Vec<String> {
+        w.app
+            .db
+            .psql(&format!(
+                "SELECT owner || '/' || id FROM tokens WHERE owner = '{owner}' \
+                 ORDER BY created_at DESC, id DESC"
+            ))
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    // alice has five tokens in the world (owner, wrong scope, expired,
+    // revoked, bad checksum's), revoked and expired ones listed too.
+    let alices = ids(admin.get("/tokens?owner=alice"));
+    assert_eq!(alices.len(), 5, "{alices:?}");
+    assert_eq!(alices, stored("alice"));
+    assert_eq!(ids(admin.get("/tokens?owner=bob")), stored("bob"));
+    assert_eq!(ids(admin.get("/tokens")), stored("root"), "unchanged");
+    assert_eq!(ids(admin.get("/tokens?owner=me")), stored("root"));
+    assert!(ids(admin.get("/tokens?owner=nobody")).is_empty());
+    assert!(ids(admin.get("/tokens?owner=Not%20A%20Handle")).is_empty());
+    // Anyone else: their own only.
+    assert_eq!(ids(w.owner.get("/tokens?owner=alice")), stored("alice"));
+    assert_eq!(ids(w.owner.get("/tokens?owner=me")), stored("alice"));
+    w.owner.get("/tokens?owner=bob").problem(403);
+    w.owner.get("/tokens?owner=nobody").problem(403);
+    admin.get("/tokens?owner=alice&owner=bob").problem(400);
 }
 
 #[test]

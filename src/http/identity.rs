@@ -60,10 +60,42 @@ pub async fn me(caller: &Caller) -> Result<Response<Body>> {
     }
 }
 
-pub async fn list(app: &App, caller: &Caller) -> Result<Response<Body>> {
+/// `GET /tokens` parameters. Others are ignored, as they were before
+/// `owner` existed; `owner` twice is a 400.
+#[derive(Deserialize)]
+struct TokensQuery {
+    owner: Option<String>,
+}
+
+/// Whose tokens `GET /tokens?owner=…` lists: the caller's without it (or
+/// with `me` or the caller's handle); any owner's for an admin, where an
+/// unknown handle lists nothing (docs/api.md: `admin` covers "every
+/// owner's snippets and tokens"); anyone else naming another is a 403.
+fn tokens_owner(caller: &Caller, query: Option<&str>) -> Result<String> {
+    let own = caller.handle().unwrap_or_default();
+    let asked = match query {
+        None => None,
+        Some(q) => {
+            serde_html_form::from_str::<TokensQuery>(q)
+                .map_err(|_| ApiError::BadRequest("owner may be given once: owner=HANDLE".into()))?
+                .owner
+        }
+    };
+    match asked {
+        None => Ok(own.to_string()),
+        Some(o) if o == "me" || o == own => Ok(own.to_string()),
+        Some(o) if caller.is_admin() => Ok(o),
+        Some(_) => Err(ApiError::Forbidden(
+            "Only an admin may list another owner's tokens.".into(),
+        )),
+    }
+}
+
+pub async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Response<Body>> {
     identities(caller)?;
     caller.require(Scope::TokensWrite)?;
-    let rows = store::list_tokens(&app.pool, caller.handle()).await?;
+    let owner = tokens_owner(caller, query)?;
+    let rows = store::list_tokens(&app.pool, Some(&owner)).await?;
     Ok(no_store(json(StatusCode::OK, &rows)))
 }
 
