@@ -669,6 +669,52 @@ fn child_tokens_expire_with_and_are_revoked_with_their_parent() {
     assert_eq!(minted.trim(), "1");
 }
 
+/// Finding 7's race (src/auth/lineage.rs, "Races"): children minted while
+/// their parent is being revoked are either refused or revoked with it;
+/// none is left valid.
+#[test]
+fn no_child_survives_a_revocation_it_raced() {
+    let app = InProcApp::new();
+    let parent = app
+        .anon()
+        .with_token(&mint(&app.db, "alice", &["snippets:read", "tokens:write"]));
+    let id = parent.get("/me").json()["tokenId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let minted = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| loop {
+                let r = parent.json(
+                    "POST",
+                    "/tokens",
+                    &json!({"name": "race", "scopes": ["snippets:read"]}),
+                );
+                match r.status {
+                    201 => {
+                        common::record_token(r.json()["token"].as_str().unwrap());
+                        minted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    401 => return,
+                    other => panic!("{other}: {}", r.text()),
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let r = parent.send("DELETE", &format!("/tokens/{id}"), &[], None);
+        assert_eq!(r.status, 204, "{}", r.text());
+    });
+    assert!(
+        minted.into_inner() > 0,
+        "no child was minted before the revocation"
+    );
+    let live = app
+        .db
+        .psql("SELECT count(*) FROM tokens WHERE owner = 'alice' AND revoked_at IS NULL");
+    assert_eq!(live.trim(), "0");
+}
+
 /// Issue 30, finding 8: an owner deleted behind this process's token cache
 /// (in SQL) gets 401 on a write, not the foreign key's 500; deleting one
 /// through `DELETE /owners/{handle}` refuses its tokens, and the tokens
