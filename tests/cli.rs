@@ -500,3 +500,45 @@ fn supervise_migrates_as_the_owner_and_serves_as_the_app_role() {
     assert!(!vars.iter().any(|v| v.contains(OWNER_PASSWORD)));
     assert_eq!(server.stop(), Some(0));
 }
+
+/// Issue 30, finding 8: `snippetd owner delete` removes the owner, its
+/// snippets and its tokens; a running server that cached one of them
+/// answers 401 to its writes at once (the foreign key) and to everything
+/// within its 10-second cache, never a 500.
+#[test]
+fn owner_delete_reaches_a_running_server_within_ten_seconds() {
+    let db = cluster().create_db();
+    let e = db.env();
+    assert_eq!(run(&["migrate"], &e).0, 0);
+    let token = common::mint(&db, "gone", &["snippets:read", "snippets:write"]);
+    let server = Server::start(&["serve"], &e);
+    let c = server.client().with_token(&token);
+    let body = json!({"title": "t", "language": "l", "code": "c"});
+    let created = c.json("POST", "/snippets", &body);
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(c.get("/me").status, 200);
+
+    let (code, out, err) = run(&["owner", "delete", "gone"], &e);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("1 snippet(s), 1 token(s)"), "{err}");
+    let deleted = std::time::Instant::now();
+    assert_eq!(c.json("POST", "/snippets", &body).status, 401);
+    loop {
+        let status = c.get("/me").status;
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            deleted.elapsed() < std::time::Duration::from_secs(11),
+            "the server still accepts a deleted owner's token"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(server.client().get(&format!("/snippets/{id}")).status, 404);
+    let (code, _, err) = run(&["owner", "delete", "gone"], &e);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no such owner"), "{err}");
+}

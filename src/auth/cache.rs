@@ -85,10 +85,12 @@ impl Cache {
         );
     }
 
-    /// Forgets a token at once (it was revoked here).
-    pub fn evict_token(&mut self, token_id: Uuid) {
+    /// Forgets tokens at once (they were revoked here): one pass over the
+    /// entries however many ids (a revocation's whole lineage).
+    pub fn evict_tokens(&mut self, ids: &[Uuid]) {
+        let ids: std::collections::HashSet<&Uuid> = ids.iter().collect();
         self.entries
-            .retain(|_, e| e.token.as_ref().is_none_or(|t| t.token_id != token_id));
+            .retain(|_, e| e.token.as_ref().is_none_or(|t| !ids.contains(&t.token_id)));
     }
 
     /// Forgets every token of an owner.
@@ -152,9 +154,12 @@ mod tests {
         let mut c = Cache::new(8, Duration::from_secs(10));
         c.insert(hash(1), Some(verified(1)), t0);
         c.insert(hash(2), Some(verified(2)), t0);
-        c.evict_token(Uuid::from_u128(1));
+        c.insert(hash(3), Some(verified(3)), t0);
+        c.evict_tokens(&[Uuid::from_u128(1), Uuid::from_u128(3)]);
         assert_eq!(c.get(&hash(1), t0), None);
+        assert_eq!(c.get(&hash(3), t0), None);
         assert!(c.get(&hash(2), t0).is_some());
+        c.insert(hash(3), Some(verified(3)), t0);
         c.evict_owner("o");
         assert!(c.is_empty());
     }

@@ -41,6 +41,10 @@ pub enum OwnerCmd {
         /// 1 to 39 lower-case letters, digits or '-', not starting with '-'.
         handle: String,
     },
+    /// Delete an owner with its snippets (and their history) and its
+    /// tokens; tokens they created for other owners are revoked. Running
+    /// servers refuse its tokens within 10 seconds.
+    Delete { handle: String },
 }
 
 /// `snippetd token …`
@@ -125,6 +129,21 @@ pub fn owner(settings: &AdminSettings, cmd: OwnerCmd) -> ExitCode {
             eprintln!("created owner {handle}");
             Ok(())
         }),
+        OwnerCmd::Delete { handle } => with_pool(settings, async |pool| {
+            let gone = super::lineage::delete_owner(&pool, &handle)
+                .await
+                .map_err(|e| match e {
+                    AuthError::NotFound => AuthError::Invalid("HANDLE", "no such owner".into()),
+                    e => e,
+                })?;
+            eprintln!(
+                "deleted owner {handle}: {} snippet(s), {} token(s) revoked; running servers \
+                 refuse them within 10 seconds",
+                gone.snippets,
+                gone.tokens.len()
+            );
+            Ok(())
+        }),
     }
 }
 
@@ -183,8 +202,12 @@ pub fn token(settings: &AdminSettings, cmd: TokenCmd) -> ExitCode {
             Ok(())
         }),
         TokenCmd::Revoke { id } => with_pool(settings, async |pool| {
-            store::revoke(&pool, id, None).await?;
-            eprintln!("revoked token {id}; running servers refuse it within 10 seconds");
+            let ids = super::lineage::revoke(&pool, id, None).await?;
+            eprintln!(
+                "revoked token {id} and {} token(s) it created; running servers refuse them \
+                 within 10 seconds",
+                ids.len() - 1
+            );
             Ok(())
         }),
     }

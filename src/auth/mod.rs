@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod lineage;
 pub mod scope;
 pub mod store;
 pub mod token;
@@ -65,6 +66,7 @@ impl From<DieselError> for AuthError {
         match S::from(e) {
             S::Unavailable(why) => AuthError::Unavailable(why),
             S::NotFound => AuthError::NotFound,
+            S::Denied(d) => AuthError::Denied(d),
             other => AuthError::Internal(other.to_string()),
         }
     }
@@ -217,13 +219,15 @@ impl Auth {
         });
     }
 
-    /// Forgets a token in this process at once (after revoking it).
-    pub fn evict(&self, token_id: Uuid) {
-        lock(&self.cache).evict_token(token_id);
+    /// Forgets tokens in this process at once (after revoking them).
+    pub fn evict(&self, token_ids: &[Uuid]) {
+        lock(&self.cache).evict_tokens(token_ids);
     }
 
-    /// Revokes a token: the caller's own (`tokens:write`), or any (admin).
-    /// Another owner's token is `NotFound`, as a missing one.
+    /// Revokes a token and every token it created, transitively
+    /// (`lineage::revoke`): the caller's own (`tokens:write`), or any
+    /// (admin). Another owner's token is `NotFound`, as a missing one. All
+    /// of them are refused at once here, within [`CACHE_TTL`] elsewhere.
     pub async fn revoke(&self, caller: &Caller, id: Uuid) -> Result<(), AuthError> {
         caller.require(Scope::TokensWrite)?;
         let owner = if caller.is_admin() {
@@ -231,9 +235,24 @@ impl Auth {
         } else {
             caller.handle()
         };
-        store::revoke(&self.pool, id, owner).await?;
-        self.evict(id);
+        let ids = lineage::revoke(&self.pool, id, owner).await?;
+        self.evict(&ids);
         Ok(())
+    }
+
+    /// Deletes an owner with its snippets and tokens (admin only;
+    /// `lineage::delete_owner`); its tokens, and those they created, are
+    /// refused at once here and within [`CACHE_TTL`] elsewhere.
+    pub async fn delete_owner(
+        &self,
+        caller: &Caller,
+        handle: &str,
+    ) -> Result<lineage::OwnerDeleted, AuthError> {
+        caller.require(Scope::Admin)?;
+        let gone = lineage::delete_owner(&self.pool, handle).await?;
+        self.evict(&gone.tokens);
+        lock(&self.cache).evict_owner(handle);
+        Ok(gone)
     }
 }
 

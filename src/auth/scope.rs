@@ -164,6 +164,12 @@ pub enum Denied {
     Unauthenticated,
     #[error("the token lacks the scope {0}")]
     MissingScope(Scope),
+    /// A write named the caller as owner, and that owner's row is gone
+    /// (deleted while this process still trusted a cached token): the
+    /// token is dead, so a 401 `invalid_token`, never a 500. Raised from
+    /// the owner foreign keys' violation (`crate::snippets::error`).
+    #[error("the token's owner no longer exists")]
+    OwnerGone,
 }
 
 #[cfg(test)]

@@ -28,8 +28,42 @@ pub fn valid_handle(h: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
+/// A valid handle held inline, so that the router's `Copy` route can carry
+/// one (`DELETE /owners/{handle}`): parsed once, where ids are
+/// (src/http/router.rs), a malformed handle is a 404 like an unknown one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Handle {
+    len: u8,
+    bytes: [u8; 39],
+}
+
+impl Handle {
+    pub fn parse(s: &str) -> Option<Handle> {
+        if !valid_handle(s) {
+            return None;
+        }
+        let mut bytes = [0; 39];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Some(Handle {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // ASCII by construction (`valid_handle`).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
 /// A token as listed: never its hash.
-#[derive(Clone, Debug, PartialEq, Queryable, Selectable)]
+#[derive(Clone, Debug, PartialEq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = crate::db::schema::tokens, check_for_backend(diesel::pg::Pg))]
 pub struct TokenRow {
     pub id: Uuid,
@@ -134,13 +168,19 @@ pub async fn create_token(
         .returning(TokenRow::as_returning())
         .get_result(&mut c)
         .await
-        .map_err(|e| match e {
-            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                AuthError::Invalid("/owner", format!("there is no owner {owner:?}"))
-            }
-            e => e.into(),
-        })?;
+        .map_err(|e| unknown_owner(e, owner))?;
     Ok((row, secret))
+}
+
+/// A token insert's foreign-key violation: `owner` names no owner (an
+/// admin's `owner` field, the CLI's `--owner`).
+pub(super) fn unknown_owner(e: DieselError, owner: &str) -> AuthError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            AuthError::Invalid("/owner", format!("there is no owner {owner:?}"))
+        }
+        e => e.into(),
+    }
 }
 
 /// Tokens, newest first: one owner's, or everyone's.
@@ -153,27 +193,6 @@ pub async fn list_tokens(pool: &DbPool, owner: Option<&str>) -> Result<Vec<Token
     Ok(q.order((t::created_at.desc(), t::id.desc()))
         .load(&mut c)
         .await?)
-}
-
-/// Revokes a token (of `owner` only, when given). Revoking twice is not an
-/// error; a token that is not there (or not the owner's) is `NotFound`.
-pub async fn revoke(pool: &DbPool, id: Uuid, owner: Option<&str>) -> Result<(), AuthError> {
-    let mut c = conn(pool).await?;
-    let mut q = diesel::update(t::tokens).filter(t::id.eq(id)).into_boxed();
-    if let Some(owner) = owner {
-        q = q.filter(t::owner.eq(owner.to_string()));
-    }
-    let n = q
-        .set(t::revoked_at.eq(diesel::dsl::sql::<
-            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-        >("coalesce(revoked_at, now())")))
-        .execute(&mut c)
-        .await?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(AuthError::NotFound)
-    }
 }
 
 /// `BOOTSTRAP_ADMIN_TOKEN_SHA256`: makes sure an owner `admin` with an
@@ -203,7 +222,17 @@ pub async fn ensure_bootstrap(pool: &DbPool, hash: &TokenHash) -> Result<bool, A
 
 #[cfg(test)]
 mod tests {
-    use super::valid_handle;
+    use super::{valid_handle, Handle};
+
+    #[test]
+    fn handles_inline() {
+        let long = "a".repeat(39);
+        for ok in ["a", "a-b", &long] {
+            assert_eq!(Handle::parse(ok).unwrap().as_str(), ok);
+        }
+        assert_eq!(Handle::parse("A"), None);
+        assert_eq!(Handle::parse(&"a".repeat(40)), None);
+    }
 
     #[test]
     fn handles() {

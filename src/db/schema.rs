@@ -40,6 +40,8 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         last_used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        // The token that created this one (migration 2026-12-06-000020).
+        parent_id -> Nullable<Uuid>,
     }
 }
 

@@ -191,10 +191,11 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
         // Streamed: answered by `dispatch`.
         Route::ExportSnippets => Err(ApiError::Internal("export is dispatched apart".into())),
         Route::Me => Box::pin(identity::me(caller)).await,
-        Route::ListTokens => Box::pin(identity::list(app, caller)).await,
+        Route::ListTokens => Box::pin(identity::list(app, caller, req.uri().query())).await,
         Route::CreateToken => Box::pin(identity::create(app, caller, req)).await,
         Route::RevokeToken(id) => Box::pin(identity::revoke(app, caller, id)).await,
         Route::CreateOwner => Box::pin(identity::create_owner(app, caller, req)).await,
+        Route::DeleteOwner(h) => Box::pin(identity::delete_owner(app, caller, h)).await,
     }
 }
 

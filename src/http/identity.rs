@@ -1,4 +1,5 @@
-//! `GET /me`, `GET|POST /tokens`, `DELETE /tokens/{id}`, `POST /owners`:
+//! `GET /me`, `GET|POST /tokens`, `DELETE /tokens/{id}`, `POST /owners`,
+//! `DELETE /owners/{handle}`:
 //! HTTP in, `crate::auth` call, HTTP out.
 
 use hyper::header::{HeaderValue, CACHE_CONTROL};
@@ -12,7 +13,8 @@ use super::handlers::{json, json_body, Req};
 use super::problem::{ApiError, Body};
 use super::request::Json;
 use super::App;
-use crate::auth::{store, Caller, Scope, Scopes};
+use crate::auth::store::Handle;
+use crate::auth::{lineage, store, Caller, Scope, Scopes};
 use crate::snippets::model::iso_millis;
 use crate::snippets::Violation;
 
@@ -58,10 +60,42 @@ pub async fn me(caller: &Caller) -> Result<Response<Body>> {
     }
 }
 
-pub async fn list(app: &App, caller: &Caller) -> Result<Response<Body>> {
+/// `GET /tokens` parameters. Others are ignored, as they were before
+/// `owner` existed; `owner` twice is a 400.
+#[derive(Deserialize)]
+struct TokensQuery {
+    owner: Option<String>,
+}
+
+/// Whose tokens `GET /tokens?owner=…` lists: the caller's without it (or
+/// with `me` or the caller's handle); any owner's for an admin, where an
+/// unknown handle lists nothing (docs/api.md: `admin` covers "every
+/// owner's snippets and tokens"); anyone else naming another is a 403.
+fn tokens_owner(caller: &Caller, query: Option<&str>) -> Result<String> {
+    let own = caller.handle().unwrap_or_default();
+    let asked = match query {
+        None => None,
+        Some(q) => {
+            serde_html_form::from_str::<TokensQuery>(q)
+                .map_err(|_| ApiError::BadRequest("owner may be given once: owner=HANDLE".into()))?
+                .owner
+        }
+    };
+    match asked {
+        None => Ok(own.to_string()),
+        Some(o) if o == "me" || o == own => Ok(own.to_string()),
+        Some(o) if caller.is_admin() => Ok(o),
+        Some(_) => Err(ApiError::Forbidden(
+            "Only an admin may list another owner's tokens.".into(),
+        )),
+    }
+}
+
+pub async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Response<Body>> {
     identities(caller)?;
     caller.require(Scope::TokensWrite)?;
-    let rows = store::list_tokens(&app.pool, caller.handle()).await?;
+    let owner = tokens_owner(caller, query)?;
+    let rows = store::list_tokens(&app.pool, Some(&owner)).await?;
     Ok(no_store(json(StatusCode::OK, &rows)))
 }
 
@@ -74,6 +108,19 @@ struct NewToken {
     expires_in_days: Option<u32>,
     #[serde(default)]
     owner: Option<String>,
+}
+
+/// The caller's token and its expiry: the parent of the tokens it
+/// creates (docs/api.md, token lineage).
+fn parent(caller: &Caller) -> Result<(Uuid, Option<OffsetDateTime>)> {
+    match caller {
+        Caller::Owner {
+            token_id,
+            expires_at,
+            ..
+        } => Ok((*token_id, *expires_at)),
+        _ => Err(ApiError::Unauthorized(None)),
+    }
 }
 
 fn invalid(pointer: &str, detail: impl Into<String>) -> ApiError {
@@ -117,7 +164,7 @@ pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
             "A token can only be given scopes its creator's token has.".into(),
         ));
     }
-    let expires_at = match t.expires_in_days {
+    let asked = match t.expires_in_days {
         None => None,
         Some(d) if (1..=MAX_EXPIRES_DAYS).contains(&d) => {
             Some(OffsetDateTime::now_utc() + Duration::days(i64::from(d)))
@@ -129,6 +176,16 @@ pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
             ))
         }
     };
+    let (parent, parent_expires) = parent(caller)?;
+    let expires_at = lineage::child_expiry(parent_expires, asked).map_err(|p| {
+        invalid(
+            "/expiresInDays",
+            format!(
+                "the new token would outlive the token creating it, which expires at {}",
+                iso_millis(p)
+            ),
+        )
+    })?;
     let own = caller.handle().unwrap_or_default();
     let owner = match t.owner.as_deref() {
         None => own,
@@ -140,7 +197,8 @@ pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
             ))
         }
     };
-    let (row, secret) = store::create_token(&app.pool, owner, name, scopes, expires_at).await?;
+    let (row, secret) =
+        lineage::create_child(&app.pool, parent, owner, name, scopes, expires_at).await?;
     let mut body = serde_json::to_value(&row).expect("serializes");
     body["token"] = secret.expose().into();
     Ok(no_store(json(StatusCode::CREATED, &body)))
@@ -171,4 +229,21 @@ pub async fn create_owner(app: &App, caller: &Caller, req: Req) -> Result<Respon
         StatusCode::CREATED,
         &json!({"handle": o.handle, "createdAt": iso_millis(created)}),
     ))
+}
+
+/// Deletes an owner, its snippets and its tokens (revoking what they
+/// created): 204, or 404 for no such owner (docs/api.md, "Deleting an
+/// owner").
+pub async fn delete_owner(app: &App, caller: &Caller, handle: Handle) -> Result<Response<Body>> {
+    identities(caller)?;
+    let gone = app.auth.delete_owner(caller, handle.as_str()).await?;
+    log::info!(
+        "deleted owner {}: {} snippet(s), {} token(s) revoked",
+        handle.as_str(),
+        gone.snippets,
+        gone.tokens.len()
+    );
+    let mut resp = Response::new(Body::default());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
 }

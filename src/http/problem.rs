@@ -104,6 +104,7 @@ impl From<Denied> for ApiError {
         match d {
             Denied::Unauthenticated => ApiError::Unauthorized(None),
             Denied::MissingScope(s) => ApiError::InsufficientScope(s),
+            Denied::OwnerGone => ApiError::Unauthorized(Some(d.to_string())),
         }
     }
 }

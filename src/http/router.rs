@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::docs_ui;
 use super::problem::ApiError;
+use crate::auth::store::Handle;
 
 /// A path template of the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +32,7 @@ pub enum Resource {
     Tokens,
     Token,
     Owners,
+    Owner,
     Docs,
     DocsAsset,
 }
@@ -67,6 +69,7 @@ pub const ROUTES: &[(&str, Resource, &str)] = &[
     ("/tokens", Resource::Tokens, "GET, HEAD, POST"),
     ("/tokens/{id}", Resource::Token, "DELETE"),
     ("/owners", Resource::Owners, "POST"),
+    ("/owners/{handle}", Resource::Owner, "DELETE"),
     // The API page for people (src/http/docs_ui/): HTML and its assets, not
     // API operations, so not in the OpenAPI document (NOT_IN_OPENAPI).
     ("/docs", Resource::Docs, "GET, HEAD"),
@@ -100,6 +103,7 @@ pub enum Route {
     CreateToken,
     RevokeToken(Uuid),
     CreateOwner,
+    DeleteOwner(Handle),
     Docs,
     DocsAsset(&'static docs_ui::Asset),
     /// `OPTIONS` on a known path: answered with `Allow`.
@@ -183,6 +187,13 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         (R::Tokens, &Method::POST, _) => Route::CreateToken,
         (R::Token, &Method::DELETE, Some(id)) => Route::RevokeToken(id),
         (R::Owners, &Method::POST, _) => Route::CreateOwner,
+        (R::Owner, &Method::DELETE, _) => Route::DeleteOwner(
+            found
+                .params
+                .get("handle")
+                .and_then(Handle::parse)
+                .ok_or(ApiError::NotFound)?,
+        ),
         (R::Docs, &Method::GET, _) => Route::Docs,
         (R::DocsAsset, &Method::GET, _) => Route::DocsAsset(
             found
@@ -253,6 +264,14 @@ mod tests {
             Err(ApiError::MethodNotAllowed("POST"))
         ));
         assert!(matches!(
+            route(&Method::DELETE, "/owners/Alice"),
+            Err(ApiError::NotFound)
+        ));
+        assert!(matches!(
+            route(&Method::DELETE, "/owners/alice"),
+            Ok(Route::DeleteOwner(h)) if h.as_str() == "alice"
+        ));
+        assert!(matches!(
             route(&Method::DELETE, "/health"),
             Err(ApiError::MethodNotAllowed("GET, HEAD"))
         ));
@@ -266,6 +285,7 @@ mod tests {
             let path = tpl
                 .replace("{id}", "0192f3c8-7a4e-7b1e-9c1a-0123456789ab")
                 .replace("{version}", "3")
+                .replace("{handle}", "alice")
                 .replace("{dir}", docs_ui::ASSET_DIR)
                 .replace("{file}", "init.js");
             assert_eq!(template(&path), Some(*tpl));

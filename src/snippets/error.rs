@@ -65,6 +65,12 @@ const TRANSIENT: &[&str] = &[
     "deadlock detected",          // 40P01
 ];
 
+/// The foreign keys a write meets when the caller's owner row was deleted
+/// after its token was cached (src/auth/cache.rs trusts a token for 10 s):
+/// the snippet's owner (migration 2026-11-29-000001) and its usage row
+/// (2026-11-30-000001). Issue 30, finding 8: a 401, not a 500.
+const OWNER_FOREIGN_KEYS: &[&str] = &["snippets_owner_fkey", "owner_usage_owner_fkey"];
+
 impl From<DieselError> for SnippetError {
     fn from(e: DieselError) -> Self {
         SnippetError::from(&e)
@@ -94,6 +100,13 @@ impl From<&DieselError> for SnippetError {
                 if TRANSIENT.iter().any(|t| info.message().starts_with(t)) =>
             {
                 SnippetError::Unavailable(text)
+            }
+            DieselError::DatabaseError(K::ForeignKeyViolation, info)
+                if info
+                    .constraint_name()
+                    .is_some_and(|c| OWNER_FOREIGN_KEYS.contains(&c)) =>
+            {
+                SnippetError::Denied(crate::auth::Denied::OwnerGone)
             }
             DieselError::NotFound => SnippetError::NotFound,
             _ => SnippetError::Internal(text),
