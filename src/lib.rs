@@ -1,8 +1,8 @@
 //! snippetd as a library: the binary's layers, importable by tests.
 //!
-//! Data flows one way: `http` → `snippets`/`auth` → `db`, with `config` and
-//! `logging` below all of them; `metrics` is recorded into from any
-//! layer and read only by its own exporters. `supervisor`, `healthcheck` and `signals`
+//! Data flows one way: `http` → `snippets` → `auth` → `db`, with `config`,
+//! `logging` and `util` below all of them; `metrics` is recorded into from
+//! any layer and read only by its own exporters. `supervisor`, `healthcheck` and `signals`
 //! are process-level; `commands` wires the layers into subcommands.
 
 pub mod auth;
@@ -17,3 +17,4 @@ pub mod metrics;
 pub mod signals;
 pub mod snippets;
 pub mod supervisor;
+pub mod util;

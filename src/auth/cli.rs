@@ -182,7 +182,7 @@ pub fn token(settings: &AdminSettings, cmd: TokenCmd) -> ExitCode {
         TokenCmd::List { owner } => with_pool(settings, async |pool| {
             let rows = store::list_tokens(&pool, owner.as_deref()).await?;
             let t = |v: Option<time::OffsetDateTime>| {
-                v.map(crate::snippets::model::iso_millis)
+                v.map(crate::util::timestamp::iso_millis)
                     .unwrap_or_else(|| "-".into())
             };
             println!("ID\tOWNER\tNAME\tSCOPES\tCREATED\tEXPIRES\tLAST_USED\tREVOKED");
@@ -193,7 +193,7 @@ pub fn token(settings: &AdminSettings, cmd: TokenCmd) -> ExitCode {
                     r.owner,
                     r.name.replace(['\t', '\n'], " "),
                     r.scopes.join(","),
-                    crate::snippets::model::iso_millis(r.created_at),
+                    crate::util::timestamp::iso_millis(r.created_at),
                     t(r.expires_at),
                     t(r.last_used_at),
                     t(r.revoked_at)

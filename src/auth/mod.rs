@@ -59,15 +59,14 @@ impl From<crate::db::CheckoutError> for AuthError {
 }
 
 impl From<DieselError> for AuthError {
-    /// The same classification as the snippet queries' (transient → 503,
-    /// anything else → 500): one list of what "transient" means.
+    /// The database layer's one classification (src/db/error.rs).
     fn from(e: DieselError) -> Self {
-        use crate::snippets::SnippetError as S;
-        match S::from(e) {
-            S::Unavailable(why) => AuthError::Unavailable(why),
-            S::NotFound => AuthError::NotFound,
-            S::Denied(d) => AuthError::Denied(d),
-            other => AuthError::Internal(other.to_string()),
+        use crate::db::error::Failure;
+        match crate::db::error::classify(&e) {
+            Failure::Unavailable(why) => AuthError::Unavailable(why),
+            Failure::NotFound => AuthError::NotFound,
+            Failure::OwnerGone => AuthError::Denied(Denied::OwnerGone),
+            Failure::Other(why) => AuthError::Internal(format!("internal error: {why}")),
         }
     }
 }

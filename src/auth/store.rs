@@ -13,7 +13,7 @@ use super::token::{self, Secret, TokenHash};
 use super::AuthError;
 use crate::db::schema::{owners::dsl as o, tokens::dsl as t};
 use crate::db::{DbConn, DbPool};
-use crate::snippets::model::iso_millis;
+use crate::util::timestamp::iso_millis;
 
 async fn conn(pool: &DbPool) -> Result<DbConn<'_>, AuthError> {
     Ok(pool.get().await?)

@@ -136,9 +136,7 @@ fn limits_and_trusted_proxies() {
     assert!(l.rate.is_none());
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
     let has = |s: &str| l.trusted_proxies.iter().any(|c| c.contains(ip(s)));
-    assert!(
-        has("10.0.255.1") && has("::ffff:10.0.0.1") && has("2001:db8::9") && has("192.0.2.7")
-    );
+    assert!(has("10.0.255.1") && has("::ffff:10.0.0.1") && has("2001:db8::9") && has("192.0.2.7"));
     assert!(!has("10.1.0.0") && !has("192.0.2.8") && !has("2001:db9::1"));
     let all = parse_cidrs("0.0.0.0/0").unwrap();
     assert!(all.0[0].contains(ip("8.8.8.8")) && !all.0[0].contains(ip("::1")));
@@ -167,8 +165,7 @@ fn from_env_map_reads_the_same_declaration() {
             .collect()
     };
     let url = ("DATABASE_URL", "postgres://u:p@h/d");
-    let c =
-        Config::from_env_map(&env(&[url, ("PORT", "8080"), ("MAX_CONNECTIONS", "")])).unwrap();
+    let c = Config::from_env_map(&env(&[url, ("PORT", "8080"), ("MAX_CONNECTIONS", "")])).unwrap();
     assert_eq!((c.http.port, c.http.max_connections), (8080, 10_000));
     assert_eq!(c.http.max_connections_per_address, 256);
     let c = Config::from_env_map(&env(&[url, ("MAX_CONNECTIONS", "100")])).unwrap();

@@ -1,6 +1,7 @@
 //! PostgreSQL: the TLS connector, the bb8 pool of diesel-async connections,
 //! the embedded migrations and the diesel schema.
 
+pub mod error;
 pub mod migrate;
 pub mod schema;
 pub mod tls;

@@ -15,8 +15,8 @@ use super::request::Json;
 use super::App;
 use crate::auth::store::Handle;
 use crate::auth::{lineage, store, Caller, Scope, Scopes};
-use crate::snippets::model::iso_millis;
 use crate::snippets::Violation;
+use crate::util::timestamp::iso_millis;
 
 type Result<T> = std::result::Result<T, ApiError>;
 

@@ -20,11 +20,12 @@ use time::OffsetDateTime;
 
 use super::access;
 use super::error::SnippetError;
-use super::model::{iso_millis, Snippet, Visibility};
+use super::model::{Snippet, Visibility};
 use crate::auth::Caller;
 use crate::db::schema::snippet_revisions;
 use crate::db::schema::snippet_revisions::dsl as r;
 use crate::db::DbPool;
+use crate::util::timestamp::iso_millis;
 
 /// One version of a snippet, as it was when that version was written.
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable)]

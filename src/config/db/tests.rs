@@ -41,9 +41,7 @@ fn db_vars_build_the_connection_structurally() {
     assert_eq!(c.port(), 5432);
     assert_eq!(c.tls.mode, SslMode::Prefer);
     assert!(!format!("{c:?}").contains(PASSWORD));
-    assert!(
-        !format!("{:?}", args(&[&format!("--db-password={PASSWORD}")]).db).contains(PASSWORD)
-    );
+    assert!(!format!("{:?}", args(&[&format!("--db-password={PASSWORD}")]).db).contains(PASSWORD));
 }
 
 #[test]
@@ -80,9 +78,8 @@ fn conflicting_sslmode_names_both() {
 fn verify_full_needs_a_root_cert() {
     let e = db(&["--database-url=postgres://u:p@h/d?sslmode=verify-full"]).unwrap_err();
     assert_eq!(e.var, "DB_SSLROOTCERT");
-    let ok =
-        db(&["--database-url=postgres://u:p@h/d?sslmode=verify-full&sslrootcert=%2Fca.pem"])
-            .unwrap();
+    let ok = db(&["--database-url=postgres://u:p@h/d?sslmode=verify-full&sslrootcert=%2Fca.pem"])
+        .unwrap();
     assert_eq!(ok.tls.root_cert, Some(PathBuf::from("/ca.pem")));
 }
 
