@@ -2,7 +2,6 @@
 //! together and returns the process exit code (see `exit`).
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -12,8 +11,8 @@ use crate::config::{
 };
 use crate::db::{migrate as migrations, Connector, DbError};
 use crate::exit;
-use crate::http::{server, App};
-use crate::{healthcheck as probe, logging, metrics, signals, supervisor};
+use crate::http::server;
+use crate::{healthcheck as probe, logging, signals, supervisor};
 
 /// A database error as an exit code: a bad CA bundle path is configuration.
 fn db_failed(e: &DbError) -> ExitCode {
@@ -147,55 +146,14 @@ pub fn serve(s: &Settings) -> ExitCode {
                 return ExitCode::from(exit::FAILURE);
             }
         };
-        // Before the pool and the app: they register their metrics with
-        // the recorder installed here.
-        let installed = metrics::install(&cfg.metrics);
-        let pool = c.pool();
-        let sample: metrics::Sampler = {
-            let pool = pool.clone();
-            Arc::new(move || {
-                pool.record_state();
-                metrics::sample_process(installed);
-            })
-        };
-        if let (Some(maddr), Some(handle)) = (cfg.metrics.addr, installed.prometheus.clone()) {
-            match metrics::listener::bind(maddr).await {
-                Ok(l) => {
-                    log::info!(
-                        "metrics on http://{}/metrics",
-                        l.local_addr().unwrap_or(maddr)
-                    );
-                    metrics::listener::spawn(l, handle, sample.clone());
-                }
-                Err(e) => {
-                    log::error!(
-                        "cannot listen on {maddr} (METRICS_ADDR): {e}; set another address or off"
-                    );
-                    return ExitCode::from(exit::FAILURE);
-                }
+        let built = match crate::serve::Built::build(&cfg, &c).await {
+            Ok(b) => b,
+            Err(e) => {
+                log::error!("{e}");
+                return ExitCode::from(exit::FAILURE);
             }
-        }
-        metrics::spawn_background(installed, &cfg.metrics, sample.clone());
-        // The bootstrap admin exists before the first connection is taken.
-        if let Err(e) = crate::auth::cli::prepare_serve(&cfg.auth, &pool).await {
-            log::error!("{e}");
-            return ExitCode::from(exit::FAILURE);
-        }
-        match &cfg.http.limits.rate {
-            None => log::warn!(
-                "RATE_LIMITS=off: no rate limits at all; for load tests and local experiments only"
-            ),
-            Some(r) => log::info!(
-                "rate limits per client: {} reads and {} writes a minute",
-                r.reads_per_minute,
-                r.writes_per_minute
-            ),
-        }
-        // Deletes expired snippets while serving, over its own connection;
-        // stopped between batches once the server has drained.
-        let (stop_sweeper, stopped) = tokio::sync::watch::channel(false);
-        let sweeper = tokio::spawn(crate::snippets::expiry::sweeper(c.clone(), stopped));
-        let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, pool));
+        };
+        let app = built.app.clone();
         let listener = match server::listen(listener) {
             Ok(l) => l,
             Err(e) => {
@@ -211,15 +169,7 @@ pub fn serve(s: &Settings) -> ExitCode {
         // (src/logging/sink.rs).
         crate::logging::flush();
         server::run(app, listener, signals::shutdown()).await;
-        let _ = stop_sweeper.send(true);
-        let _ = sweeper.await;
-        // The last, partial interval: its 5xx are often the interesting ones.
-        if let Some(registry) = &installed.emf {
-            sample();
-            metrics::emf::write_stdout(
-                &registry.flush(&cfg.metrics.service, metrics::emf::now_ms()),
-            );
-        }
+        built.stop().await;
         log::info!("stopped");
         ExitCode::from(exit::SUCCESS)
     })

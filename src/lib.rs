@@ -14,6 +14,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod serve;
 pub mod signals;
 pub mod snippets;
 pub mod supervisor;

@@ -9,9 +9,10 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::handlers::{json, json_body, Req};
+use super::body::Req;
 use super::problem::{ApiError, Body};
-use super::request::Json;
+use super::request::{self, Json};
+use super::respond::json;
 use super::App;
 use crate::auth::store::Handle;
 use crate::auth::{lineage, store, Caller, Scope, Scopes};
@@ -95,7 +96,7 @@ pub async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Res
     identities(caller)?;
     caller.require(Scope::TokensWrite)?;
     let owner = tokens_owner(caller, query)?;
-    let rows = store::list_tokens(&app.pool, Some(&owner)).await?;
+    let rows = store::list_tokens(app.auth.pool(), Some(&owner)).await?;
     Ok(no_store(json(StatusCode::OK, &rows)))
 }
 
@@ -136,7 +137,7 @@ fn invalid(pointer: &str, detail: impl Into<String>) -> ApiError {
 pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
     identities(caller)?;
     caller.require(Scope::TokensWrite)?;
-    let body = json_body(app, req, &[Json::Plain]).await?;
+    let body = request::json_body(&app.cfg, req, &[Json::Plain]).await?;
     let t: NewToken = serde_json::from_value(body).map_err(|e| {
         invalid(
             "",
@@ -198,7 +199,7 @@ pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
         }
     };
     let (row, secret) =
-        lineage::create_child(&app.pool, parent, owner, name, scopes, expires_at).await?;
+        lineage::create_child(app.auth.pool(), parent, owner, name, scopes, expires_at).await?;
     let mut body = serde_json::to_value(&row).expect("serializes");
     body["token"] = secret.expose().into();
     Ok(no_store(json(StatusCode::CREATED, &body)))
@@ -221,10 +222,10 @@ struct NewOwner {
 pub async fn create_owner(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {
     identities(caller)?;
     caller.require(Scope::Admin)?;
-    let body = json_body(app, req, &[Json::Plain]).await?;
+    let body = request::json_body(&app.cfg, req, &[Json::Plain]).await?;
     let o: NewOwner =
         serde_json::from_value(body).map_err(|_| invalid("", "must be {\"handle\": \"…\"}"))?;
-    let created = store::create_owner(&app.pool, &o.handle).await?;
+    let created = store::create_owner(app.auth.pool(), &o.handle).await?;
     Ok(json(
         StatusCode::CREATED,
         &json!({"handle": o.handle, "createdAt": iso_millis(created)}),

@@ -17,10 +17,11 @@ use http_body_util::BodyExt;
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
-use super::handlers::{json, Req};
+use super::body::HandlerBody;
+use super::body::Req;
 use super::problem::{ApiError, Body};
 use super::request::{self, Json};
-use super::stack::HandlerBody;
+use super::respond::json;
 use super::App;
 use crate::auth::{Caller, Scope};
 use crate::snippets::transfer::{self, NewRow, Outcome};
@@ -64,15 +65,11 @@ pub async fn import(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
             Err(o) => report.add(o),
         }
         if batch.full() {
-            report.extend(
-                transfer::import_batch(&app.pool, caller, batch.take(), app.cfg.limits.quota).await,
-            );
+            report.extend(app.snippets.import_batch(caller, batch.take()).await);
         }
     };
     if !batch.rows.is_empty() {
-        report.extend(
-            transfer::import_batch(&app.pool, caller, batch.take(), app.cfg.limits.quota).await,
-        );
+        report.extend(app.snippets.import_batch(caller, batch.take()).await);
     }
     report.stopped = stopped.map(|e| Stopped {
         status: e.status().as_u16(),
@@ -85,7 +82,7 @@ pub async fn import(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
 fn parse(n: usize, bytes: &[u8], caller: &Caller, app: &App) -> Result<NewRow, Outcome> {
     let line = bytes.strip_suffix(b"\r").unwrap_or(bytes);
     match request::json(line) {
-        Ok(v) => transfer::check_line(n, v, caller, app.cfg.max_expiry),
+        Ok(v) => app.snippets.check_import_line(n, v, caller),
         Err(e) => Err(Outcome::failed(n, 400, vec![violation("", e.to_string())])),
     }
 }

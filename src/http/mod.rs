@@ -3,21 +3,25 @@
 //! problem+json errors and the OpenAPI document.
 
 pub mod auth;
+pub mod body;
 pub mod client_ip;
+pub mod dispatch;
 pub mod docs_ui;
 pub mod forks;
 pub mod guard;
-pub mod handlers;
 pub mod identity;
 pub mod import;
+pub mod probes;
 pub mod problem;
 pub mod ratelimit;
 pub mod raw;
 pub mod rejections;
 pub mod request;
+pub mod respond;
 pub mod revisions;
 pub mod router;
 pub mod server;
+pub mod snippet;
 pub mod stack;
 pub mod trace;
 pub mod transfer;
@@ -29,24 +33,13 @@ use crate::auth::Auth;
 use crate::config::{AuthConfig, AuthMode, HttpConfig};
 use crate::db::DbPool;
 use crate::metrics::HttpMetrics;
-use crate::snippets::creates::Creates;
-use crate::snippets::lookups::Lookups;
-use crate::snippets::searches::Searches;
-use crate::snippets::validate;
-use crate::snippets::words::Words;
+use crate::snippets::{validate, Rules, Snippets};
 
 /// Shared by every request.
 pub struct App {
     pub cfg: HttpConfig,
-    pub pool: DbPool,
-    /// Id lookups, coalesced across concurrent requests.
-    pub lookups: Lookups,
-    /// Creates (POST, forks), coalesced across concurrent requests.
-    pub creates: Creates,
-    /// The search budget: searches (`tag` or `q`) queue here, not in the pool.
-    pub searches: Searches,
-    /// How common search words are, for a text search's plan.
-    pub words: Words,
+    /// The domain's one face (src/snippets/service.rs).
+    pub snippets: Snippets,
     /// The OpenAPI document, rendered once.
     pub openapi: Bytes,
     /// Its strong validator: a number from its SHA-256, so the version
@@ -63,7 +56,10 @@ pub struct App {
 
 impl App {
     pub fn new(cfg: HttpConfig, auth: &AuthConfig, pool: DbPool) -> App {
-        validate::warm_up();
+        let rules = Rules {
+            quota: cfg.limits.quota,
+            max_expiry: cfg.max_expiry,
+        };
         let openapi = serde_json::to_vec(&openapi()).expect("JSON serializes");
         let limits = cfg.limits.rate.as_ref().map(ratelimit::Limits::new);
         if let Some(l) = &limits {
@@ -72,13 +68,9 @@ impl App {
         App {
             limits,
             cfg,
-            lookups: Lookups::new(pool.clone()),
-            creates: Creates::new(pool.clone()),
-            searches: Searches::new(pool.search_slots(), pool.timeout()),
-            words: Words::new(),
-            auth: Auth::new(pool.clone()),
+            snippets: Snippets::new(pool.clone(), rules),
+            auth: Auth::new(pool),
             auth_mode: auth.mode,
-            pool,
             openapi_tag: content_tag(&openapi),
             openapi: Bytes::from(openapi),
             metrics: HttpMetrics::new(router::ROUTES.iter().map(|r| r.0)),

@@ -8,8 +8,8 @@ use hyper::header::{
 use hyper::{HeaderMap, Response};
 use uuid::Uuid;
 
-use super::handlers::etag_header;
 use super::problem::{ApiError, Body};
+use super::respond::etag_header;
 use super::revisions::{find, not_modified};
 use super::App;
 use crate::auth::Caller;
@@ -130,7 +130,7 @@ pub(super) async fn current(
     id: Uuid,
     headers: &HeaderMap,
 ) -> Result<Response<Body>> {
-    let s = app.lookups.get_for(caller, id).await?;
+    let s = app.snippets.get(caller, id).await?;
     let cache = HeaderValue::from_static("no-cache");
     if let Some(resp) = not_modified(headers, s.version, cache.clone())? {
         return Ok(resp);

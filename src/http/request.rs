@@ -6,8 +6,9 @@ use hyper::header::{HeaderMap, CONTENT_TYPE};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::body::{HandlerBody, Req};
 use super::problem::ApiError;
-use super::stack::HandlerBody;
+use crate::config::HttpConfig;
 use crate::snippets::model::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::snippets::revisions::{RevisionCursor, RevisionQuery};
 use crate::snippets::{validate, Cursor, ListQuery, OwnerFilter, Precondition, Tags};
@@ -82,6 +83,14 @@ pub async fn body(
             "could not read the request body: {e}"
         ))),
     }
+}
+
+/// A JSON body of one of the `accept`ed media types, read within
+/// `MAX_BODY_BYTES` and `BODY_READ_TIMEOUT_SECONDS`.
+pub async fn json_body(cfg: &HttpConfig, req: Req, accept: &[Json]) -> Result<Value, ApiError> {
+    content_type(req.headers(), accept)?;
+    let bytes = body(req.into_body(), cfg.max_body_bytes, cfg.body_read_timeout).await?;
+    json(&bytes)
 }
 
 /// Parses a body as JSON: 400 for bytes that are not UTF-8 or not JSON.

@@ -4,12 +4,12 @@ use hyper::header::{HeaderValue, CACHE_CONTROL, ETAG, LINK};
 use hyper::{HeaderMap, Response, StatusCode};
 use uuid::Uuid;
 
-use super::handlers::{empty, etag_header, json};
 use super::problem::{ApiError, Body};
 use super::request;
+use super::respond::{empty, etag_header, json};
 use super::App;
 use crate::auth::Caller;
-use crate::snippets::revisions::{self, Revision, RevisionCursor};
+use crate::snippets::revisions::{Revision, RevisionCursor};
 use crate::snippets::{Snippet, Visibility};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -49,8 +49,7 @@ pub(super) async fn list(
     query: Option<&str>,
 ) -> Result<Response<Body>> {
     let q = request::revision_query(query)?;
-    let current = app.lookups.get_for(caller, id).await?;
-    let (rows, more) = revisions::page(&app.pool, caller, &current, q).await?;
+    let (_, rows, more) = app.snippets.history(caller, id, q).await?;
     let mut resp = json(StatusCode::OK, &rows);
     let h = resp.headers_mut();
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -77,8 +76,7 @@ pub(super) async fn find(
     version: i64,
     headers: &HeaderMap,
 ) -> Result<std::result::Result<(Revision, HeaderValue), Response<Body>>> {
-    let current = app.lookups.get_for(caller, id).await?;
-    let (rev, written) = revisions::get(&app.pool, caller, &current, version).await?;
+    let (current, rev, written) = app.snippets.version(caller, id, version).await?;
     let cache = immutable(&current, written);
     Ok(match not_modified(headers, version, cache.clone())? {
         Some(resp) => Err(resp),

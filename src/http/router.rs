@@ -116,12 +116,6 @@ pub fn template(path: &str) -> Option<&'static str> {
     matcher().at(path).ok().map(|m| ROUTES[*m.value].0)
 }
 
-/// The index in [`ROUTES`] of the template `path` matches: the metrics'
-/// route label, found without formatting anything.
-pub fn template_index(path: &str) -> Option<usize> {
-    matcher().at(path).ok().map(|m| *m.value)
-}
-
 fn matcher() -> &'static matchit::Router<usize> {
     static M: OnceLock<matchit::Router<usize>> = OnceLock::new();
     M.get_or_init(|| {
@@ -147,15 +141,59 @@ fn canonical_id(raw: &str) -> Option<Uuid> {
     (id.hyphenated().to_string() == raw).then_some(id)
 }
 
+/// A request's route, matched once (by framing, src/http/stack.rs) and
+/// passed on as a request extension: the metrics' label and what the
+/// dispatcher serves come from the one lookup.
+#[derive(Clone, Copy, Debug)]
+pub struct Matched {
+    /// The index in [`ROUTES`] of the template the path matches.
+    pub template: Option<usize>,
+    pub route: Result<Route, Miss>,
+}
+
+/// Why a path and method have no route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Miss {
+    NotFound,
+    /// A known path: the methods it allows.
+    MethodNotAllowed(&'static str),
+}
+
+impl From<Miss> for ApiError {
+    fn from(m: Miss) -> ApiError {
+        match m {
+            Miss::NotFound => ApiError::NotFound,
+            Miss::MethodNotAllowed(allow) => ApiError::MethodNotAllowed(allow),
+        }
+    }
+}
+
+pub fn matched(method: &Method, path: &str) -> Matched {
+    match matcher().at(path) {
+        Err(_) => Matched {
+            template: None,
+            route: Err(Miss::NotFound),
+        },
+        Ok(found) => Matched {
+            template: Some(*found.value),
+            route: resolve(method, &found),
+        },
+    }
+}
+
+/// [`matched`]'s route alone.
 pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
-    let found = matcher().at(path).map_err(|_| ApiError::NotFound)?;
+    matched(method, path).route.map_err(ApiError::from)
+}
+
+fn resolve(method: &Method, found: &matchit::Match<'_, '_, &usize>) -> Result<Route, Miss> {
     let (_, resource, allow) = ROUTES[*found.value];
     let id = match found.params.get("id") {
-        Some(raw) => Some(canonical_id(raw).ok_or(ApiError::NotFound)?),
+        Some(raw) => Some(canonical_id(raw).ok_or(Miss::NotFound)?),
         None => None,
     };
     let version = match found.params.get("version") {
-        Some(raw) => Some(canonical_version(raw).ok_or(ApiError::NotFound)?),
+        Some(raw) => Some(canonical_version(raw).ok_or(Miss::NotFound)?),
         None => None,
     };
     let m = if method == Method::HEAD {
@@ -192,7 +230,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
                 .params
                 .get("handle")
                 .and_then(Handle::parse)
-                .ok_or(ApiError::NotFound)?,
+                .ok_or(Miss::NotFound)?,
         ),
         (R::Docs, &Method::GET, _) => Route::Docs,
         (R::DocsAsset, &Method::GET, _) => Route::DocsAsset(
@@ -201,9 +239,9 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
                 .get("dir")
                 .zip(found.params.get("file"))
                 .and_then(|(dir, file)| docs_ui::asset(dir, file))
-                .ok_or(ApiError::NotFound)?,
+                .ok_or(Miss::NotFound)?,
         ),
-        _ => return Err(ApiError::MethodNotAllowed(allow)),
+        _ => return Err(Miss::MethodNotAllowed(allow)),
     };
     Ok(route)
 }

@@ -28,7 +28,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Either, Full};
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
@@ -42,39 +41,11 @@ use super::client_ip::{self, ClientIp, Peer};
 use super::problem::ApiError;
 use super::ratelimit::{RATELIMIT, RATELIMIT_POLICY};
 use super::trace::{self, TraceParent};
-use super::{guard, handlers, router, App};
+use super::{dispatch, guard, probes, router, App};
 use crate::config::CorsOrigins;
 use crate::logging;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// A request body as the stack sees it, whatever the transport.
-pub type ReqBody = UnsyncBoxBody<Bytes, BodyError>;
-
-/// The transport's body error, as one concrete type. With `BoxError`
-/// itself here, rustc cannot prove the handlers' futures Send ("From is not
-/// general enough", rust-lang/rust#64552): the trait object's lifetime is
-/// erased inside the future and must then convert for every lifetime.
-#[derive(Debug)]
-pub struct BodyError(pub BoxError);
-
-impl std::fmt::Display for BodyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for BodyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-/// The body handlers read: at most `MAX_BODY_BYTES` (RequestBodyLimitLayer).
-pub type HandlerBody = tower_http::body::Limited<ReqBody>;
-/// What the layers inside framing answer with (CatchPanicLayer boxes).
-type InnerBody = tower_http::body::UnsyncBoxBody<Bytes, BoxError>;
-/// Every response body: the inner layers' or a problem made by framing,
-/// without boxing it once more.
-pub type RespBody = Either<InnerBody, Full<Bytes>>;
+pub use super::body::{BodyError, BoxError, HandlerBody, InnerBody, ReqBody, RespBody};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -85,7 +56,7 @@ pub fn service(
 ) -> Api<impl Inner + Clone + Send + Sync + 'static, impl Inner + Clone + Send + Sync + 'static> {
     let handlers = {
         let app = app.clone();
-        tower::service_fn(move |req| handlers::dispatch(app.clone(), req))
+        tower::service_fn(move |req| dispatch::dispatch(app.clone(), req))
     };
     let plain = ServiceBuilder::new()
         .layer(TimeoutLayer::with_status_code(
@@ -313,7 +284,8 @@ where
     let rid_value = HeaderValue::from_str(&rid).ok();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let route = router::template_index(&path);
+    let matched = router::matched(&method, &path);
+    let route = matched.template;
     let trace = TraceParent::from_headers(req.headers());
     let amzn = trace::amzn_trace_id(req.headers()).map(str::to_owned);
     let peer = (req.extensions().get::<Peer>().map(|p| p.0))
@@ -328,6 +300,7 @@ where
         }
         let mut req = req.map(|b| b.map_err(|e| BodyError(e.into())).boxed_unsync());
         req.extensions_mut().insert(ClientIp(client));
+        req.extensions_mut().insert(matched);
         // Handlers and inner layers see the id that is logged and sent.
         if let Some(v) = &rid_value {
             req.headers_mut().insert(X_REQUEST_ID, v.clone());
@@ -353,7 +326,7 @@ where
             problem(e, &rid, app.cfg.expose_errors).map(Either::Right),
         )),
         Ok(None) => futures_util::future::Either::Left(std::future::ready(
-            handlers::health().map(Either::Right),
+            probes::health().map(Either::Right),
         )),
         Ok(Some(answer)) => futures_util::future::Either::Right(answer.map(|r| match r {
             Ok(resp) => resp.map(Either::Left),

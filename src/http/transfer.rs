@@ -19,11 +19,10 @@ use hyper::header::HeaderValue;
 use hyper::Response;
 use serde::Deserialize;
 
+use super::body::BoxError;
 use super::problem::{ApiError, Body};
-use super::stack::BoxError;
 use super::App;
 use crate::auth::Caller;
-use crate::snippets::transfer;
 use crate::snippets::Cursor;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -55,21 +54,19 @@ fn export_query(query: Option<&str>) -> Result<bool> {
 
 pub async fn export(app: &App, caller: &Caller, query: Option<&str>) -> Result<Response<Reply>> {
     let revisions = export_query(query)?;
-    let owner = transfer::exporter(caller)?;
-    let first = transfer::export_page(&app.pool, owner.as_deref(), None, revisions).await?;
-    let pool = app.pool.clone();
+    let exporter = app.snippets.exporter(caller, revisions)?;
+    let first = exporter.page(None).await?;
     // State: the page in hand, or where the next one starts (None: done).
     let pages = stream::unfold(
         (Some(first.ndjson), first.next),
         move |(ready, next): (Option<Vec<u8>>, Option<Cursor>)| {
-            let pool = pool.clone();
-            let owner = owner.clone();
+            let exporter = exporter.clone();
             async move {
                 if let Some(bytes) = ready {
                     return Some((Ok(Frame::data(Bytes::from(bytes))), (None, next)));
                 }
                 let after = next?;
-                match transfer::export_page(&pool, owner.as_deref(), Some(after), revisions).await {
+                match exporter.page(Some(after)).await {
                     Ok(page) => {
                         Some((Ok(Frame::data(Bytes::from(page.ndjson))), (None, page.next)))
                     }

@@ -1,22 +1,27 @@
 //! The snippet domain: model, validation and queries. No HTTP in here.
+//! [`Snippets`] (service.rs) is its one face; the modules that read and
+//! write rows (store, lookups, creates, forks) are private to it, so a
+//! query that skips the visibility check cannot be called from outside.
 
 pub mod access;
-pub mod creates;
+mod creates;
 pub mod error;
 pub mod expiry;
-pub mod forks;
-pub mod lookups;
+mod forks;
+mod lookups;
 pub mod model;
 pub mod quota;
 pub mod revisions;
-pub mod searches;
-pub mod store;
+mod searches;
+pub mod service;
+mod store;
 pub mod transfer;
 pub mod validate;
-pub mod words;
+mod words;
 
 pub use error::{SnippetError, Violation};
 pub use model::{
     Cursor, ForkedFrom, ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags,
     Visibility,
 };
+pub use service::{Exporter, Rules, Snippets};

@@ -95,7 +95,7 @@ pub struct RevisionQuery {
 
 /// One page, newest first, the current version included; `true` when
 /// there is a next page. One round trip (the current version is at hand).
-pub async fn page(
+pub(super) async fn page(
     pool: &DbPool,
     caller: &Caller,
     current: &Snippet,
@@ -155,7 +155,7 @@ fn readable(caller: &Caller, current: &Snippet) -> Vec<&'static str> {
 /// or a kept earlier one the caller may read; `NotFound` for a version
 /// never written, already pruned, or not the caller's to read (the same
 /// answer: no oracle for what a private version was).
-pub async fn get(
+pub(super) async fn get(
     pool: &DbPool,
     caller: &Caller,
     current: &Snippet,

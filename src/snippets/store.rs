@@ -73,16 +73,6 @@ pub(super) async fn insert_from(
         .await
 }
 
-/// One snippet as the caller may see it: another owner's private snippet
-/// is `NotFound`, as one that never existed.
-pub async fn get(pool: &DbPool, caller: &Caller, id: Uuid) -> Result<Snippet, SnippetError> {
-    let mut c = conn(pool).await?;
-    find(&mut c, id)
-        .await?
-        .filter(|s| access::can_read(caller, s.owner.as_deref(), s.visibility))
-        .ok_or(SnippetError::NotFound)
-}
-
 pub async fn find(c: &mut DbConn<'_>, id: Uuid) -> Result<Option<Snippet>, SnippetError> {
     Ok(OneId(id).get_result(c).await.optional()?)
 }

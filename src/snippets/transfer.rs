@@ -39,7 +39,7 @@ pub const IMPORT_BATCH: usize = 500;
 
 /// Whose snippets the caller exports: its own (`snippets:read`); in open
 /// mode, the unowned ones (every snippet written in open mode).
-pub fn exporter(caller: &Caller) -> Result<Option<String>, SnippetError> {
+pub(super) fn exporter(caller: &Caller) -> Result<Option<String>, SnippetError> {
     caller.require(Scope::SnippetsRead)?;
     Ok(caller.handle().map(str::to_string))
 }
@@ -62,7 +62,7 @@ struct Line<'a> {
 
 /// The page of `owner`'s live snippets after `after`, newest first (the
 /// `(owner, created_at, id)` index serves it).
-pub async fn export_page(
+pub(super) async fn export_page(
     pool: &DbPool,
     owner: Option<&str>,
     after: Option<Cursor>,
@@ -494,7 +494,7 @@ impl From<SnippetError> for BatchError {
 /// go in). If a constraint refuses the batch, its rows are tried alone, so
 /// only the offending rows fail. A database that is unavailable fails the
 /// whole batch (503 on each of its lines; nothing of it was written).
-pub async fn import_batch(
+pub(super) async fn import_batch(
     pool: &DbPool,
     caller: &Caller,
     rows: Vec<NewRow>,

@@ -17,7 +17,6 @@ use super::client::Response as TestResponse;
 use super::TestDb;
 use snippetd::http::client_ip::Peer;
 use snippetd::http::stack::{self, RespBody};
-use snippetd::http::App;
 
 type Svc = BoxCloneSyncService<Request<Full<Bytes>>, Response<RespBody>, Infallible>;
 
@@ -25,6 +24,8 @@ type Svc = BoxCloneSyncService<Request<Full<Bytes>>, Response<RespBody>, Infalli
 pub struct Handle {
     rt: tokio::runtime::Runtime,
     svc: Svc,
+    /// What runs beside the app (the expiry sweeper), as long as the app.
+    _built: snippetd::serve::Built,
 }
 
 impl Handle {
@@ -80,22 +81,34 @@ impl InProcApp {
     }
 
     pub fn with_env(extra: &[(&str, &str)]) -> InProcApp {
-        let (db, env) = super::migrated_db(extra);
+        let (db, mut env) = super::migrated_db(extra);
+        // As the harness's servers: no metrics port unless a test asks.
+        env.entry("METRICS_ADDR".into())
+            .or_insert_with(|| "off".into());
         let cfg = snippetd::config::Config::from_env_map(&env).expect("valid test config");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
-        let svc = rt.block_on(async {
+        let (svc, built) = rt.block_on(async {
+            // Assembled as `serve` assembles it (src/serve.rs): metrics,
+            // the bootstrap admin, the expiry sweeper, the app.
             let connector = snippetd::db::Connector::new(&cfg.db).expect("connector");
-            let app = Arc::new(App::new(cfg.http.clone(), &cfg.auth, connector.pool()));
-            BoxCloneSyncService::new(stack::service(app))
+            let built = snippetd::serve::Built::build(&cfg, &connector)
+                .await
+                .expect("the app builds");
+            let svc = BoxCloneSyncService::new(stack::service(built.app.clone()));
+            (svc, built)
         });
         let token = super::mint(&db, super::TESTER, super::TESTER_SCOPES);
         InProcApp {
             db,
-            handle: Arc::new(Handle { rt, svc }),
+            handle: Arc::new(Handle {
+                rt,
+                svc,
+                _built: built,
+            }),
             token,
         }
     }

@@ -1,4 +1,4 @@
-//! Unit tests of http/handlers.rs.
+//! Unit tests of http/snippet.rs.
 
 use super::*;
 
