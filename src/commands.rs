@@ -271,7 +271,7 @@ pub fn config(s: &SuperviseSettings, name: &str, matches: &clap::ArgMatches) -> 
         Ok(cfg) => cfg,
         Err(e) => return config::failed(&e),
     };
-    let cmd = <config::cli::Cli as clap::CommandFactory>::command();
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
     let sub = cmd.find_subcommand(name).expect("the parsed subcommand");
     print!("{}", config::render(sub, matches, &cfg.db));
     for w in &cfg.db.warnings {

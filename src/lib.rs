@@ -6,6 +6,7 @@
 //! are process-level; `commands` wires the layers into subcommands.
 
 pub mod auth;
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;

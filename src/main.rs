@@ -3,8 +3,9 @@
 
 use std::process::ExitCode;
 
+use snippetd::cli::{Cli, Command};
 use snippetd::commands;
-use snippetd::config::{self, cli::Cli, cli::Command};
+use snippetd::config;
 
 fn main() -> ExitCode {
     let (cli, matches) = match config::parse::<Cli>() {

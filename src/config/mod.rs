@@ -9,7 +9,6 @@
 //! place that knows about connection variables, for `migrate` and `serve`
 //! alike.
 
-pub mod cli;
 pub mod db;
 
 use std::net::{IpAddr, SocketAddr};
@@ -218,7 +217,7 @@ impl Cidr {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cidrs(pub Vec<Cidr>);
 
-fn parse_cidrs(raw: &str) -> Result<Cidrs, String> {
+pub fn parse_cidrs(raw: &str) -> Result<Cidrs, String> {
     let mut out = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let bad = || format!("{item:?} is not a CIDR like 10.0.0.0/16 or 2001:db8::/32");
@@ -697,6 +696,3 @@ fn value_error(cmd: &clap::Command, e: &clap::Error) -> Option<ConfigError> {
     };
     Some(ConfigError { var: name, reason })
 }
-
-#[cfg(test)]
-mod tests;

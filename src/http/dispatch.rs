@@ -10,7 +10,6 @@ use super::client_ip::ClientIp;
 use super::problem::{ApiError, Body};
 use super::ratelimit::{Budget, Key};
 use super::router::{self, Route};
-use super::stack::problem;
 use super::transfer::{self, Reply};
 use super::App;
 use super::{auth, docs_ui, forks, identity, import, probes, raw, respond, revisions, snippet};
@@ -133,7 +132,7 @@ async fn dispatched(app: &App, req: Req) -> Response<Reply> {
         Ok(resp) => resp,
         Err(e) => {
             let rid = crate::logging::current_request_id().unwrap_or_default();
-            problem(e, &rid, app.cfg.expose_errors).map(Either::Left)
+            super::problem::response(e, &rid, app.cfg.expose_errors).map(Either::Left)
         }
     };
     if let Some(d) = decision {

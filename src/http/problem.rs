@@ -9,7 +9,7 @@ use hyper::{Response, StatusCode};
 use serde::Serialize;
 
 use crate::auth::{AuthError, Denied, Scope};
-use crate::snippets::quota::{QuotaExceeded, Usage};
+use crate::snippets::{QuotaExceeded, Usage};
 use crate::snippets::{SnippetError, Violation};
 
 pub type Body = Full<Bytes>;
@@ -349,6 +349,18 @@ impl ApiError {
         }
         resp
     }
+}
+
+/// An error as a response, logged whole when it is the server's fault.
+pub fn response(e: ApiError, rid: &str, expose: bool) -> Response<Body> {
+    if let Some(reason) = e.auth_failure() {
+        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => reason).increment(1);
+    }
+    if e.is_server_error() {
+        // Logged whole: the response shows it only with EXPOSE_ERRORS=1.
+        log::error!(target: "snippetd::error", "{e}");
+    }
+    e.into_response(rid, expose)
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::client_ip::{self, ClientIp, Peer};
-use super::problem::ApiError;
+use super::problem::{self, ApiError};
 use super::ratelimit::{RATELIMIT, RATELIMIT_POLICY};
 use super::trace::{self, TraceParent};
 use super::{dispatch, guard, probes, router, App};
@@ -323,7 +323,7 @@ where
     // (`-Zprint-type-sizes`), all of it copied into the box at each call.
     let answer = match inner {
         Err(e) => futures_util::future::Either::Left(std::future::ready(
-            problem(e, &rid, app.cfg.expose_errors).map(Either::Right),
+            problem::response(e, &rid, app.cfg.expose_errors).map(Either::Right),
         )),
         Ok(None) => futures_util::future::Either::Left(std::future::ready(
             probes::health().map(Either::Right),
@@ -352,7 +352,7 @@ where
                 .filter(|(k, _)| k.as_str().starts_with("access-control-") || *k == "vary")
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            resp = problem(e, &rid, app.cfg.expose_errors).map(Either::Right);
+            resp = problem::response(e, &rid, app.cfg.expose_errors).map(Either::Right);
             for (k, v) in cors {
                 resp.headers_mut().append(k, v);
             }
@@ -440,18 +440,6 @@ fn is_problem<B>(resp: &Response<B>) -> bool {
     resp.headers()
         .get(CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == b"application/problem+json")
-}
-
-/// An error as a response, logged whole when it is the server's fault.
-pub fn problem(e: ApiError, rid: &str, expose: bool) -> Response<Full<Bytes>> {
-    if let Some(reason) = e.auth_failure() {
-        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => reason).increment(1);
-    }
-    if e.is_server_error() {
-        // Logged whole: the response shows it only with EXPOSE_ERRORS=1.
-        log::error!(target: "snippetd::error", "{e}");
-    }
-    e.into_response(rid, expose)
 }
 
 /// CatchPanicLayer's answer: a bare 500 that [`framing`] turns into a

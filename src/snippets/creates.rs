@@ -47,7 +47,7 @@ use crate::db::{DbConn, DbPool};
 const BATCH_MAX: usize = 32;
 
 /// One snippet to create, resolved from the caller and the input by
-/// `store::insert_from`.
+/// `Snippets::insert` (service.rs).
 #[derive(Clone, Debug)]
 pub struct NewRow {
     pub id: Uuid,
@@ -87,7 +87,7 @@ impl Creates {
     pub fn new(pool: DbPool) -> Creates {
         // As many as lookups lead (a quarter of the pool, at least 2): the
         // rest of the pool stays free for reads and other writes.
-        let leaders_max = super::lookups::concurrency(pool.max_size());
+        let leaders_max = pool.batch_queries();
         Creates {
             inner: Arc::new(Inner {
                 pool,

@@ -2,6 +2,7 @@
 //! these into status codes.
 
 use diesel::result::Error as DieselError;
+use serde::Serialize;
 
 use crate::db::error::Failure;
 
@@ -10,6 +11,25 @@ use crate::db::error::Failure;
 pub struct Violation {
     pub pointer: String,
     pub detail: String,
+}
+
+/// Snippets and bytes: an owner's usage, or the limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub snippets: i64,
+    pub bytes: i64,
+}
+
+/// A write that would take the owner past a quota; `usage` is where the
+/// owner stands without it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this would exceed the owner's quota: {} of {} snippets and {} of {} bytes are in use",
+    usage.snippets, limits.snippets, usage.bytes, limits.bytes
+)]
+pub struct QuotaExceeded {
+    pub usage: Usage,
+    pub limits: Usage,
 }
 
 /// Clone: one failed coalesced lookup answers every request in its batch.
@@ -27,7 +47,7 @@ pub enum SnippetError {
     PreconditionFailed,
     /// The owner's quota (snippets or bytes) would be exceeded: 403.
     #[error("{0}")]
-    QuotaExceeded(super::quota::QuotaExceeded),
+    QuotaExceeded(QuotaExceeded),
     #[error("the snippet is invalid ({} violation(s))", .0.len())]
     Invalid(Vec<Violation>),
     /// The database cannot be reached or refused to work right now: a retry

@@ -21,43 +21,13 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::error::{SnippetError, Violation};
-use super::model::SnippetInput;
+use super::model::{ExpiryChange, SnippetInput};
 use super::validate;
 use crate::db::Connector;
 
 /// The soonest an expiry may be: a shorter one is a typo more often than
 /// a wish, and would be gone before the client could read it back.
 pub const MIN_AHEAD: Duration = Duration::from_secs(60);
-
-/// What a write does to a snippet's expiry.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ExpiryChange {
-    /// Neither field given: none on create, unchanged on PUT and PATCH.
-    #[default]
-    Keep,
-    /// `"expiresAt": null`: never expires.
-    Clear,
-    At(OffsetDateTime),
-}
-
-impl ExpiryChange {
-    /// The column's value on insert.
-    pub fn on_insert(self) -> Option<OffsetDateTime> {
-        match self {
-            ExpiryChange::At(t) => Some(t),
-            _ => None,
-        }
-    }
-
-    /// The column's new value on update; `None` leaves it as it is.
-    pub fn on_update(self) -> Option<Option<OffsetDateTime>> {
-        match self {
-            ExpiryChange::Keep => None,
-            ExpiryChange::Clear => Some(None),
-            ExpiryChange::At(t) => Some(Some(t)),
-        }
-    }
-}
 
 /// Takes `expiresAt` and `expiresIn` out of a request body (POST, PUT or a
 /// merge patch) and checks them; the rest of the body is then validated by

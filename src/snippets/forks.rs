@@ -1,6 +1,5 @@
-//! Forks: a copy of a snippet the caller may read, owned by the caller,
-//! remembering where it came from (`forkedFrom`), and which readers may
-//! be shown that source ([`hide_sources`]).
+//! Forks: which readers may be shown a fork's source ([`hide_sources`]);
+//! the copy itself is a create (src/snippets/service.rs, `fork`).
 
 use std::collections::HashMap;
 
@@ -9,39 +8,12 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::access;
-use super::creates::Creates;
 use super::error::SnippetError;
 use super::expiry::Live;
-use super::model::{ForkedFrom, Snippet, SnippetInput, Visibility};
-use super::store;
+use super::model::{Snippet, Visibility};
 use crate::auth::Caller;
-use crate::config::Quota;
 use crate::db::schema::snippets::dsl as s;
 use crate::db::DbPool;
-
-/// Copies `source` (obtained through `Lookups::get_for`, so readable by the
-/// caller) into a new snippet of the caller's, as a create: `snippets:write`
-/// and the caller's quota apply. The fork keeps the source's visibility: a
-/// copy is never more visible than what it was copied from.
-pub async fn fork(
-    creates: &Creates,
-    caller: &Caller,
-    source: &Snippet,
-    limits: Quota,
-) -> Result<Snippet, SnippetError> {
-    let from = ForkedFrom {
-        id: source.id,
-        version: source.version,
-    };
-    store::insert_from(
-        creates,
-        caller,
-        SnippetInput::from(source),
-        Some(from),
-        limits,
-    )
-    .await
-}
 
 /// `rows` as `caller` may see them: [`hide_sources`] with
 /// `access::shows_source`. No connection is taken when no row is a fork.

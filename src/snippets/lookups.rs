@@ -75,17 +75,6 @@ impl Loader for DbLoader {
 /// index probe per id stays a sub-millisecond statement.
 const BATCH_MAX: usize = 32;
 
-/// Lookup queries in flight at once: a quarter of the pool, at least 2 (one
-/// slow query does not stall every lookup), at most the pool. Fewer, fuller
-/// batches cost the database less than many small ones: on the bench's
-/// 2 cores, 2 or 3 served 1.3–1.5 times the requests 10 did, and even 2 at
-/// 32 ids a query outrun a pool's worth of single lookups
-/// (docs/performance.md). The rest of the pool stays free for writes and
-/// lists.
-pub(super) fn concurrency(pool_size: u32) -> usize {
-    (pool_size.div_ceil(4).max(2).min(pool_size)) as usize
-}
-
 pub struct Lookups<L: Loader = DbLoader> {
     loader: L,
     leaders_max: usize,
@@ -115,7 +104,7 @@ enum Msg {
 
 impl Lookups<DbLoader> {
     pub fn new(pool: DbPool) -> Lookups {
-        Lookups::with_loader(concurrency(pool.max_size()), DbLoader(pool))
+        Lookups::with_loader(pool.batch_queries(), DbLoader(pool))
     }
 }
 

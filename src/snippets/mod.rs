@@ -19,7 +19,7 @@ pub mod transfer;
 pub mod validate;
 mod words;
 
-pub use error::{SnippetError, Violation};
+pub use error::{QuotaExceeded, SnippetError, Usage, Violation};
 pub use model::{
     Cursor, ForkedFrom, ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags,
     Visibility,

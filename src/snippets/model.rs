@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::expiry::ExpiryChange;
 use crate::db::schema::snippets;
 use crate::util::timestamp::IsoMillis;
 
@@ -265,6 +264,36 @@ impl OwnerFilter {
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
+
+/// What a write does to a snippet's expiry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExpiryChange {
+    /// Neither field given: none on create, unchanged on PUT and PATCH.
+    #[default]
+    Keep,
+    /// `"expiresAt": null`: never expires.
+    Clear,
+    At(OffsetDateTime),
+}
+
+impl ExpiryChange {
+    /// The column's value on insert.
+    pub fn on_insert(self) -> Option<OffsetDateTime> {
+        match self {
+            ExpiryChange::At(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The column's new value on update; `None` leaves it as it is.
+    pub fn on_update(self) -> Option<Option<OffsetDateTime>> {
+        match self {
+            ExpiryChange::Keep => None,
+            ExpiryChange::Clear => Some(None),
+            ExpiryChange::At(t) => Some(Some(t)),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -18,31 +18,11 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::Serialize;
 
-use super::error::SnippetError;
+use super::error::{QuotaExceeded, SnippetError, Usage};
 use super::model::SnippetInput;
 use crate::auth::Caller;
 use crate::config::Quota;
-
-/// Snippets and bytes: an owner's usage, or the limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Usage {
-    pub snippets: i64,
-    pub bytes: i64,
-}
-
-/// A write that would take the owner past a quota; `usage` is where the
-/// owner stands without it.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "this would exceed the owner's quota: {} of {} snippets and {} of {} bytes are in use",
-    usage.snippets, limits.snippets, usage.bytes, limits.bytes
-)]
-pub struct QuotaExceeded {
-    pub usage: Usage,
-    pub limits: Usage,
-}
 
 impl From<Quota> for Usage {
     fn from(q: Quota) -> Usage {

@@ -10,17 +10,17 @@ use std::time::Duration;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::creates::Creates;
+use super::creates::{Creates, NewRow as NewSnippet};
 use super::lookups::Lookups;
 use super::revisions::{Revision, RevisionQuery};
 use super::searches::Searches;
 use super::transfer::{ExportPage, NewRow, Outcome};
 use super::words::Words;
 use super::{
-    expiry, forks, revisions, store, transfer, Cursor, ListQuery, Precondition, Snippet,
-    SnippetError, Visibility,
+    expiry, forks, quota, revisions, store, transfer, Cursor, ForkedFrom, ListQuery, Precondition,
+    Snippet, SnippetError, SnippetInput, Visibility,
 };
-use crate::auth::Caller;
+use crate::auth::{Caller, Scope};
 use crate::config::Quota;
 use crate::db::DbPool;
 
@@ -94,7 +94,36 @@ impl Snippets {
     /// expiry rules, then inserted with the caller's quota.
     pub async fn create(&self, caller: &Caller, body: Value) -> Result<Snippet> {
         let input = expiry::input(body, self.rules.max_expiry)?;
-        store::insert(&self.creates, caller, input, self.rules.quota).await
+        self.insert(caller, input, None).await
+    }
+
+    /// A new snippet owned by the caller (`snippets:write`), recording the
+    /// fork's source when there is one. In open mode it is unowned and
+    /// public, as every snippet was before owners. Inserted by the
+    /// coalescer (creates.rs), with whatever other creates wait at the same
+    /// moment, in one statement; the owner's quota is checked under its
+    /// quota lock in that statement.
+    async fn insert(
+        &self,
+        caller: &Caller,
+        input: SnippetInput,
+        source: Option<ForkedFrom>,
+    ) -> Result<Snippet> {
+        caller.require(Scope::SnippetsWrite)?;
+        let visibility = match caller {
+            Caller::Open => Visibility::Public,
+            _ => input.visibility.unwrap_or_default(),
+        };
+        let row = NewSnippet {
+            // v7: time-ordered, so new rows land at the right edge of the index.
+            id: Uuid::now_v7(),
+            input,
+            owner: caller.handle().map(str::to_string),
+            visibility,
+            forked_from: source.map(|f| (f.id, f.version)),
+            checked: quota::owner_of(caller).map(|_| self.rules.quota),
+        };
+        self.creates.create(row).await
     }
 
     /// PUT: a full replacement.
@@ -134,10 +163,19 @@ impl Snippets {
         store::delete(&self.pool, caller, id, pre).await
     }
 
-    /// A copy of a snippet the caller may read, as the caller's own.
+    /// A copy of a snippet the caller may read (another owner's private
+    /// one is a 404, as on GET), as a create of the caller's: its scope and
+    /// quota apply. The fork keeps the source's visibility: a copy is never
+    /// more visible than what it was copied from.
     pub async fn fork(&self, caller: &Caller, id: Uuid) -> Result<Snippet> {
         let source = self.get(caller, id).await?;
-        let mut s = forks::fork(&self.creates, caller, &source, self.rules.quota).await?;
+        let from = ForkedFrom {
+            id: source.id,
+            version: source.version,
+        };
+        let mut s = self
+            .insert(caller, SnippetInput::from(&source), Some(from))
+            .await?;
         self.show_sources(caller, std::slice::from_mut(&mut s))
             .await?;
         Ok(s)

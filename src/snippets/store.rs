@@ -15,12 +15,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::access;
-use super::creates::{Creates, NewRow};
 use super::error::SnippetError;
-use super::expiry::{ExpiryChange, Live};
-use super::model::{
-    ForkedFrom, ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility,
-};
+use super::expiry::Live;
+use super::model::ExpiryChange;
+use super::model::{ListQuery, OwnerFilter, Precondition, Snippet, SnippetInput, Tags, Visibility};
 use super::quota;
 use super::validate;
 use super::words::Words;
@@ -31,46 +29,6 @@ use crate::db::{DbConn, DbPool};
 
 async fn conn(pool: &DbPool) -> Result<DbConn<'_>, SnippetError> {
     Ok(pool.get().await?)
-}
-
-/// A new snippet owned by the caller (`snippets:write`). In open mode it is
-/// unowned and public, as every snippet was before owners. The owner's
-/// quota is checked under its quota lock, in the insert's statement.
-pub async fn insert(
-    creates: &Creates,
-    caller: &Caller,
-    input: SnippetInput,
-    limits: Quota,
-) -> Result<Snippet, SnippetError> {
-    insert_from(creates, caller, input, None, limits).await
-}
-
-/// [`insert`], recording the fork's source when there is one (forks.rs).
-/// Inserted by the coalescer (creates.rs), with whatever other creates
-/// wait at the same moment, in one statement.
-pub(super) async fn insert_from(
-    creates: &Creates,
-    caller: &Caller,
-    input: SnippetInput,
-    source: Option<ForkedFrom>,
-    limits: Quota,
-) -> Result<Snippet, SnippetError> {
-    caller.require(Scope::SnippetsWrite)?;
-    let visibility = match caller {
-        Caller::Open => Visibility::Public,
-        _ => input.visibility.unwrap_or_default(),
-    };
-    creates
-        .create(NewRow {
-            // v7: time-ordered, so new rows land at the right edge of the index.
-            id: Uuid::now_v7(),
-            input,
-            owner: caller.handle().map(str::to_string),
-            visibility,
-            forked_from: source.map(|f| (f.id, f.version)),
-            checked: quota::owner_of(caller).map(|_| limits),
-        })
-        .await
 }
 
 pub async fn find(c: &mut DbConn<'_>, id: Uuid) -> Result<Option<Snippet>, SnippetError> {

@@ -19,10 +19,11 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::error::Usage;
 use super::error::{SnippetError, Violation};
 use super::expiry::{self, Live};
 use super::model::{Cursor, Snippet, SnippetInput};
-use super::quota::{self, Usage};
+use super::quota;
 use super::revisions::Revision;
 use super::store::Before;
 use crate::auth::{Caller, Scope};

@@ -8,7 +8,9 @@ use super::*;
 
 #[test]
 fn a_quarter_of_the_pool_at_least_two_at_most_the_pool() {
-    let c: Vec<usize> = [1, 2, 3, 8, 10, 32].map(super::concurrency).into();
+    let c: Vec<usize> = [1, 2, 3, 8, 10, 32]
+        .map(crate::db::DbPool::batch_queries_for)
+        .into();
     assert_eq!(c, [1, 2, 2, 2, 3, 8]);
 }
 

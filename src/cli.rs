@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
-use super::{AdminSettings, MigrateSettings, PortArg, Settings, SuperviseSettings};
 use crate::auth::cli::{OwnerCmd, TokenCmd};
+use crate::config::{AdminSettings, MigrateSettings, PortArg, Settings, SuperviseSettings};
 
 #[derive(Parser, Debug)]
 #[command(name = "snippetd", version, about = "Code-snippet REST API backed by PostgreSQL", long_about = None)]
@@ -53,3 +53,6 @@ pub enum Command {
         settings: AdminSettings,
     },
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,16 @@
-//! Unit tests of config/mod.rs.
+//! Unit tests of the configuration as the command line declares it
+//! (src/cli.rs over src/config/): the README's table against the
+//! declaration, flags, defaults, errors and `snippetd config`.
 
 use super::*;
+use crate::config::*;
 use clap::{Args, CommandFactory};
+use std::net::IpAddr;
+use std::time::Duration;
 
 /// Every environment-backed argument of the whole command line, once.
 fn declared() -> Vec<clap::Arg> {
-    let cmd = cli::Cli::command();
+    let cmd = Cli::command();
     let mut seen = std::collections::BTreeMap::new();
     for sub in cmd.get_subcommands() {
         for a in sub.get_arguments() {
