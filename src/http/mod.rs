@@ -11,6 +11,7 @@ pub mod forks;
 pub mod guard;
 pub mod identity;
 pub mod import;
+pub mod layers;
 pub mod probes;
 pub mod problem;
 pub mod ratelimit;

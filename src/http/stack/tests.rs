@@ -1,6 +1,7 @@
 //! Unit tests of http/stack.rs.
 
 use super::*;
+use http_body_util::Full;
 use tower::ServiceExt;
 
 async fn through_cors(origins: CorsOrigins, req: Request<Full<Bytes>>) -> hyper::HeaderMap {
