@@ -1,6 +1,7 @@
 //! Unit tests of metrics/emf.rs.
 
 use super::*;
+use metrics::{CounterFn, GaugeFn, HistogramFn};
 
 #[test]
 fn buckets_are_contiguous_and_ordered() {
