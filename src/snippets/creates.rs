@@ -24,13 +24,14 @@
 //! owners in the same order (no deadlock) and one owner's rows are adjacent.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -60,12 +61,46 @@ pub struct NewRow {
     pub checked: Option<Quota>,
 }
 
-pub struct Creates {
-    inner: Arc<Inner>,
+/// Where the rows go: PostgreSQL ([`DbInserter`]), or a fake in the unit
+/// tests (creates/tests.rs), as lookups.rs' `Loader`.
+pub trait Inserter: Send + Sync + 'static {
+    type Conn: Send;
+    /// One connection, kept by a leader for its batches.
+    fn checkout(&self) -> impl Future<Output = Result<Self::Conn, SnippetError>> + Send;
+    /// One statement for all of `rows`: stored whole (returned in any
+    /// order) or refused whole.
+    fn insert(
+        &self,
+        conn: &mut Self::Conn,
+        rows: &[&NewRow],
+    ) -> impl Future<Output = Result<Vec<Snippet>, diesel::result::Error>> + Send;
 }
 
-struct Inner {
-    pool: DbPool,
+/// PostgreSQL through the pool.
+pub struct DbInserter(pub DbPool);
+
+impl Inserter for DbInserter {
+    type Conn = DbConn<'static>;
+
+    async fn checkout(&self) -> Result<DbConn<'static>, SnippetError> {
+        Ok(self.0.get_owned().await?)
+    }
+
+    async fn insert(
+        &self,
+        c: &mut DbConn<'static>,
+        rows: &[&NewRow],
+    ) -> Result<Vec<Snippet>, diesel::result::Error> {
+        InsertRows::new(rows).load::<Snippet>(c).await
+    }
+}
+
+pub struct Creates<I: Inserter = DbInserter> {
+    inner: Arc<Inner<I>>,
+}
+
+struct Inner<I: Inserter> {
+    inserter: I,
     leaders_max: usize,
     state: Mutex<State>,
     /// Creates per statement (`snippetd_create_batch_size`).
@@ -87,10 +122,15 @@ impl Creates {
     pub fn new(pool: DbPool) -> Creates {
         // As many as lookups lead (a quarter of the pool, at least 2): the
         // rest of the pool stays free for reads and other writes.
-        let leaders_max = pool.batch_queries();
+        Creates::with_inserter(pool.batch_queries(), DbInserter(pool))
+    }
+}
+
+impl<I: Inserter> Creates<I> {
+    pub fn with_inserter(leaders_max: usize, inserter: I) -> Creates<I> {
         Creates {
             inner: Arc::new(Inner {
-                pool,
+                inserter,
                 leaders_max,
                 state: Mutex::default(),
                 batch_size: ::metrics::histogram!(crate::metrics::CREATE_BATCH),
@@ -120,7 +160,7 @@ impl Creates {
     }
 }
 
-impl Inner {
+impl<I: Inserter> Inner<I> {
     fn state(&self) -> MutexGuard<'_, State> {
         // Nothing panics while holding it; a poisoned queue is still sound.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -128,13 +168,12 @@ impl Inner {
 
     async fn lead(self: Arc<Self>) {
         let _place = Place(self.clone());
-        let mut conn = match self.pool.get_owned().await {
+        let mut conn = match self.inserter.checkout().await {
             Ok(c) => c,
             Err(e) => {
                 // Every queued create gets the error now, instead of
                 // waiting a check-out timeout each.
                 let queued: Vec<Pending> = self.state().queue.drain(..).collect();
-                let e = SnippetError::from(e);
                 for p in queued {
                     let _ = p.tx.send(Err(e.clone()));
                 }
@@ -147,7 +186,7 @@ impl Inner {
                 return;
             }
             self.batch_size.record(batch.len() as f64);
-            if !insert_batch(&mut conn, batch).await {
+            if !insert_batch(&self.inserter, &mut conn, batch).await {
                 // The connection may be gone: a new leader takes a new one.
                 return;
             }
@@ -169,8 +208,8 @@ impl Inner {
 
 /// Inserts the batch and answers each create; false when the connection
 /// should not be used again.
-async fn insert_batch(c: &mut DbConn<'static>, batch: Vec<Pending>) -> bool {
-    let batch = match insert_all(c, batch).await {
+async fn insert_batch<I: Inserter>(i: &I, c: &mut I::Conn, batch: Vec<Pending>) -> bool {
+    let batch = match insert_all(i, c, batch).await {
         Ok(()) => return true,
         Err((e, _)) if transient(&e) => return false,
         // Refused by PostgreSQL (a constraint, a quota, a bug): nothing of
@@ -184,7 +223,7 @@ async fn insert_batch(c: &mut DbConn<'static>, batch: Vec<Pending>) -> bool {
     let mut usable = true;
     let mut alone = checked;
     if !alone.is_empty() && unchecked.len() > 1 {
-        match insert_all(c, unchecked).await {
+        match insert_all(i, c, unchecked).await {
             Ok(()) => {}
             Err((e, _)) if transient(&e) => usable = false,
             Err((_, rest)) => alone.extend(rest),
@@ -193,7 +232,7 @@ async fn insert_batch(c: &mut DbConn<'static>, batch: Vec<Pending>) -> bool {
         alone.extend(unchecked);
     }
     for p in alone {
-        let r = insert_one(c, &p.row).await;
+        let r = insert_one(i, c, &p.row).await;
         usable &= !matches!(&r, Err(SnippetError::Unavailable(_)));
         let _ = p.tx.send(r);
     }
@@ -205,12 +244,13 @@ async fn insert_batch(c: &mut DbConn<'static>, batch: Vec<Pending>) -> bool {
 /// timeout: then the batch comes back, unanswered, with the error. After
 /// a lost connection or a timeout whether the statement committed is
 /// unknown, and each create gets the 503 a lone one would.
-async fn insert_all(
-    c: &mut DbConn<'static>,
+async fn insert_all<I: Inserter>(
+    i: &I,
+    c: &mut I::Conn,
     batch: Vec<Pending>,
 ) -> Result<(), (diesel::result::Error, Vec<Pending>)> {
     let rows: Vec<&NewRow> = batch.iter().map(|p| &p.row).collect();
-    match InsertRows::new(&rows).load::<Snippet>(c).await {
+    match i.insert(c, &rows).await {
         Ok(stored) => {
             for p in batch {
                 let answer = stored
@@ -238,11 +278,18 @@ fn transient(e: &diesel::result::Error) -> bool {
     matches!(SnippetError::from(e), SnippetError::Unavailable(_))
 }
 
-async fn insert_one(c: &mut AsyncPgConnection, row: &NewRow) -> Result<Snippet, SnippetError> {
-    InsertRows::new(&[row])
-        .get_result::<Snippet>(c)
-        .await
-        .map_err(|e| refused_or(&e, row))
+async fn insert_one<I: Inserter>(
+    i: &I,
+    c: &mut I::Conn,
+    row: &NewRow,
+) -> Result<Snippet, SnippetError> {
+    match i.insert(c, &[row]).await {
+        Ok(mut stored) if stored.len() == 1 => Ok(stored.remove(0)),
+        Ok(_) => Err(SnippetError::Internal(
+            "an insert of one row did not return it".into(),
+        )),
+        Err(e) => Err(refused_or(&e, row)),
+    }
 }
 
 /// The quota refusal of a checked row (403 with its usage), else the error.
@@ -254,9 +301,9 @@ fn refused_or(e: &diesel::result::Error, row: &NewRow) -> SnippetError {
 
 /// A leader's place, given back however the leader ends (a panic
 /// included); a create queued meanwhile gets a new leader.
-struct Place(Arc<Inner>);
+struct Place<I: Inserter>(Arc<Inner<I>>);
 
-impl Drop for Place {
+impl<I: Inserter> Drop for Place<I> {
     fn drop(&mut self) {
         let mut st = self.0.state();
         if st.queue.is_empty() {
@@ -405,3 +452,6 @@ impl QueryFragment<Pg> for InsertRows {
         self.returning.walk_ast(out.reborrow())
     }
 }
+
+#[cfg(test)]
+mod tests;
