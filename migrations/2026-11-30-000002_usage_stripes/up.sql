@@ -1,4 +1,4 @@
--- Usage counted in stripes (docs/performance.md, "The quota trigger").
+-- Usage counted in stripes (docs/performance.md, "Quota checks inside the writing statement").
 --
 -- With one `owner_usage` row per owner, every insert of an owner updated
 -- that row and held its lock until the commit's WAL flush: one owner's

@@ -1,5 +1,5 @@
 -- Usage counted once per statement, and a POST's quota check in its insert
--- (docs/performance.md, "Where a POST's time goes").
+-- (docs/performance.md, "Quota checks inside the writing statement").
 --
 -- 1. The row-level trigger upserted the writer's stripe once per row: one
 --    statement inserting 100,000 rows of one owner updated the same stripe

@@ -1,6 +1,6 @@
 -- Quota checks inside the statement that writes, for the writes that
--- still took a transaction around them (docs/performance.md, "PUT, PATCH
--- and POST in one statement").
+-- still took a transaction around them (docs/performance.md, "Quota checks
+-- inside the writing statement").
 --
 -- owner_quota_resize: a checked PUT or PATCH in one statement. The owner
 -- column's value in the UPDATE's SET is owner_quota_resize(…), which takes

@@ -1,5 +1,5 @@
 -- Two triggers that every PUT and PATCH fires, made cheaper
--- (docs/performance.md, "Morning, 2026-12-05 (2)": PostgreSQL CPU per
+-- (docs/performance.md, "Batched revision pruning": PostgreSQL CPU per
 -- update 440 → 350 µs, bench/pgcost.py, 8 clients).
 --
 -- 1. The revision trigger pruned on every update: an index range DELETE

@@ -1,5 +1,5 @@
 -- Old revisions pruned in batches of 16 instead of one on every update
--- (docs/performance.md, "Evening, 2026-12-05"). Once a snippet has more
+-- (docs/performance.md, "Batched revision pruning"). Once a snippet has more
 -- versions than REVISIONS_KEPT, each update used to run an index range
 -- DELETE for the one revision that fell out of the cap. Now the update
 -- that writes a version divisible by 16 deletes everything beyond the

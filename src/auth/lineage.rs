@@ -1,5 +1,4 @@
-//! Token lineage (DESIGN.md, "Token lineage"; docs/api.md, "Owners, tokens
-//! and visibility"): a token created through the API records its parent
+//! Token lineage (docs/api.md, "Owners, tokens and visibility"): a token created through the API records its parent
 //! (`tokens.parent_id`, migration 2026-12-06-000020), expires no later than
 //! it, and revoking a token revokes its descendants. Deleting an owner
 //! revokes every token its tokens created, then deletes the owner, its

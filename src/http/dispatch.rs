@@ -34,7 +34,7 @@ pub type Dispatched = std::pin::Pin<
 /// future by value (body limit, panic guard, timeout, CORS, framing), so
 /// unboxed its ~1,700 bytes were moved into each wrapper in turn (a
 /// `memcpy` uprobe per GET by id: 41,006 → 28,191 bytes copied, copies of
-/// 1 KB or more 11.8 → 4.5; docs/performance.md, "Evening, 2026-12-05").
+/// 1 KB or more 11.8 → 4.5; docs/performance.md, "Boxing the handlers' future once").
 /// A plain fn over an `async` block rather than an
 /// `async fn`: a fn's arguments are kept twice in its future (as captured
 /// and as locals), and a request is 248 bytes.

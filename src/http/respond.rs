@@ -38,7 +38,7 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bo
 
 /// [`json`] into a buffer of about the size it needs: a page of 20
 /// snippets of 1 KB grew by doubling from 128 bytes, 8 reallocations and
-/// copies (docs/performance.md, "Morning, 2026-12-05 (2)").
+/// copies (docs/performance.md, "Id lookup SQL and timestamps rendered once").
 pub fn json_sized<T: Serialize + ?Sized>(
     status: StatusCode,
     value: &T,

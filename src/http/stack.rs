@@ -10,11 +10,11 @@
 //! 4. tower-http `CatchPanicLayer`: a panicking handler → 500, logged.
 //! 5. tower-http `RequestBodyLimitLayer` ([`BodyLimits`]): `MAX_BODY_BYTES`
 //!    → 413 (`IMPORT_MAX_BYTES` for `POST /snippets/import`).
-//! 6. the router and the handlers; `handlers::dispatch` applies the rate
+//! 6. the dispatcher (src/http/dispatch.rs) and the handlers; it applies the rate
 //!    limits once the route and the caller are known (src/http/ratelimit.rs).
 //!
 //! The same stack serves hyper (src/http/server.rs) and in-process tests
-//! (`tower::ServiceExt::oneshot`, tests/inproc.rs), so tests exercise
+//! (`tower::ServiceExt::oneshot`, tests/common/inproc.rs), so tests exercise
 //! exactly what production runs.
 //!
 //! Framing is hand-written: the request id must be chosen before the
@@ -86,7 +86,7 @@ pub fn service(
 /// layered service, tower-http's `Cors` included (its configuration: header
 /// lists, origins), for every request, and move it through a `Oneshot`;
 /// callgrind counted that at ~4,000 instructions per GET by id
-/// (docs/performance.md).
+/// (docs/performance.md, "The server's own hyper service and the probe").
 #[derive(Clone)]
 pub struct Api<C, S> {
     app: Arc<App>,

@@ -106,7 +106,7 @@ impl<'kvs> VisitSource<'kvs> for JsonFields<'_> {
         // (method, path, trace ids), and each failed cast is a dispatch
         // through value_bag; trying the numbers first and then
         // `to_string()` cost ~6,600 instructions per access line (callgrind,
-        // docs/performance.md, "Evening, 2026-12-05").
+        // docs/performance.md, "The batched log sink").
         if let Some(s) = value.to_borrowed_str() {
             push_json_str(self.0, s);
         } else if let Some(n) = value.to_u64() {

@@ -7,7 +7,7 @@
 //! before it, in order), and at exit ([`flush`] from `main` and from the
 //! panic hook). `LOG_FLUSH_MS=0` writes every line as it comes.
 //!
-//! Measured (docs/performance.md, "Evening, 2026-12-05"): `make bench`
+//! Measured (docs/performance.md, "The batched log sink"): `make bench`
 //! get_id 40,800 / 42,282 → 44,952 / 44,957 req/s, snippetd CPU 25 / 23 →
 //! 22 / 21 µs per request. What can be lost: up to one interval of info
 //! and debug lines if the process is killed with SIGKILL or aborts.

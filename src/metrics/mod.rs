@@ -295,7 +295,7 @@ pub type Sampler = Arc<dyn Fn() + Send + Sync>;
 /// Prometheus' histogram upkeep interval: until it runs, every request's
 /// latency sample is held (8 bytes, in blocks), so at 120,000 requests/s a
 /// 5 s interval held up to ~7 MiB, which glibc then kept; 250 ms saved only
-/// 0.4 MiB more (docs/performance.md, goal 5).
+/// 0.4 MiB more (docs/performance.md, "The metrics upkeep interval").
 const UPKEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Periodic work of the exporters: Prometheus' histogram upkeep (without a

@@ -113,7 +113,7 @@ pub(super) const SEARCH_SORT_LIMIT: i64 = 1000;
 /// cursor in page order: a common tag fills its page there. Text searches do
 /// not walk: matching 1,000 stored `tsvector`s cost PostgreSQL ~3.7 ms of CPU
 /// per search, and `make bench`'s search of a rare word fell from 3,420 to
-/// 422 req/s (docs/performance.md, "Evening, 2026-12-04"). Otherwise it picks
+/// 422 req/s (docs/performance.md, "Search at a million rows"). Otherwise it picks
 /// its plan by how many rows match, because the
 /// planner misjudges GIN selectivity (a word it has no statistics on, two
 /// filters it takes for independent) and then walks the whole newest-first

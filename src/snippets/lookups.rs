@@ -131,7 +131,7 @@ impl<L: Loader> Lookups<L> {
     /// same time, whoever their callers, so it cannot carry one caller's
     /// filter. Fetch and check are in this one function so that no caller
     /// of `Lookups` can get a row without the check; docs/architecture.md
-    /// says why this deviates from DESIGN.md.
+    /// says why this is the one exception to "filter in SQL".
     pub async fn get_for(&self, caller: &Caller, id: Uuid) -> Result<Snippet, SnippetError> {
         let s = self.get(id).await?;
         if access::can_read(caller, s.owner.as_deref(), s.visibility) {

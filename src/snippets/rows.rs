@@ -38,7 +38,7 @@ pub async fn find_many(c: &mut DbConn<'_>, ids: &[Uuid]) -> Result<Vec<Snippet>,
 /// Here the column list is rendered once, by diesel from
 /// `Snippet::as_select()` (so it cannot drift from the model), and each
 /// statement has a static id: a GET by id went from 101,550 to ~90,000
-/// instructions (callgrind, docs/performance.md, "Morning, 2026-12-05 (2)").
+/// instructions (callgrind, docs/performance.md, "Id lookup SQL and timestamps rendered once").
 #[derive(Debug, Clone, Copy)]
 pub(super) struct OneId(pub(super) Uuid);
 

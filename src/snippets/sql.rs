@@ -29,7 +29,7 @@ macro_rules! wraps_a_query {
 /// pgbench of the list statement, 10,000 rows, 2 clients, 16,200 tps with
 /// `LIMIT $2`, 21,700 with the literal, 21,900 with `LIMIT $2` and
 /// `plan_cache_mode = force_generic_plan` (docs/performance.md,
-/// "Morning, 2026-12-05 (2)"). The literal is one of five sizes, the
+/// "Prepared updates"). The literal is one of five sizes, the
 /// smallest that holds the page (read rows beyond it are dropped by
 /// [`paged`]), so a connection keeps at most five statements per filter
 /// shape, not one per `limit`. A history page (revisions.rs) has the same
@@ -86,7 +86,7 @@ pub(super) struct Modifiable(pub(super) String, pub(super) bool);
 /// and a plan, and a Close. The SQL key keeps the variants apart, and
 /// [`update`]'s are few: visibility set or not, expiry kept or set, owner
 /// checked or not (at most 8 statements per connection).
-/// docs/performance.md, "Morning, 2026-12-05 (2)".
+/// docs/performance.md, "Prepared updates".
 #[derive(Debug, Clone)]
 pub(super) struct Prepared<Q>(pub(super) Q);
 

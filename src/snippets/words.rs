@@ -6,7 +6,7 @@
 //!
 //! Why: planning the text search for its values cost PostgreSQL 0.12 ms of a
 //! 0.28 ms search, and `make bench`'s search fell from 3,660 (ca19f70) to
-//! 2,715 req/s (docs/performance.md, "Morning, 2026-12-05 (2)"). The
+//! 2,715 req/s (docs/performance.md, "The rare-word search statement"). The
 //! planner needs the values only to tell a rare word (sort its matches) from
 //! a common one (walk the newest-first index until a page is full); these
 //! statistics are the ones it reads to tell them apart (`tsmatchsel` in
