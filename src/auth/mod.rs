@@ -218,6 +218,31 @@ impl Auth {
         });
     }
 
+    /// An owner's tokens, newest first (the HTTP layer decides whose the
+    /// caller may list).
+    pub async fn list_tokens(&self, owner: &str) -> Result<Vec<store::TokenRow>, AuthError> {
+        store::list_tokens(&self.pool, Some(owner)).await
+    }
+
+    /// A token created through the API by the token `parent`: it expires
+    /// no later than `expires_at` (already capped at the parent's) and is
+    /// revoked with its parent (lineage.rs).
+    pub async fn create_token(
+        &self,
+        parent: Uuid,
+        owner: &str,
+        name: &str,
+        scopes: Scopes,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<(store::TokenRow, Secret), AuthError> {
+        lineage::create_child(&self.pool, parent, owner, name, scopes, expires_at).await
+    }
+
+    /// A new owner; when it was created.
+    pub async fn create_owner(&self, handle: &str) -> Result<OffsetDateTime, AuthError> {
+        store::create_owner(&self.pool, handle).await
+    }
+
     /// Forgets tokens in this process at once (after revoking them).
     pub fn evict(&self, token_ids: &[Uuid]) {
         lock(&self.cache).evict_tokens(token_ids);

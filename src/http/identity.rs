@@ -15,7 +15,7 @@ use super::request::{self, Json};
 use super::respond::json;
 use super::App;
 use crate::auth::store::Handle;
-use crate::auth::{lineage, store, Caller, Scope, Scopes};
+use crate::auth::{lineage, Caller, Scope, Scopes};
 use crate::snippets::Violation;
 use crate::util::timestamp::iso_millis;
 
@@ -96,7 +96,7 @@ pub async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Res
     identities(caller)?;
     caller.require(Scope::TokensWrite)?;
     let owner = tokens_owner(caller, query)?;
-    let rows = store::list_tokens(app.auth.pool(), Some(&owner)).await?;
+    let rows = app.auth.list_tokens(&owner).await?;
     Ok(no_store(json(StatusCode::OK, &rows)))
 }
 
@@ -198,8 +198,10 @@ pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Bod
             ))
         }
     };
-    let (row, secret) =
-        lineage::create_child(app.auth.pool(), parent, owner, name, scopes, expires_at).await?;
+    let (row, secret) = app
+        .auth
+        .create_token(parent, owner, name, scopes, expires_at)
+        .await?;
     let mut body = serde_json::to_value(&row).expect("serializes");
     body["token"] = secret.expose().into();
     Ok(no_store(json(StatusCode::CREATED, &body)))
@@ -225,7 +227,7 @@ pub async fn create_owner(app: &App, caller: &Caller, req: Req) -> Result<Respon
     let body = request::json_body(&app.cfg, req, &[Json::Plain]).await?;
     let o: NewOwner =
         serde_json::from_value(body).map_err(|_| invalid("", "must be {\"handle\": \"…\"}"))?;
-    let created = store::create_owner(app.auth.pool(), &o.handle).await?;
+    let created = app.auth.create_owner(&o.handle).await?;
     Ok(json(
         StatusCode::CREATED,
         &json!({"handle": o.handle, "createdAt": iso_millis(created)}),
