@@ -29,14 +29,34 @@ locals {
   ]
 
   # ECS reads these JSON keys of the secrets when a task starts (only then).
-  # DB_*: the master (schema owner), used by supervise for migrate only;
-  # APP_DB_*: the application role that serve connects as.
-  container_secrets = [
-    { name = "DB_USERNAME", valueFrom = "${aws_secretsmanager_secret.db.arn}:username::" },
-    { name = "DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.db.arn}:password::" },
+  # The serving task gets the application role only (issue 33, point 1): it
+  # runs `serve` directly, which connects with DB_USERNAME/DB_PASSWORD, and
+  # nothing in it (environment, /proc/1/environ) can reach the master
+  # credentials.
+  serve_secrets = [
+    { name = "DB_USERNAME", valueFrom = "${aws_secretsmanager_secret.app_db.arn}:username::" },
+    { name = "DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.app_db.arn}:password::" },
+  ]
+
+  # The one-off migration task: the master (schema owner, RDS-managed
+  # secret) for DDL, and APP_DB_* so that `migrate` creates the application
+  # role or sets its current password.
+  migrate_secrets = [
+    { name = "DB_USERNAME", valueFrom = "${local.db_master_secret_arn}:username::" },
+    { name = "DB_PASSWORD", valueFrom = "${local.db_master_secret_arn}:password::" },
     { name = "APP_DB_USERNAME", valueFrom = "${aws_secretsmanager_secret.app_db.arn}:username::" },
     { name = "APP_DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.app_db.arn}:password::" },
   ]
+
+  db_master_secret_arn = one(aws_db_instance.main.master_user_secret).secret_arn
+
+  # What `migrate` reads besides the credentials.
+  migrate_environment = [
+    for e in local.container_environment : e
+    if contains(["DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_SSLROOTCERT", "LOG_FORMAT", "RUST_LOG"], e.name)
+  ]
+  migrate_container_name = "migrate"
+  migrate_family         = "${var.name}-migrate"
 }
 
 resource "aws_ecs_cluster" "main" {
@@ -85,8 +105,11 @@ resource "aws_ecs_task_definition" "api" {
       appProtocol   = "http"
     }]
 
+    # `serve`, not the image's `supervise`: migrations ran before, in the
+    # migration task; this task never holds the owner's credentials.
+    command     = ["serve"]
     environment = local.container_environment
-    secrets     = local.container_secrets
+    secrets     = local.serve_secrets
 
     # The image's USER is 65534; repeated here so a future image cannot
     # silently run as root.
@@ -126,6 +149,48 @@ resource "aws_ecs_task_definition" "api" {
       error_message = "cpu_architecture must be X86_64 or ARM64."
     }
   }
+}
+
+# The one-off migration task (issue 33, point 1): `snippetd migrate` as the
+# master user, run by deploy.sh (register a revision with the new image,
+# run-task in the service's subnets and security group, wait for exit 0)
+# before the service is pointed at the new image. It has its own execution
+# role, the only one that may read the master secret. `supervise` keeps its
+# own migrate step for Compose and single-box use.
+resource "aws_ecs_task_definition" "migrate" {
+  family                   = local.migrate_family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = "256"
+  memory                   = "512"
+  execution_role_arn       = aws_iam_role.migrate_execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  skip_destroy             = true
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  container_definitions = jsonencode([{
+    name                   = local.migrate_container_name
+    image                  = local.image
+    essential              = true
+    command                = ["migrate"]
+    environment            = local.migrate_environment
+    secrets                = local.migrate_secrets
+    user                   = "65534"
+    readonlyRootFilesystem = true
+
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.api.name
+        awslogs-region        = data.aws_region.current.name
+        awslogs-stream-prefix = "migrate"
+      }
+    }
+  }])
 }
 
 resource "aws_ecs_service" "api" {
@@ -168,17 +233,12 @@ resource "aws_ecs_service" "api" {
     container_port   = var.container_port
   }
 
-  # Password rotation: a new db_password_version changes the trigger, and
-  # with force_new_deployment the update starts a new deployment of the
-  # service's CURRENT task definition, so every task restarts and reads the
-  # new secret. depends_on orders it after RDS and the secret have the new
-  # password. (Note: force_new_deployment also rolls the tasks on any other
-  # in-place change to this service.)
-  force_new_deployment = true
-  triggers = {
-    db_password_version     = tostring(var.db_password_version)
-    app_db_password_version = tostring(var.app_db_password_version)
-  }
+  # No force_new_deployment trigger on password versions any more: the
+  # master password (RDS-managed, rotated by Secrets Manager) is not in
+  # these tasks, and a new application password must reach the role (the
+  # deploy's migration task) before tasks start with it, which a Terraform
+  # trigger cannot order: bump app_db_password_version, apply, then
+  # `make deploy TAG=<running sha>` (docs/deploy.md).
 
   lifecycle {
     # The deploy (CI) registers new task definition revisions and sets them
@@ -190,7 +250,6 @@ resource "aws_ecs_service" "api" {
   depends_on = [
     aws_lb_listener.http,
     aws_db_instance.main,
-    aws_secretsmanager_secret_version.db,
     aws_secretsmanager_secret_version.app_db,
     aws_iam_role_policy.execution,
   ]

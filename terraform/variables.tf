@@ -108,34 +108,21 @@ variable "db_username" {
   default     = "snippetd"
 }
 
-variable "db_password_version" {
-  description = "Bump (1 -> 2 -> ...) to rotate the database password: one apply generates a new password, writes it to RDS and to the secret (write-only, never in state) and rolls the ECS service so every task reads it. See docs/deploy.md, \"Rotating the database password\"."
+variable "db_master_rotation_days" {
+  description = "Days between rotations of the RDS-managed master password (Secrets Manager rotates it; no deploy needed: only the migration task reads it, when it starts)."
   type        = number
-  default     = 1
+  default     = 30
 
   validation {
-    condition     = var.db_password_version >= 1 && floor(var.db_password_version) == var.db_password_version
-    error_message = "db_password_version must be a positive integer."
+    condition     = var.db_master_rotation_days >= 1 && var.db_master_rotation_days <= 365
+    error_message = "db_master_rotation_days must be 1-365."
   }
 }
 
 variable "db_password_generate" {
-  description = "true: Terraform generates the master password (Secrets Manager GetRandomPassword, ephemeral). false: it takes db_password."
+  description = "true: Terraform generates the application role's password (Secrets Manager GetRandomPassword, ephemeral). false: it takes app_db_password. (The master password is RDS's own: manage_master_user_password.)"
   type        = bool
   default     = true
-}
-
-variable "db_password" {
-  description = "The master password to set at this db_password_version when db_password_generate = false (e.g. to keep an existing one). Ephemeral: never stored in plan or state; only sent when db_password_version changes."
-  type        = string
-  default     = null
-  sensitive   = true
-  ephemeral   = true
-
-  validation {
-    condition     = var.db_password == null || can(regex("^[!#-&(-.0-?A-[\\]-~]{16,128}$", var.db_password))
-    error_message = "db_password must be 16-128 printable ASCII characters without / \" @ ' \\ or space."
-  }
 }
 
 variable "db_multi_az" {
@@ -308,7 +295,7 @@ variable "stop_timeout_seconds" {
 }
 
 variable "health_check_grace_seconds" {
-  description = "Seconds ECS ignores failing load balancer health checks after a task starts (supervise waits for the database and migrates first)."
+  description = "Seconds ECS ignores failing load balancer health checks after a task starts (serve connects to the database and checks the schema first)."
   type        = number
   default     = 90
 }
@@ -629,7 +616,7 @@ variable "app_db_username" {
 }
 
 variable "app_db_password_version" {
-  description = "Bump (1 -> 2 -> ...) to rotate the application role's password: one apply generates a new one, writes it to its secret (write-only, never in state) and rolls the ECS service; each new task's migrate step sets it on the role. See docs/deploy.md."
+  description = "Bump (1 -> 2 -> ...) to rotate the application role's password: one apply generates a new one and writes it to its secret (write-only, never in state); then `make deploy TAG=<running sha>`: its migration task sets it on the role and the service rolls onto it. See docs/deploy.md."
   type        = number
   default     = 1
 

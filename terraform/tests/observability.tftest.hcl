@@ -57,6 +57,10 @@ mock_provider "aws" {
     defaults = {
       address = "snippetd-db.abcdefghijkl.eu-west-1.rds.amazonaws.com"
       port    = 5432
+      # RDS-managed master credentials (database.tf).
+      master_user_secret = [{
+        secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr"
+      }]
     }
   }
 
@@ -163,7 +167,6 @@ variables {
   github_repository    = "example-org/snippetd"
   image_tag            = "3f1c2a9d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
   db_password_generate = false
-  db_password          = "test-only-Password#1234"
   app_db_password      = "test-only-AppPassword#5678"
 }
 

@@ -72,6 +72,11 @@ mock_provider "aws" {
     defaults = {
       address = "snippetd-db.abcdefghijkl.eu-west-1.rds.amazonaws.com"
       port    = 5432
+      master_user_secret = [{
+        secret_arn    = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr"
+        kms_key_id    = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        secret_status = "active"
+      }]
     }
   }
 
@@ -202,7 +207,6 @@ variables {
   # The tests hand in the passwords through the ephemeral variables instead of
   # letting ephemeral.aws_secretsmanager_random_password generate them.
   db_password_generate = false
-  db_password          = "test-only-Password#1234"
   app_db_password      = "test-only-AppPassword#5678"
 }
 
@@ -276,19 +280,29 @@ run "database" {
     error_message = "Defaults: deletion protection on, single AZ."
   }
 
+  # --- the master password is RDS's own (issue 33, point 2) ---
   assert {
-    condition     = aws_db_instance.main.password == null && aws_db_instance.main.password_wo == null
-    error_message = "The master password must not be in the plan/state (write-only argument only)."
+    condition = (
+      aws_db_instance.main.manage_master_user_password == true &&
+      aws_db_instance.main.password == null && aws_db_instance.main.password_wo == null
+    )
+    error_message = "The master password is RDS-managed: never in the plan or the state."
   }
 
   assert {
-    condition     = aws_db_instance.main.password_wo_version == 1 && aws_secretsmanager_secret_version.db.secret_string_wo_version == 1
-    error_message = "RDS and the secret must take the password at the same version."
+    condition     = one(aws_secretsmanager_secret_rotation.db_master.rotation_rules).automatically_after_days == 30
+    error_message = "The managed master secret rotates every db_master_rotation_days (30)."
   }
 
   assert {
-    condition     = aws_secretsmanager_secret_version.db.secret_string == null || aws_secretsmanager_secret_version.db.secret_string == ""
-    error_message = "The secret's value must not be in the state (secret_string_wo only)."
+    condition = (
+      toset(keys(aws_cloudwatch_log_group.rds)) == toset(["postgresql", "upgrade"]) &&
+      aws_cloudwatch_log_group.rds["postgresql"].name == "/aws/rds/instance/snippetd-db/postgresql" &&
+      aws_cloudwatch_log_group.rds["upgrade"].name == "/aws/rds/instance/snippetd-db/upgrade" &&
+      alltrue([for g in aws_cloudwatch_log_group.rds : g.retention_in_days == 30]) &&
+      toset(aws_db_instance.main.enabled_cloudwatch_logs_exports) == toset(keys(aws_cloudwatch_log_group.rds))
+    )
+    error_message = "Each log RDS exports goes to a declared group with a retention (issue 33, point 8)."
   }
 
   assert {
@@ -546,16 +560,59 @@ run "wiring" {
     error_message = "Container: read-only root, healthcheck command, stop timeout above the 20 s grace, port 3000, image from our repository."
   }
 
+  # --- least privilege (issue 33, point 1): the serving task holds the
+  # application role only; the master secret is the migration task's ---
   assert {
     condition = {
       for s in jsondecode(aws_ecs_task_definition.api.container_definitions)[0].secrets : s.name => s.valueFrom
       } == {
-      DB_USERNAME     = "${aws_secretsmanager_secret.db.arn}:username::"
-      DB_PASSWORD     = "${aws_secretsmanager_secret.db.arn}:password::"
+      DB_USERNAME = "${aws_secretsmanager_secret.app_db.arn}:username::"
+      DB_PASSWORD = "${aws_secretsmanager_secret.app_db.arn}:password::"
+    }
+    error_message = "The serving task connects as the application role (DB_* from its secret) and gets nothing else."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.api.container_definitions)[0].command == ["serve"] &&
+      !strcontains(aws_ecs_task_definition.api.container_definitions, "rds!db-0123-MaStEr") &&
+      !strcontains(aws_iam_role_policy.execution.policy, "rds!db-0123-MaStEr")
+    )
+    error_message = "The serving task runs serve (no migrate step) and neither it nor its execution role can reach the master secret."
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].secrets : s.name => s.valueFrom
+      } == {
+      DB_USERNAME     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr:username::"
+      DB_PASSWORD     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr:password::"
       APP_DB_USERNAME = "${aws_secretsmanager_secret.app_db.arn}:username::"
       APP_DB_PASSWORD = "${aws_secretsmanager_secret.app_db.arn}:password::"
     }
-    error_message = "DB_* (owner, for migrate) and APP_DB_* (serve's role) must come from their secrets' JSON keys."
+    error_message = "The migration task gets the RDS-managed master secret (DDL) and the application role's (to create it / set its password)."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].command == ["migrate"] &&
+      aws_ecs_task_definition.migrate.family == "snippetd-migrate" &&
+      aws_ecs_task_definition.migrate.execution_role_arn == aws_iam_role.migrate_execution.arn &&
+      aws_ecs_task_definition.migrate.runtime_platform[0].cpu_architecture == "ARM64" &&
+      jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].image == jsondecode(aws_ecs_task_definition.api.container_definitions)[0].image &&
+      jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].readonlyRootFilesystem == true &&
+      jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].user == "65534" &&
+      jsondecode(aws_iam_role_policy.migrate_execution.policy).Statement[2].Resource == ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr", aws_secretsmanager_secret.app_db.arn] &&
+      output.migrate_task_family == "snippetd-migrate"
+    )
+    error_message = "Migration task: migrate, its own family and execution role (the only one reading the master secret), the same image and CPU."
+  }
+
+  # A master rotation needs no deploy: no serving task reads that secret,
+  # and Terraform does not roll the service on password versions.
+  assert {
+    condition     = length(coalesce(aws_ecs_service.api.triggers, {})) == 0
+    error_message = "No password version forces a new ECS deployment."
   }
 
   assert {
@@ -583,10 +640,10 @@ run "wiring" {
 
   assert {
     condition = (
-      jsondecode(aws_iam_role_policy.execution.policy).Statement[2].Resource == [aws_secretsmanager_secret.db.arn, aws_secretsmanager_secret.app_db.arn] &&
+      jsondecode(aws_iam_role_policy.execution.policy).Statement[2].Resource == [aws_secretsmanager_secret.app_db.arn] &&
       jsondecode(aws_iam_role_policy.execution.policy).Statement[1].Resource == aws_ecr_repository.api.arn
     )
-    error_message = "The execution role reads only the two DB secrets and pulls only from this repository."
+    error_message = "The serving task's execution role reads only the application role's secret and pulls only from this repository."
   }
 
   assert {
@@ -599,7 +656,8 @@ run "wiring" {
 
   assert {
     condition = (
-      aws_secretsmanager_secret.db.kms_key_id == aws_kms_key.main.arn &&
+      aws_db_instance.main.master_user_secret_kms_key_id == aws_kms_key.main.arn &&
+      alltrue([for g in aws_cloudwatch_log_group.rds : g.kms_key_id == aws_kms_key.main.arn]) &&
       aws_secretsmanager_secret.app_db.kms_key_id == aws_kms_key.main.arn &&
       aws_db_instance.main.performance_insights_kms_key_id == aws_kms_key.main.arn &&
       aws_cloudwatch_log_group.api.kms_key_id == aws_kms_key.main.arn &&
@@ -607,11 +665,6 @@ run "wiring" {
       jsondecode(aws_iam_role_policy.execution.policy).Statement[3].Condition.StringEquals["kms:ViaService"] == "secretsmanager.eu-west-1.amazonaws.com"
     )
     error_message = "The secrets, Performance Insights and the logs use the stack's key; the execution role decrypts only through Secrets Manager."
-  }
-
-  assert {
-    condition     = aws_ecs_service.api.triggers["app_db_password_version"] == "1"
-    error_message = "The application role's password version must be a redeploy trigger."
   }
 
   assert {
@@ -648,7 +701,7 @@ run "wiring" {
       "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
       "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
       "ecs:DescribeServices", "ecs:UpdateService",
-      "ecs:DescribeTasks", "ecs:ListTasks",
+      "ecs:DescribeTasks", "ecs:ListTasks", "ecs:RunTask",
       "iam:PassRole",
     ])
     error_message = "The deploy role must allow exactly the actions deploy.sh and the deploy workflow call."
@@ -657,7 +710,7 @@ run "wiring" {
   assert {
     condition = one([
       for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s if contains(s.Action, "iam:PassRole")
-      ]).Resource == [aws_iam_role.execution.arn, aws_iam_role.task.arn] && one([
+      ]).Resource == [aws_iam_role.execution.arn, aws_iam_role.migrate_execution.arn, aws_iam_role.task.arn] && one([
       for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s if contains(s.Action, "iam:PassRole")
     ]).Condition.StringEquals["iam:PassedToService"] == "ecs-tasks.amazonaws.com"
     error_message = "iam:PassRole only for the task roles, only to ECS tasks."
@@ -678,7 +731,7 @@ run "wiring" {
       output.api_url == "https://d111111abcdef8.cloudfront.net" &&
       output.ecs_cluster_name == "snippetd" &&
       output.ecs_service_name == "snippetd" &&
-      output.db_secret_arn == aws_secretsmanager_secret.db.arn &&
+      output.db_secret_arn == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr" &&
       output.deploy_role_arn == aws_iam_role.deploy.arn &&
       output.cpu_architecture == "ARM64" &&
       output.image_platform == "linux/arm64" &&
@@ -691,21 +744,19 @@ run "wiring" {
   }
 }
 
-run "password_rotation_rolls_the_service" {
+run "master_rotation_schedule" {
   command = plan
 
   variables {
-    db_password_version = 2
+    db_master_rotation_days = 7
   }
 
   assert {
     condition = (
-      aws_db_instance.main.password_wo_version == 2 &&
-      aws_secretsmanager_secret_version.db.secret_string_wo_version == 2 &&
-      aws_ecs_service.api.triggers["db_password_version"] == "2" &&
-      aws_ecs_service.api.force_new_deployment
+      one(aws_secretsmanager_secret_rotation.db_master.rotation_rules).automatically_after_days == 7 &&
+      aws_secretsmanager_secret_rotation.db_master.rotate_immediately == false
     )
-    error_message = "A new password version must reach RDS, the secret and force a new ECS deployment."
+    error_message = "db_master_rotation_days sets the managed secret's rotation schedule."
   }
 }
 
@@ -722,7 +773,7 @@ run "x86_64" {
   }
 }
 
-run "app_password_rotation_rolls_the_service" {
+run "app_password_rotation_waits_for_the_deploy" {
   command = plan
 
   variables {
@@ -732,11 +783,9 @@ run "app_password_rotation_rolls_the_service" {
   assert {
     condition = (
       aws_secretsmanager_secret_version.app_db.secret_string_wo_version == 3 &&
-      aws_secretsmanager_secret_version.db.secret_string_wo_version == 1 &&
-      aws_ecs_service.api.triggers["app_db_password_version"] == "3" &&
-      aws_ecs_service.api.force_new_deployment
+      length(coalesce(aws_ecs_service.api.triggers, {})) == 0
     )
-    error_message = "A new application password version must reach its secret only, and force a new ECS deployment."
+    error_message = "A new application password version reaches its secret only; the deploy (migration task, then the service) rolls it out, not Terraform."
   }
 }
 
@@ -832,10 +881,10 @@ run "rejects_password_with_forbidden_characters" {
   command = plan
 
   variables {
-    db_password = "has/a/slash-and-long-enough"
+    app_db_password = "has/a/slash-and-long-enough"
   }
 
-  expect_failures = [var.db_password]
+  expect_failures = [var.app_db_password]
 }
 
 run "requires_image_tag" {
