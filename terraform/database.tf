@@ -40,7 +40,7 @@ resource "aws_db_parameter_group" "main" {
 
 resource "aws_db_instance" "main" {
   #checkov:skip=CKV_AWS_118:Enhanced monitoring (extra role, cost) is not needed at this size; CloudWatch metrics and exported logs are on.
-  #checkov:skip=CKV_AWS_157:Multi-AZ is var.db_multi_az, off by default for cost (the guide's single instance).
+  #checkov:skip=CKV_AWS_157:Multi-AZ is on in the production preset (environment = "production") or with var.db_multi_az; the development default stays single-AZ for cost.
   #checkov:skip=CKV_AWS_161:The app authenticates with the Secrets Manager password; IAM auth tokens are not supported by the app.
   identifier     = "${var.name}-db"
   engine         = "postgres"
@@ -63,7 +63,7 @@ resource "aws_db_instance" "main" {
   db_subnet_group_name   = aws_db_subnet_group.main.name
   vpc_security_group_ids = [aws_security_group.db.id]
   publicly_accessible    = false
-  multi_az               = var.db_multi_az
+  multi_az               = local.db_multi_az
   parameter_group_name   = aws_db_parameter_group.main.name
   # In the RDS global bundle the image carries (rds-global-bundle.pem).
   ca_cert_identifier = "rds-ca-rsa2048-g1"

@@ -197,7 +197,7 @@ resource "aws_ecs_service" "api" {
   name             = var.name
   cluster          = aws_ecs_cluster.main.id
   task_definition  = aws_ecs_task_definition.api.arn
-  desired_count    = var.desired_count
+  desired_count    = local.desired_count
   launch_type      = "FARGATE"
   platform_version = "LATEST"
 
@@ -207,6 +207,9 @@ resource "aws_ecs_service" "api" {
   enable_ecs_managed_tags            = true
   propagate_tags                     = "SERVICE"
   wait_for_steady_state              = var.wait_for_steady_state
+  # Tasks spread over the two private subnets' AZs, and ECS moves one back
+  # when an AZ's share drifts (the production preset's 2 tasks over 2 AZs).
+  availability_zone_rebalancing = "ENABLED"
 
   deployment_circuit_breaker {
     enable   = true
@@ -259,13 +262,21 @@ resource "aws_appautoscaling_target" "api" {
   service_namespace  = "ecs"
   resource_id        = "service/${aws_ecs_cluster.main.name}/${aws_ecs_service.api.name}"
   scalable_dimension = "ecs:service:DesiredCount"
-  min_capacity       = var.autoscaling_min
+  min_capacity       = local.autoscaling_min
   max_capacity       = var.autoscaling_max
 
   lifecycle {
     precondition {
-      condition     = var.autoscaling_min <= var.desired_count && var.desired_count <= var.autoscaling_max
-      error_message = "desired_count must lie between autoscaling_min and autoscaling_max."
+      condition     = local.autoscaling_min <= local.desired_count && local.desired_count <= var.autoscaling_max
+      error_message = "desired_count must lie between autoscaling_min and autoscaling_max (the production preset raises both minimums to 2)."
+    }
+    # Issue 33, point 10 (docs/capacity.md): at the rolling deploy's 200 %,
+    # every task of the old and the new revision holds its pool plus the
+    # sweeper and a spare (serve's own checks): that must fit in the class's
+    # max_connections.
+    precondition {
+      condition     = 2 * var.autoscaling_max * (var.db_pool_size + 2) < local.db_max_connections
+      error_message = "Connection budget: 2 x autoscaling_max x (db_pool_size + 2) = ${2 * var.autoscaling_max * (var.db_pool_size + 2)} must stay below max_connections of ${var.db_instance_class} (${local.db_max_connections}): lower autoscaling_max or db_pool_size, or pick a bigger class (docs/capacity.md)."
     }
   }
 }
@@ -284,6 +295,48 @@ resource "aws_appautoscaling_policy" "cpu" {
 
     predefined_metric_specification {
       predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+# Issue 33, point 11: requests per task and memory as well as CPU. Target
+# tracking scales out on whichever policy asks for more tasks, and in only
+# when all of them allow it. The request target comes from the capacity
+# table (docs/capacity.md): CPU lags behind a burst of cheap requests, the
+# request count does not.
+resource "aws_appautoscaling_policy" "requests" {
+  name               = "${var.name}-requests-target"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.api.service_namespace
+  resource_id        = aws_appautoscaling_target.api.resource_id
+  scalable_dimension = aws_appautoscaling_target.api.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling_requests_per_target
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = "${aws_lb.api.arn_suffix}/${aws_lb_target_group.api.arn_suffix}"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "memory" {
+  name               = "${var.name}-memory-target"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.api.service_namespace
+  resource_id        = aws_appautoscaling_target.api.resource_id
+  scalable_dimension = aws_appautoscaling_target.api.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling_memory_target
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageMemoryUtilization"
     }
   }
 }

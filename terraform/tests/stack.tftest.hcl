@@ -188,6 +188,25 @@ provider "aws" {
 mock_provider "aws" {
   alias = "us_east_1"
 
+  # The edge's key, alarm topic and CloudFront log delivery (edge.tf).
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:us-east-1:123456789012:snippetd-edge-alarms"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:us-east-1:123456789012:key/edge0000-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_delivery_destination" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:delivery-destination:snippetd-cloudfront-logs"
+    }
+  }
+
   mock_resource "aws_wafv2_web_acl" {
     defaults = {
       arn = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/snippetd-cloudfront/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
@@ -905,4 +924,192 @@ run "rejects_latest_tag" {
   }
 
   expect_failures = [var.image_tag]
+}
+
+# --- issue 33: the two presets, the edge, capacity ---------------------------
+
+run "development_preset" {
+  command = plan
+
+  assert {
+    condition = (
+      length(aws_nat_gateway.main) == 1 &&
+      aws_db_instance.main.multi_az == false &&
+      aws_ecs_service.api.desired_count == 1 &&
+      aws_appautoscaling_target.api.min_capacity == 1 &&
+      length(aws_s3_bucket.alb_logs) == 0 &&
+      length(aws_lb.api.access_logs) == 0 &&
+      length(aws_route53_health_check.ready) == 0 &&
+      aws_budgets_budget.monthly.limit_amount == "175.00"
+    )
+    error_message = "development (the default) stays cheap: one NAT, single-AZ, one task, no ALB log bucket, no health check, budget 175."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_endpoint.s3.vpc_endpoint_type == "Gateway" &&
+      aws_vpc_endpoint.s3.service_name == "com.amazonaws.eu-west-1.s3" &&
+      length(aws_vpc_endpoint.s3.route_table_ids) == 2
+    )
+    error_message = "The free S3 gateway endpoint serves both private route tables (image layers skip the NAT)."
+  }
+
+  assert {
+    condition = (
+      one(aws_appautoscaling_policy.requests.target_tracking_scaling_policy_configuration).target_value == 30000 &&
+      one(one(aws_appautoscaling_policy.requests.target_tracking_scaling_policy_configuration).predefined_metric_specification).predefined_metric_type == "ALBRequestCountPerTarget" &&
+      one(one(aws_appautoscaling_policy.memory.target_tracking_scaling_policy_configuration).predefined_metric_specification).predefined_metric_type == "ECSServiceAverageMemoryUtilization" &&
+      aws_ecs_service.api.availability_zone_rebalancing == "ENABLED"
+    )
+    error_message = "Autoscaling tracks requests per target (30,000/min) and memory as well as CPU; tasks rebalance over the AZs."
+  }
+}
+
+run "production_preset" {
+  command = apply
+  # A fresh stack: on an existing one the service's desired_count is the
+  # autoscaler's (ignore_changes), which the raised minimum lifts to 2.
+  state_key = "production"
+
+  variables {
+    environment         = "production"
+    domain_name         = "api.example.com"
+    acm_certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    alarm_emails        = ["oncall@example.com"]
+  }
+
+  assert {
+    condition = (
+      length(aws_nat_gateway.main) == 2 &&
+      aws_db_instance.main.multi_az == true &&
+      aws_ecs_service.api.desired_count == 2 &&
+      aws_appautoscaling_target.api.min_capacity == 2 &&
+      length(aws_ecs_service.api.network_configuration[0].subnets) == 2 &&
+      aws_budgets_budget.monthly.limit_amount == "250.00"
+    )
+    error_message = "production: 2 tasks over the 2 private subnets' AZs, Multi-AZ RDS, a NAT per AZ, budget 250."
+  }
+
+  assert {
+    condition     = aws_cloudfront_distribution.api.viewer_certificate[0].minimum_protocol_version == "TLSv1.2_2021"
+    error_message = "production serves TLSv1.2_2021 at least."
+  }
+
+  assert {
+    condition = (
+      one(aws_lb.api.access_logs).enabled &&
+      one(aws_lb.api.access_logs).bucket == aws_s3_bucket.alb_logs[0].id &&
+      one(one(aws_s3_bucket_server_side_encryption_configuration.alb_logs[0].rule).apply_server_side_encryption_by_default).sse_algorithm == "AES256" &&
+      aws_s3_bucket_public_access_block.alb_logs[0].block_public_policy
+    )
+    error_message = "production: ALB access logs to a private, encrypted bucket."
+  }
+
+  assert {
+    condition = (
+      aws_route53_health_check.ready[0].resource_path == "/ready" &&
+      aws_route53_health_check.ready[0].type == "HTTPS" &&
+      aws_route53_health_check.ready[0].fqdn == "api.example.com" &&
+      aws_cloudwatch_metric_alarm.ready[0].alarm_actions == toset([aws_sns_topic.edge_alarms.arn]) &&
+      contains(aws_ecs_service.api.alarms[0].alarm_names, aws_cloudwatch_metric_alarm.ready[0].alarm_name)
+    )
+    error_message = "production: a synthetic /ready check whose alarm notifies and rolls a deployment back (stack in us-east-1)."
+  }
+
+  assert {
+    condition     = [for s in aws_sns_topic_subscription.edge_alarm_email : s.endpoint] == ["oncall@example.com"]
+    error_message = "The edge alarm topic has the same subscribers."
+  }
+}
+
+run "production_requires_a_custom_domain" {
+  command = plan
+
+  variables {
+    environment  = "production"
+    alarm_emails = ["oncall@example.com"]
+  }
+
+  expect_failures = [aws_cloudfront_distribution.api]
+}
+
+run "production_requires_an_alarm_subscriber" {
+  command = plan
+
+  variables {
+    environment         = "production"
+    domain_name         = "api.example.com"
+    acm_certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+  }
+
+  expect_failures = [var.alarm_emails]
+}
+
+run "edge_logs_and_alarms" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_cloudwatch_log_delivery_source.cloudfront.resource_arn == aws_cloudfront_distribution.api.arn &&
+      aws_cloudwatch_log_delivery_source.cloudfront.log_type == "ACCESS_LOGS" &&
+      one(aws_cloudwatch_log_delivery_destination.cloudfront.delivery_destination_configuration).destination_resource_arn == aws_cloudwatch_log_group.cloudfront.arn &&
+      aws_cloudwatch_log_delivery.cloudfront.delivery_destination_arn == aws_cloudwatch_log_delivery_destination.cloudfront.arn
+    )
+    error_message = "CloudFront standard logging v2 delivers the access logs to a CloudWatch log group."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_log_group.cloudfront.kms_key_id == aws_kms_key.edge.arn &&
+      aws_cloudwatch_log_group.waf.kms_key_id == aws_kms_key.edge.arn &&
+      aws_cloudwatch_log_group.cloudfront.retention_in_days == 30
+    )
+    error_message = "The edge log groups use the stack's us-east-1 key and a retention."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.cloudfront_5xx_rate.metric_name == "5xxErrorRate" &&
+      aws_cloudwatch_metric_alarm.cloudfront_5xx_rate.dimensions["Region"] == "Global" &&
+      aws_cloudwatch_metric_alarm.waf_blocked.metric_name == "BlockedRequests" &&
+      aws_cloudwatch_metric_alarm.waf_blocked.dimensions["WebACL"] == aws_wafv2_web_acl.cloudfront.name &&
+      aws_cloudwatch_metric_alarm.waf_blocked.alarm_actions == toset([aws_sns_topic.edge_alarms.arn])
+    )
+    error_message = "CloudFront 5xxErrorRate and WAF BlockedRequests alarm the edge topic."
+  }
+}
+
+run "connection_budget_refused" {
+  command = plan
+
+  variables {
+    autoscaling_max = 10
+  }
+
+  # 2 x 10 x (10 + 2) = 240 connections at a rolling deploy's peak; db.t4g.micro allows 112.
+  expect_failures = [aws_appautoscaling_target.api]
+}
+
+run "connection_budget_bigger_class" {
+  command = plan
+
+  variables {
+    autoscaling_max   = 10
+    db_instance_class = "db.t4g.medium"
+  }
+
+  assert {
+    condition     = aws_appautoscaling_target.api.max_capacity == 10
+    error_message = "db.t4g.medium (450 connections) takes 10 tasks of pool 10 (240 at the peak)."
+  }
+}
+
+run "connection_budget_unknown_class_needs_the_value" {
+  command = plan
+
+  variables {
+    db_instance_class = "db.x2g.large"
+  }
+
+  expect_failures = [aws_appautoscaling_target.api]
 }
