@@ -4,7 +4,9 @@
 #
 #   make image             build Dockerfile.scratch for terraform's cpu_architecture, tag REPO:<HEAD sha>
 #   make push              build and push REPO:<HEAD sha> to ECR (skipped when that tag is already there)
-#   make deploy            preflight, push, then .github/scripts/deploy.sh deploy (what deploy.yml runs)
+#   make deploy            preflight, push, then .github/scripts/deploy.sh deploy (what deploy.yml runs);
+#                          an image pushed from here has no build provenance: deploy.sh refuses it
+#                          unless DEPLOY_ALLOW_UNATTESTED=1 (issue 33, point 4)
 #   make deploy TAG=<sha>  deploy an image already in ECR, without building: rollback
 #                          (DEPLOY_ALLOW_OLDER=1: a commit older than the running one is allowed)
 #   make deploy-smoke      only the smoke test against terraform's api_url
@@ -49,6 +51,8 @@ export ECR_REPOSITORY_URI="$$($(tf_output) api_repo_uri)" \
   ECS_CLUSTER="$$($(tf_output) ecs_cluster_name)" \
   ECS_SERVICE="$$($(tf_output) ecs_service_name)" \
   CONTAINER_NAME="$$($(tf_output) container_name)" \
+  MIGRATE_TASK_FAMILY="$$($(tf_output) migrate_task_family)" \
+  GITHUB_REPOSITORY="$$($(tf_output) github_repository)" \
   API_URL="$$($(tf_output) api_url)"
 endef
 # Fails on uncommitted or untracked files: the tag must name what was built.

@@ -51,12 +51,14 @@ locals {
   # The alarms that stop and roll back an ECS deployment (ecs.tf, alarms
   # block): a new revision that passes its health checks and then answers
   # 5xx, or slowly, is rolled back to the previous one.
-  deployment_alarm_names = [
+  deployment_alarm_names = concat([
     aws_cloudwatch_metric_alarm.alb_5xx_rate.alarm_name,
     aws_cloudwatch_metric_alarm.target_5xx_rate.alarm_name,
     aws_cloudwatch_metric_alarm.target_p99_latency.alarm_name,
     aws_cloudwatch_metric_alarm.app_5xx.alarm_name,
-  ]
+    # The synthetic /ready check (edge.tf), when ECS can read it: its metric
+    # is in us-east-1 only.
+  ], local.production && var.aws_region == "us-east-1" ? [aws_cloudwatch_metric_alarm.ready[0].alarm_name] : [])
 
   # Every alarm, for the dashboard's alarm widget.
   all_alarm_arns = [

@@ -15,7 +15,7 @@
 resource "aws_lb" "api" {
   #checkov:skip=CKV2_AWS_20:Internal ALB reached only through CloudFront's VPC origin; viewers are redirected to HTTPS at CloudFront, and the hop inside the VPC is HTTP (docs/deploy.md).
   #checkov:skip=CKV2_AWS_28:Internal ALB with no internet path to it: a web ACL belongs on the CloudFront distribution, the only entry point.
-  #checkov:skip=CKV_AWS_91:ALB access logs need an S3 bucket; every request is logged by the app with its request id.
+  #checkov:skip=CKV_AWS_91:Access logs are on in the production preset (production.tf); in development every request is logged by the app with its request id.
   name               = "${var.name}-alb"
   load_balancer_type = "application"
   internal           = true
@@ -26,6 +26,17 @@ resource "aws_lb" "api" {
   desync_mitigation_mode     = "defensive"
   idle_timeout               = 60
   enable_deletion_protection = var.alb_deletion_protection
+
+  dynamic "access_logs" {
+    for_each = local.production ? [1] : []
+    content {
+      bucket  = aws_s3_bucket.alb_logs[0].id
+      prefix  = "alb"
+      enabled = true
+    }
+  }
+
+  depends_on = [aws_s3_bucket_policy.alb_logs]
 }
 
 resource "aws_lb_target_group" "api" {

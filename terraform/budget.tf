@@ -8,7 +8,7 @@
 resource "aws_budgets_budget" "monthly" {
   name         = "${var.name}-monthly"
   budget_type  = "COST"
-  limit_amount = format("%.2f", var.budget_monthly_limit_usd)
+  limit_amount = format("%.2f", local.budget_limit_usd)
   limit_unit   = "USD"
   time_unit    = "MONTHLY"
 

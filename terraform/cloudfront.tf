@@ -89,9 +89,9 @@ resource "aws_cloudfront_response_headers_policy" "api" {
 }
 
 resource "aws_cloudfront_distribution" "api" {
-  #checkov:skip=CKV2_AWS_42:The custom domain + ACM certificate is optional (var.domain_name, var.acm_certificate_arn); without one the *.cloudfront.net certificate serves HTTPS.
-  #checkov:skip=CKV_AWS_174:With var.acm_certificate_arn the minimum is TLSv1.2_2021; the default *.cloudfront.net certificate cannot pin a minimum version.
-  #checkov:skip=CKV_AWS_86:CloudFront standard logs need an S3 bucket; requests are logged by the app with their request id.
+  #checkov:skip=CKV2_AWS_42:The custom domain + ACM certificate is required by the production preset and optional in development, where the *.cloudfront.net certificate serves HTTPS.
+  #checkov:skip=CKV_AWS_174:With a certificate (required by the production preset) the minimum is TLSv1.2_2021; the development default *.cloudfront.net certificate cannot pin a minimum version.
+  #checkov:skip=CKV_AWS_86:Standard logging v2 (edge.tf, aws_cloudwatch_log_delivery to CloudWatch Logs) is on; checkov only recognises the legacy S3 logging_config block.
   #checkov:skip=CKV_AWS_305:An API, not a website: there is no root object to serve.
   #checkov:skip=CKV_AWS_310:Single origin (one internal ALB in one region); there is nothing to fail over to.
   #checkov:skip=CKV_AWS_374:The API is public worldwide by design.
@@ -145,6 +145,10 @@ resource "aws_cloudfront_distribution" "api" {
     precondition {
       condition     = (var.domain_name == "") == (var.acm_certificate_arn == "")
       error_message = "Set domain_name and acm_certificate_arn together (or neither)."
+    }
+    precondition {
+      condition     = !local.production || local.custom_domain
+      error_message = "environment = \"production\" needs domain_name and acm_certificate_arn: viewers get TLSv1.2_2021 only with a certificate of your own."
     }
   }
 }

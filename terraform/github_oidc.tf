@@ -89,6 +89,17 @@ resource "aws_iam_role_policy" "deploy" {
         Resource = local.ecs_service_arn
       },
       {
+        # The one-off migration task (deploy.sh migrate): only its family,
+        # only in this cluster.
+        Sid      = "RunTheMigrationTask"
+        Effect   = "Allow"
+        Action   = ["ecs:RunTask"]
+        Resource = "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:task-definition/${local.migrate_family}:*"
+        Condition = {
+          ArnEquals = { "ecs:cluster" = aws_ecs_cluster.main.arn }
+        }
+      },
+      {
         Sid      = "InspectTasks"
         Effect   = "Allow"
         Action   = ["ecs:DescribeTasks", "ecs:ListTasks"]
@@ -101,7 +112,7 @@ resource "aws_iam_role_policy" "deploy" {
         Sid      = "PassOnlyTheTaskRoles"
         Effect   = "Allow"
         Action   = ["iam:PassRole"]
-        Resource = [aws_iam_role.execution.arn, aws_iam_role.task.arn]
+        Resource = [aws_iam_role.execution.arn, aws_iam_role.migrate_execution.arn, aws_iam_role.task.arn]
         Condition = {
           StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" }
         }

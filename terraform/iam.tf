@@ -1,6 +1,8 @@
-# Execution role: what the ECS agent needs to start the task (pull the image,
-# read the two DB secrets, write logs). Task role: what the app itself may call in
-# AWS, which is nothing.
+# Execution roles: what the ECS agent needs to start a task (pull the image,
+# read its secrets, write logs). The serving task's reads the application
+# role's secret only; the migration task's (migrate_execution) also the
+# RDS-managed master secret. Task role: what the app itself may call in AWS,
+# which is nothing.
 
 resource "aws_iam_role" "execution" {
   name = "${var.name}-ecs-execution"
@@ -37,10 +39,58 @@ resource "aws_iam_role_policy" "execution" {
         Resource = aws_ecr_repository.api.arn
       },
       {
-        Sid      = "ReadDbSecrets"
+        Sid      = "ReadTheAppRoleSecret"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = [aws_secretsmanager_secret.db.arn, aws_secretsmanager_secret.app_db.arn]
+        Resource = [aws_secretsmanager_secret.app_db.arn]
+      },
+      {
+        Sid      = "DecryptDbSecrets"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = aws_kms_key.main.arn
+        Condition = {
+          StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" }
+        }
+      },
+      {
+        Sid      = "WriteLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = "${aws_cloudwatch_log_group.api.arn}:*"
+      },
+    ]
+  })
+}
+
+resource "aws_iam_role" "migrate_execution" {
+  name               = "${var.name}-ecs-migrate-execution"
+  assume_role_policy = aws_iam_role.execution.assume_role_policy
+}
+
+resource "aws_iam_role_policy" "migrate_execution" {
+  name = "start-snippetd-migrate-task"
+  role = aws_iam_role.migrate_execution.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "EcrAuth"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = "*"
+      },
+      {
+        Sid      = "PullImage"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+        Resource = aws_ecr_repository.api.arn
+      },
+      {
+        Sid      = "ReadTheMasterAndAppRoleSecrets"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = [local.db_master_secret_arn, aws_secretsmanager_secret.app_db.arn]
       },
       {
         Sid      = "DecryptDbSecrets"

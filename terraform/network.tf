@@ -16,7 +16,7 @@ data "aws_partition" "current" {}
 
 locals {
   azs       = length(var.availability_zones) > 0 ? var.availability_zones : slice(sort(data.aws_availability_zones.available.names), 0, 2)
-  nat_count = var.nat_gateway_per_az ? length(local.azs) : 1
+  nat_count = local.nat_per_az ? length(local.azs) : 1
 }
 
 resource "aws_vpc" "main" {
@@ -109,7 +109,7 @@ resource "aws_route_table" "private" {
 
   route {
     cidr_block     = "0.0.0.0/0"
-    nat_gateway_id = aws_nat_gateway.main[var.nat_gateway_per_az ? count.index : 0].id
+    nat_gateway_id = aws_nat_gateway.main[local.nat_per_az ? count.index : 0].id
   }
 
   tags = { Name = "${var.name}-private-${local.azs[count.index]}" }
@@ -174,4 +174,16 @@ resource "aws_flow_log" "main" {
   traffic_type    = "REJECT"
   log_destination = aws_cloudwatch_log_group.flow_logs[0].arn
   iam_role_arn    = aws_iam_role.flow_logs[0].arn
+}
+
+# Issue 33, point 9: a gateway endpoint for S3 (free). ECR serves image
+# layers from S3: with the endpoint they stop crossing the NAT gateway
+# (per-GB processing) on every task start.
+resource "aws_vpc_endpoint" "s3" {
+  vpc_id            = aws_vpc.main.id
+  service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = aws_route_table.private[*].id
+
+  tags = { Name = "${var.name}-s3" }
 }

@@ -26,8 +26,13 @@ output "ecs_service_name" {
 }
 
 output "db_secret_arn" {
-  description = "Secrets Manager secret with the database credentials (JSON keys username, password)."
-  value       = aws_secretsmanager_secret.db.arn
+  description = "The RDS-managed master secret (JSON keys username, password), rotated by Secrets Manager; read only by the migration task."
+  value       = local.db_master_secret_arn
+}
+
+output "migrate_task_family" {
+  description = "Task definition family of the one-off migration task deploy.sh runs before each service update (MIGRATE_TASK_FAMILY)."
+  value       = aws_ecs_task_definition.migrate.family
 }
 
 output "app_db_secret_arn" {
@@ -100,4 +105,9 @@ output "waf_web_acl_arn" {
 output "waf_log_group_name" {
   description = "CloudWatch log group (us-east-1) of the WAF logs: blocked and counted requests by default."
   value       = aws_cloudwatch_log_group.waf.name
+}
+
+output "github_repository" {
+  description = "OWNER/REPO whose deploy workflow attests the images; deploy.sh verifies the provenance against it (GITHUB_REPOSITORY)."
+  value       = var.github_repository
 }

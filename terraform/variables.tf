@@ -19,6 +19,17 @@ variable "name" {
   }
 }
 
+variable "environment" {
+  description = "The preset (issue 33, point 7): \"development\" (cheap: one task, single-AZ database, one NAT gateway, *.cloudfront.net allowed) or \"production\" (at least 2 tasks over 2 AZs, Multi-AZ RDS, a NAT gateway per AZ, a custom domain with TLSv1.2_2021 required, at least one alarm e-mail required, ALB access logs, a Route 53 health check on /ready). See production.tf."
+  type        = string
+  default     = "development"
+
+  validation {
+    condition     = contains(["development", "production"], var.environment)
+    error_message = "environment must be \"development\" or \"production\"."
+  }
+}
+
 variable "tags" {
   description = "Extra tags added to every resource."
   type        = map(string)
@@ -108,34 +119,21 @@ variable "db_username" {
   default     = "snippetd"
 }
 
-variable "db_password_version" {
-  description = "Bump (1 -> 2 -> ...) to rotate the database password: one apply generates a new password, writes it to RDS and to the secret (write-only, never in state) and rolls the ECS service so every task reads it. See docs/deploy.md, \"Rotating the database password\"."
+variable "db_master_rotation_days" {
+  description = "Days between rotations of the RDS-managed master password (Secrets Manager rotates it; no deploy needed: only the migration task reads it, when it starts)."
   type        = number
-  default     = 1
+  default     = 30
 
   validation {
-    condition     = var.db_password_version >= 1 && floor(var.db_password_version) == var.db_password_version
-    error_message = "db_password_version must be a positive integer."
+    condition     = var.db_master_rotation_days >= 1 && var.db_master_rotation_days <= 365
+    error_message = "db_master_rotation_days must be 1-365."
   }
 }
 
 variable "db_password_generate" {
-  description = "true: Terraform generates the master password (Secrets Manager GetRandomPassword, ephemeral). false: it takes db_password."
+  description = "true: Terraform generates the application role's password (Secrets Manager GetRandomPassword, ephemeral). false: it takes app_db_password. (The master password is RDS's own: manage_master_user_password.)"
   type        = bool
   default     = true
-}
-
-variable "db_password" {
-  description = "The master password to set at this db_password_version when db_password_generate = false (e.g. to keep an existing one). Ephemeral: never stored in plan or state; only sent when db_password_version changes."
-  type        = string
-  default     = null
-  sensitive   = true
-  ephemeral   = true
-
-  validation {
-    condition     = var.db_password == null || can(regex("^[!#-&(-.0-?A-[\\]-~]{16,128}$", var.db_password))
-    error_message = "db_password must be 16-128 printable ASCII characters without / \" @ ' \\ or space."
-  }
 }
 
 variable "db_multi_az" {
@@ -273,6 +271,34 @@ variable "autoscaling_max" {
   }
 }
 
+variable "autoscaling_requests_per_target" {
+  description = "Target of the ALBRequestCountPerTarget policy: requests per task per minute. Default 30,000 (500 req/s): a third of what 0.25 vCPU served in the most CPU-hungry common read (a list page, ~1,500 req/s measured; docs/capacity.md). Scale it with task_cpu."
+  type        = number
+  default     = 30000
+
+  validation {
+    condition     = var.autoscaling_requests_per_target >= 100
+    error_message = "autoscaling_requests_per_target must be at least 100."
+  }
+}
+
+variable "autoscaling_memory_target" {
+  description = "Target average memory utilisation (percent) for target tracking."
+  type        = number
+  default     = 70
+
+  validation {
+    condition     = var.autoscaling_memory_target > 10 && var.autoscaling_memory_target <= 90
+    error_message = "autoscaling_memory_target must be in (10, 90]."
+  }
+}
+
+variable "db_max_connections" {
+  description = "max_connections of the instance (SHOW max_connections) when known; null: the class's value from the lookup table in production.tf (RDS's default LEAST(DBInstanceClassMemory/9531392, 5000) at the class's nominal memory)."
+  type        = number
+  default     = null
+}
+
 variable "autoscaling_cpu_target" {
   description = "Target average CPU utilisation (percent) for target tracking."
   type        = number
@@ -308,13 +334,13 @@ variable "stop_timeout_seconds" {
 }
 
 variable "health_check_grace_seconds" {
-  description = "Seconds ECS ignores failing load balancer health checks after a task starts (supervise waits for the database and migrates first)."
+  description = "Seconds ECS ignores failing load balancer health checks after a task starts (serve connects to the database and checks the schema first)."
   type        = number
   default     = 90
 }
 
 variable "db_pool_size" {
-  description = "DB_POOL_SIZE per task. Keep autoscaling_max x pool below the instance's max_connections (about 100 on db.t4g.micro)."
+  description = "DB_POOL_SIZE per task. A precondition keeps 2 x autoscaling_max x (db_pool_size + 2) below the class's max_connections (production.tf, docs/capacity.md)."
   type        = number
   default     = 10
 }
@@ -415,6 +441,12 @@ variable "alarm_emails" {
     condition     = alltrue([for e in var.alarm_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
     error_message = "alarm_emails must be e-mail addresses."
   }
+
+  # Alarms that notify nobody are not production (issue 33, point 7).
+  validation {
+    condition     = var.environment != "production" || length(var.alarm_emails) > 0
+    error_message = "environment = \"production\" needs at least one alarm_emails address: the alarms must reach someone."
+  }
 }
 
 variable "alarm_min_requests_per_minute" {
@@ -501,13 +533,25 @@ variable "alarm_app_checkout_timeouts_per_minute" {
   default     = 1
 }
 
-variable "budget_monthly_limit_usd" {
-  description = "Monthly AWS Budgets cost limit in USD. The budget alerts the alarm topic at 80 % of it (actual) and when the month's forecast exceeds it. The stack at its defaults costs roughly 125 USD a month (docs/operations.md)."
+variable "alarm_cloudfront_5xx_rate_percent" {
+  description = "Alarm (edge topic, us-east-1) when CloudFront's 5xxErrorRate exceeds this percentage in 3 of 5 minutes."
   type        = number
-  default     = 150
+  default     = 5
+}
+
+variable "alarm_waf_blocked_per_5_minutes" {
+  description = "Alarm (edge topic, us-east-1) when WAF blocks more than this many requests in each of two consecutive 5-minute periods."
+  type        = number
+  default     = 500
+}
+
+variable "budget_monthly_limit_usd" {
+  description = "Monthly AWS Budgets cost limit in USD. The budget alerts the alarm topic at 80 % of it (actual) and when the month's forecast exceeds it. null: above the expected spend of the preset (docs/operations.md, \"Cost\"): 175 for development (expected ~$115-150), 250 for production (expected ~$180-215)."
+  type        = number
+  default     = null
 
   validation {
-    condition     = var.budget_monthly_limit_usd > 0
+    condition     = var.budget_monthly_limit_usd == null || try(var.budget_monthly_limit_usd > 0, false)
     error_message = "budget_monthly_limit_usd must be positive."
   }
 }
@@ -629,7 +673,7 @@ variable "app_db_username" {
 }
 
 variable "app_db_password_version" {
-  description = "Bump (1 -> 2 -> ...) to rotate the application role's password: one apply generates a new one, writes it to its secret (write-only, never in state) and rolls the ECS service; each new task's migrate step sets it on the role. See docs/deploy.md."
+  description = "Bump (1 -> 2 -> ...) to rotate the application role's password: one apply generates a new one and writes it to its secret (write-only, never in state); then `make deploy TAG=<running sha>`: its migration task sets it on the role and the service rolls onto it. See docs/deploy.md."
   type        = number
   default     = 1
 

@@ -277,12 +277,14 @@ resource "aws_wafv2_web_acl" "cloudfront" {
 # WAF logs: the name must start with aws-waf-logs-, and for a CLOUDFRONT web
 # ACL the group must be in us-east-1.
 resource "aws_cloudwatch_log_group" "waf" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; the Authorization header is redacted before WAF writes a record.
   #checkov:skip=CKV_AWS_338:Retention is var.waf_log_retention_days (30 by default) for cost; raise it where policy requires a year.
   provider = aws.us_east_1
 
   name              = "aws-waf-logs-${var.name}"
   retention_in_days = var.waf_log_retention_days
+  # The stack's us-east-1 key (edge.tf): a group can only use a key of its
+  # own region.
+  kms_key_id = aws_kms_key.edge.arn
 }
 
 # Lets WAF's log delivery write to that group. WAF would add an equivalent

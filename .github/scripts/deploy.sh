@@ -9,13 +9,20 @@
 #   deploy.sh image-arch    fails unless that image in ECR is built for CPU_ARCHITECTURE
 #   deploy.sh check-order   fails unless IMAGE_TAG is main's head or descends from the
 #                           commit the service runs now (never replace newer with older)
-#   deploy.sh deploy        image-arch, check-order, then: new task definition revision
-#                           with the image, update the service, wait until stable, verify
+#   deploy.sh deploy        lock, image-arch, provenance, check-order, migrate, then: new task
+#                           definition revision with the image, update the service, wait until stable, verify
 #                           that the PRIMARY deployment (COMPLETED) and every running task
 #                           use the new revision, then smoke. Any failure after the
 #                           service update rolls the service back to the revision it ran
 #                           before, waits for that to be stable, and fails with the reason.
 #   deploy.sh smoke         /health and /snippets (list; create, read, delete) at API_URL
+#   deploy.sh lock          waits while another deployment of the service is in progress (the
+#                           deploy lock: ECS's own deployment state), fails after DEPLOY_LOCK_WAIT
+#   deploy.sh migrate       the one-off migration task: a revision of MIGRATE_TASK_FAMILY with the
+#                           image, run in the service's subnets and security group, waited for;
+#                           fails unless its container exits 0 (the service is not touched)
+#   deploy.sh provenance    fails unless the image has a build provenance attestation signed by
+#                           this repository's deploy workflow (gh attestation verify)
 #
 # Environment (all from Terraform outputs; see docs/workflows.md):
 #   ECS_CLUSTER           ecs_cluster_name
@@ -34,6 +41,12 @@
 #   DEPLOY_ALLOW_OLDER    1: deploy IMAGE_TAG even if it is older than what runs (an
 #                         explicit rollback by a person; said loudly in the log)
 #   SMOKE_ATTEMPTS        tries per smoke request (default 12), SMOKE_DELAY seconds between (default 5)
+#   MIGRATE_TASK_FAMILY   migrate_task_family (default: the service's family + "-migrate")
+#   MIGRATE_TIMEOUT       seconds to wait for the migration task (default 900)
+#   DEPLOY_LOCK_WAIT      seconds to wait for another deployment to finish (default 1200)
+#   GITHUB_REPOSITORY     OWNER/REPO whose deploy workflow must have attested the image
+#   DEPLOY_ALLOW_UNATTESTED  1: deploy an image without a provenance attestation (pushed from a
+#                         laptop by make push); said loudly in the log
 #   SMOKE_TOKEN           an API token for the smoke test's writes: a least-privilege owner of its
 #                         own with snippets:read,snippets:write (docs/deploy.md); sent from a file,
 #                         never on a command line
@@ -354,13 +367,116 @@ rollback() {
 	fi
 }
 
+# The deploy lock (issue 33, point 3): ECS's own deployment state. Every path
+# that changes the running revision (this script, from CI or a laptop, and
+# its rollback) starts only when the service has one deployment, COMPLETED;
+# otherwise it waits (DEPLOY_LOCK_WAIT) and then refuses. The workflow's
+# concurrency group serialises CI runs; this also covers laptops and a
+# circuit-breaker rollback still running.
+cmd_lock() {
+	need_env ECS_CLUSTER ECS_SERVICE
+	need_tools aws jq
+	local deadline=$((SECONDS + ${DEPLOY_LOCK_WAIT:-1200}))
+	while :; do
+		describe_service
+		if jq -e '.services[0].deployments | length == 1 and .[0].rolloutState == "COMPLETED"' \
+			"$TMP/service.json" > /dev/null; then
+			log "lock: no other deployment of $ECS_SERVICE is in progress"
+			return 0
+		fi
+		((SECONDS < deadline)) \
+			|| die "another deployment of $ECS_SERVICE is in progress ($(primary_summary)): refusing to start a second one; retry when it is done (DEPLOY_LOCK_WAIT=${DEPLOY_LOCK_WAIT:-1200}s)"
+		log "lock: another deployment is in progress ($(primary_summary)); waiting"
+		sleep "${DEPLOY_POLL_SECONDS:-15}"
+	done
+}
+
+# Build provenance (issue 33, point 4): the deploy workflow attests every image
+# it pushes (actions/attest-build-provenance, pushed to the registry). An image
+# without that attestation (make push from a laptop) is refused unless
+# DEPLOY_ALLOW_UNATTESTED=1.
+cmd_provenance() {
+	parse_repository_uri
+	check_tag
+	if [[ "${DEPLOY_ALLOW_UNATTESTED:-}" == 1 ]]; then
+		log "WARNING: provenance: not verified for $IMAGE, as asked (DEPLOY_ALLOW_UNATTESTED=1: an image pushed without CI)"
+		return 0
+	fi
+	need_env GITHUB_REPOSITORY
+	need_tools gh
+	local digest
+	digest="$(aws ecr describe-images --registry-id "$REGISTRY_ID" --repository-name "$REPOSITORY_NAME" \
+		--image-ids "imageTag=$IMAGE_TAG" --query 'imageDetails[0].imageDigest' --output text)"
+	[[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || die "provenance: no digest for $IMAGE"
+	if ! gh attestation verify "oci://$ECR_REPOSITORY_URI@$digest" --repo "$GITHUB_REPOSITORY" \
+		--signer-workflow "$GITHUB_REPOSITORY/.github/workflows/deploy.yml" \
+		--predicate-type https://slsa.dev/provenance/v1 --bundle-from-oci > "$TMP/attestation" 2>&1; then
+		sed 's/^/  /' "$TMP/attestation" >&2
+		die "provenance: $IMAGE ($digest) has no build provenance from $GITHUB_REPOSITORY's deploy workflow: refusing it (an image pushed from a laptop needs DEPLOY_ALLOW_UNATTESTED=1)"
+	fi
+	log "provenance: $IMAGE ($digest) was built and attested by $GITHUB_REPOSITORY/.github/workflows/deploy.yml"
+}
+
+# The one-off migration task (issue 33, point 1): `snippetd migrate` as the
+# master user, in a task definition of its own; the serving tasks never hold
+# those credentials. Runs before the service update; a failure stops the
+# deploy with nothing changed in the service (migrations must keep the
+# running release working: docs/deploy.md).
+cmd_migrate() {
+	need_env ECS_CLUSTER ECS_SERVICE ECR_REPOSITORY_URI IMAGE_TAG
+	need_tools aws jq
+	parse_repository_uri
+	check_tag
+	local family td task exit_code reason timeout="${MIGRATE_TIMEOUT:-900}" deadline
+	describe_service
+	family="${MIGRATE_TASK_FAMILY:-}"
+	if [[ -z "$family" ]]; then
+		aws ecs describe-task-definition --task-definition "$(jq -r '.services[0].taskDefinition' "$TMP/service.json")" \
+			--query taskDefinition --output json > "$TMP/svc-td.json"
+		family="$(jq -r '.family' "$TMP/svc-td.json")-migrate"
+	fi
+	aws ecs describe-task-definition --task-definition "$family" --query taskDefinition --output json > "$TMP/migrate-td.json" \
+		|| die "no task definition family $family: apply terraform (aws_ecs_task_definition.migrate) first"
+	[[ "$(jq '.containerDefinitions | length' "$TMP/migrate-td.json")" -eq 1 ]] || die "$family must have exactly one container"
+	jq --arg image "$IMAGE" '.containerDefinitions[0].image = $image
+		| del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities,
+			.registeredAt, .registeredBy, .deregisteredAt)' "$TMP/migrate-td.json" > "$TMP/new-migrate-td.json"
+	td="$(aws ecs register-task-definition --cli-input-json "file://$TMP/new-migrate-td.json" \
+		--query taskDefinition.taskDefinitionArn --output text)"
+	# The service's own subnets and security group: the one that may reach RDS.
+	jq '.services[0].networkConfiguration' "$TMP/service.json" > "$TMP/network.json"
+	jq -e '.awsvpcConfiguration.subnets | length > 0' "$TMP/network.json" > /dev/null \
+		|| die "the service has no awsvpc network configuration to run the migration task in"
+	aws ecs run-task --cluster "$ECS_CLUSTER" --task-definition "$td" --launch-type FARGATE --count 1 \
+		--started-by "deploy-${IMAGE_TAG:0:12}" --network-configuration "file://$TMP/network.json" \
+		--output json > "$TMP/run-task.json"
+	task="$(jq -r '.tasks[0].taskArn // empty' "$TMP/run-task.json")"
+	[[ -n "$task" ]] || { jq -c '.failures' "$TMP/run-task.json" >&2; die "migrate: run-task started no task"; }
+	log "migrate: $(basename "$td") started as task ${task##*/}; waiting (up to ${timeout}s)"
+	deadline=$((SECONDS + timeout))
+	until aws ecs wait tasks-stopped --cluster "$ECS_CLUSTER" --tasks "$task"; do
+		((SECONDS < deadline)) || die "migrate: task ${task##*/} still running after ${timeout}s (it holds the migration lock; see the log group, stream prefix migrate)"
+	done
+	aws ecs describe-tasks --cluster "$ECS_CLUSTER" --tasks "$task" --output json > "$TMP/migrate-task.json"
+	exit_code="$(jq -r '.tasks[0].containers[0].exitCode // "none"' "$TMP/migrate-task.json")"
+	reason="$(jq -r '.tasks[0].stoppedReason // "?"' "$TMP/migrate-task.json")"
+	[[ "$exit_code" == 0 ]] \
+		|| die "migrate: task ${task##*/} exited with $exit_code ($reason): the service was not changed; see the log group, stream prefix migrate"
+	log "migrate: task ${task##*/} exited 0"
+	echo "migrate_task_definition=$td"
+}
+
 cmd_deploy() {
 	need_env ECS_CLUSTER ECS_SERVICE CPU_ARCHITECTURE ECR_REPOSITORY_URI IMAGE_TAG API_URL
 	need_tools aws jq curl
 	local timeout="${DEPLOY_TIMEOUT:-1800}" current family container new_td deadline
 	cmd_preflight > /dev/null
+	cmd_lock
 	cmd_image_arch
+	cmd_provenance
 	cmd_check_order
+	cmd_migrate
+	describe_service
 
 	current="$(jq -r '.services[0].taskDefinition' "$TMP/service.json")"
 	# Start from the family's latest revision, not the running one: a
@@ -506,6 +622,9 @@ main() {
 	image-arch) cmd_image_arch ;;
 	deploy) cmd_deploy ;;
 	smoke) cmd_smoke ;;
+	lock) cmd_lock ;;
+	migrate) cmd_migrate ;;
+	provenance) cmd_provenance ;;
 	*) usage ;;
 	esac
 }

@@ -72,6 +72,11 @@ mock_provider "aws" {
     defaults = {
       address = "snippetd-db.abcdefghijkl.eu-west-1.rds.amazonaws.com"
       port    = 5432
+      master_user_secret = [{
+        secret_arn    = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr"
+        kms_key_id    = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        secret_status = "active"
+      }]
     }
   }
 
@@ -183,6 +188,25 @@ provider "aws" {
 mock_provider "aws" {
   alias = "us_east_1"
 
+  # The edge's key, alarm topic and CloudFront log delivery (edge.tf).
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:us-east-1:123456789012:snippetd-edge-alarms"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:us-east-1:123456789012:key/edge0000-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_delivery_destination" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:delivery-destination:snippetd-cloudfront-logs"
+    }
+  }
+
   mock_resource "aws_wafv2_web_acl" {
     defaults = {
       arn = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/snippetd-cloudfront/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
@@ -202,7 +226,6 @@ variables {
   # The tests hand in the passwords through the ephemeral variables instead of
   # letting ephemeral.aws_secretsmanager_random_password generate them.
   db_password_generate = false
-  db_password          = "test-only-Password#1234"
   app_db_password      = "test-only-AppPassword#5678"
 }
 
@@ -276,19 +299,29 @@ run "database" {
     error_message = "Defaults: deletion protection on, single AZ."
   }
 
+  # --- the master password is RDS's own (issue 33, point 2) ---
   assert {
-    condition     = aws_db_instance.main.password == null && aws_db_instance.main.password_wo == null
-    error_message = "The master password must not be in the plan/state (write-only argument only)."
+    condition = (
+      aws_db_instance.main.manage_master_user_password == true &&
+      aws_db_instance.main.password == null && aws_db_instance.main.password_wo == null
+    )
+    error_message = "The master password is RDS-managed: never in the plan or the state."
   }
 
   assert {
-    condition     = aws_db_instance.main.password_wo_version == 1 && aws_secretsmanager_secret_version.db.secret_string_wo_version == 1
-    error_message = "RDS and the secret must take the password at the same version."
+    condition     = one(aws_secretsmanager_secret_rotation.db_master.rotation_rules).automatically_after_days == 30
+    error_message = "The managed master secret rotates every db_master_rotation_days (30)."
   }
 
   assert {
-    condition     = aws_secretsmanager_secret_version.db.secret_string == null || aws_secretsmanager_secret_version.db.secret_string == ""
-    error_message = "The secret's value must not be in the state (secret_string_wo only)."
+    condition = (
+      toset(keys(aws_cloudwatch_log_group.rds)) == toset(["postgresql", "upgrade"]) &&
+      aws_cloudwatch_log_group.rds["postgresql"].name == "/aws/rds/instance/snippetd-db/postgresql" &&
+      aws_cloudwatch_log_group.rds["upgrade"].name == "/aws/rds/instance/snippetd-db/upgrade" &&
+      alltrue([for g in aws_cloudwatch_log_group.rds : g.retention_in_days == 30]) &&
+      toset(aws_db_instance.main.enabled_cloudwatch_logs_exports) == toset(keys(aws_cloudwatch_log_group.rds))
+    )
+    error_message = "Each log RDS exports goes to a declared group with a retention (issue 33, point 8)."
   }
 
   assert {
@@ -546,16 +579,59 @@ run "wiring" {
     error_message = "Container: read-only root, healthcheck command, stop timeout above the 20 s grace, port 3000, image from our repository."
   }
 
+  # --- least privilege (issue 33, point 1): the serving task holds the
+  # application role only; the master secret is the migration task's ---
   assert {
     condition = {
       for s in jsondecode(aws_ecs_task_definition.api.container_definitions)[0].secrets : s.name => s.valueFrom
       } == {
-      DB_USERNAME     = "${aws_secretsmanager_secret.db.arn}:username::"
-      DB_PASSWORD     = "${aws_secretsmanager_secret.db.arn}:password::"
+      DB_USERNAME = "${aws_secretsmanager_secret.app_db.arn}:username::"
+      DB_PASSWORD = "${aws_secretsmanager_secret.app_db.arn}:password::"
+    }
+    error_message = "The serving task connects as the application role (DB_* from its secret) and gets nothing else."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.api.container_definitions)[0].command == ["serve"] &&
+      !strcontains(aws_ecs_task_definition.api.container_definitions, "rds!db-0123-MaStEr") &&
+      !strcontains(aws_iam_role_policy.execution.policy, "rds!db-0123-MaStEr")
+    )
+    error_message = "The serving task runs serve (no migrate step) and neither it nor its execution role can reach the master secret."
+  }
+
+  assert {
+    condition = {
+      for s in jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].secrets : s.name => s.valueFrom
+      } == {
+      DB_USERNAME     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr:username::"
+      DB_PASSWORD     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr:password::"
       APP_DB_USERNAME = "${aws_secretsmanager_secret.app_db.arn}:username::"
       APP_DB_PASSWORD = "${aws_secretsmanager_secret.app_db.arn}:password::"
     }
-    error_message = "DB_* (owner, for migrate) and APP_DB_* (serve's role) must come from their secrets' JSON keys."
+    error_message = "The migration task gets the RDS-managed master secret (DDL) and the application role's (to create it / set its password)."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].command == ["migrate"] &&
+      aws_ecs_task_definition.migrate.family == "snippetd-migrate" &&
+      aws_ecs_task_definition.migrate.execution_role_arn == aws_iam_role.migrate_execution.arn &&
+      aws_ecs_task_definition.migrate.runtime_platform[0].cpu_architecture == "ARM64" &&
+      jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].image == jsondecode(aws_ecs_task_definition.api.container_definitions)[0].image &&
+      jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].readonlyRootFilesystem == true &&
+      jsondecode(aws_ecs_task_definition.migrate.container_definitions)[0].user == "65534" &&
+      jsondecode(aws_iam_role_policy.migrate_execution.policy).Statement[2].Resource == ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr", aws_secretsmanager_secret.app_db.arn] &&
+      output.migrate_task_family == "snippetd-migrate"
+    )
+    error_message = "Migration task: migrate, its own family and execution role (the only one reading the master secret), the same image and CPU."
+  }
+
+  # A master rotation needs no deploy: no serving task reads that secret,
+  # and Terraform does not roll the service on password versions.
+  assert {
+    condition     = length(coalesce(aws_ecs_service.api.triggers, {})) == 0
+    error_message = "No password version forces a new ECS deployment."
   }
 
   assert {
@@ -583,10 +659,10 @@ run "wiring" {
 
   assert {
     condition = (
-      jsondecode(aws_iam_role_policy.execution.policy).Statement[2].Resource == [aws_secretsmanager_secret.db.arn, aws_secretsmanager_secret.app_db.arn] &&
+      jsondecode(aws_iam_role_policy.execution.policy).Statement[2].Resource == [aws_secretsmanager_secret.app_db.arn] &&
       jsondecode(aws_iam_role_policy.execution.policy).Statement[1].Resource == aws_ecr_repository.api.arn
     )
-    error_message = "The execution role reads only the two DB secrets and pulls only from this repository."
+    error_message = "The serving task's execution role reads only the application role's secret and pulls only from this repository."
   }
 
   assert {
@@ -599,7 +675,8 @@ run "wiring" {
 
   assert {
     condition = (
-      aws_secretsmanager_secret.db.kms_key_id == aws_kms_key.main.arn &&
+      aws_db_instance.main.master_user_secret_kms_key_id == aws_kms_key.main.arn &&
+      alltrue([for g in aws_cloudwatch_log_group.rds : g.kms_key_id == aws_kms_key.main.arn]) &&
       aws_secretsmanager_secret.app_db.kms_key_id == aws_kms_key.main.arn &&
       aws_db_instance.main.performance_insights_kms_key_id == aws_kms_key.main.arn &&
       aws_cloudwatch_log_group.api.kms_key_id == aws_kms_key.main.arn &&
@@ -607,11 +684,6 @@ run "wiring" {
       jsondecode(aws_iam_role_policy.execution.policy).Statement[3].Condition.StringEquals["kms:ViaService"] == "secretsmanager.eu-west-1.amazonaws.com"
     )
     error_message = "The secrets, Performance Insights and the logs use the stack's key; the execution role decrypts only through Secrets Manager."
-  }
-
-  assert {
-    condition     = aws_ecs_service.api.triggers["app_db_password_version"] == "1"
-    error_message = "The application role's password version must be a redeploy trigger."
   }
 
   assert {
@@ -648,7 +720,7 @@ run "wiring" {
       "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
       "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
       "ecs:DescribeServices", "ecs:UpdateService",
-      "ecs:DescribeTasks", "ecs:ListTasks",
+      "ecs:DescribeTasks", "ecs:ListTasks", "ecs:RunTask",
       "iam:PassRole",
     ])
     error_message = "The deploy role must allow exactly the actions deploy.sh and the deploy workflow call."
@@ -657,7 +729,7 @@ run "wiring" {
   assert {
     condition = one([
       for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s if contains(s.Action, "iam:PassRole")
-      ]).Resource == [aws_iam_role.execution.arn, aws_iam_role.task.arn] && one([
+      ]).Resource == [aws_iam_role.execution.arn, aws_iam_role.migrate_execution.arn, aws_iam_role.task.arn] && one([
       for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s if contains(s.Action, "iam:PassRole")
     ]).Condition.StringEquals["iam:PassedToService"] == "ecs-tasks.amazonaws.com"
     error_message = "iam:PassRole only for the task roles, only to ECS tasks."
@@ -678,7 +750,7 @@ run "wiring" {
       output.api_url == "https://d111111abcdef8.cloudfront.net" &&
       output.ecs_cluster_name == "snippetd" &&
       output.ecs_service_name == "snippetd" &&
-      output.db_secret_arn == aws_secretsmanager_secret.db.arn &&
+      output.db_secret_arn == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr" &&
       output.deploy_role_arn == aws_iam_role.deploy.arn &&
       output.cpu_architecture == "ARM64" &&
       output.image_platform == "linux/arm64" &&
@@ -691,21 +763,19 @@ run "wiring" {
   }
 }
 
-run "password_rotation_rolls_the_service" {
+run "master_rotation_schedule" {
   command = plan
 
   variables {
-    db_password_version = 2
+    db_master_rotation_days = 7
   }
 
   assert {
     condition = (
-      aws_db_instance.main.password_wo_version == 2 &&
-      aws_secretsmanager_secret_version.db.secret_string_wo_version == 2 &&
-      aws_ecs_service.api.triggers["db_password_version"] == "2" &&
-      aws_ecs_service.api.force_new_deployment
+      one(aws_secretsmanager_secret_rotation.db_master.rotation_rules).automatically_after_days == 7 &&
+      aws_secretsmanager_secret_rotation.db_master.rotate_immediately == false
     )
-    error_message = "A new password version must reach RDS, the secret and force a new ECS deployment."
+    error_message = "db_master_rotation_days sets the managed secret's rotation schedule."
   }
 }
 
@@ -722,7 +792,7 @@ run "x86_64" {
   }
 }
 
-run "app_password_rotation_rolls_the_service" {
+run "app_password_rotation_waits_for_the_deploy" {
   command = plan
 
   variables {
@@ -732,11 +802,9 @@ run "app_password_rotation_rolls_the_service" {
   assert {
     condition = (
       aws_secretsmanager_secret_version.app_db.secret_string_wo_version == 3 &&
-      aws_secretsmanager_secret_version.db.secret_string_wo_version == 1 &&
-      aws_ecs_service.api.triggers["app_db_password_version"] == "3" &&
-      aws_ecs_service.api.force_new_deployment
+      length(coalesce(aws_ecs_service.api.triggers, {})) == 0
     )
-    error_message = "A new application password version must reach its secret only, and force a new ECS deployment."
+    error_message = "A new application password version reaches its secret only; the deploy (migration task, then the service) rolls it out, not Terraform."
   }
 }
 
@@ -832,10 +900,10 @@ run "rejects_password_with_forbidden_characters" {
   command = plan
 
   variables {
-    db_password = "has/a/slash-and-long-enough"
+    app_db_password = "has/a/slash-and-long-enough"
   }
 
-  expect_failures = [var.db_password]
+  expect_failures = [var.app_db_password]
 }
 
 run "requires_image_tag" {
@@ -856,4 +924,192 @@ run "rejects_latest_tag" {
   }
 
   expect_failures = [var.image_tag]
+}
+
+# --- issue 33: the two presets, the edge, capacity ---------------------------
+
+run "development_preset" {
+  command = plan
+
+  assert {
+    condition = (
+      length(aws_nat_gateway.main) == 1 &&
+      aws_db_instance.main.multi_az == false &&
+      aws_ecs_service.api.desired_count == 1 &&
+      aws_appautoscaling_target.api.min_capacity == 1 &&
+      length(aws_s3_bucket.alb_logs) == 0 &&
+      length(aws_lb.api.access_logs) == 0 &&
+      length(aws_route53_health_check.ready) == 0 &&
+      aws_budgets_budget.monthly.limit_amount == "175.00"
+    )
+    error_message = "development (the default) stays cheap: one NAT, single-AZ, one task, no ALB log bucket, no health check, budget 175."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_endpoint.s3.vpc_endpoint_type == "Gateway" &&
+      aws_vpc_endpoint.s3.service_name == "com.amazonaws.eu-west-1.s3" &&
+      length(aws_vpc_endpoint.s3.route_table_ids) == 2
+    )
+    error_message = "The free S3 gateway endpoint serves both private route tables (image layers skip the NAT)."
+  }
+
+  assert {
+    condition = (
+      one(aws_appautoscaling_policy.requests.target_tracking_scaling_policy_configuration).target_value == 30000 &&
+      one(one(aws_appautoscaling_policy.requests.target_tracking_scaling_policy_configuration).predefined_metric_specification).predefined_metric_type == "ALBRequestCountPerTarget" &&
+      one(one(aws_appautoscaling_policy.memory.target_tracking_scaling_policy_configuration).predefined_metric_specification).predefined_metric_type == "ECSServiceAverageMemoryUtilization" &&
+      aws_ecs_service.api.availability_zone_rebalancing == "ENABLED"
+    )
+    error_message = "Autoscaling tracks requests per target (30,000/min) and memory as well as CPU; tasks rebalance over the AZs."
+  }
+}
+
+run "production_preset" {
+  command = apply
+  # A fresh stack: on an existing one the service's desired_count is the
+  # autoscaler's (ignore_changes), which the raised minimum lifts to 2.
+  state_key = "production"
+
+  variables {
+    environment         = "production"
+    domain_name         = "api.example.com"
+    acm_certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    alarm_emails        = ["oncall@example.com"]
+  }
+
+  assert {
+    condition = (
+      length(aws_nat_gateway.main) == 2 &&
+      aws_db_instance.main.multi_az == true &&
+      aws_ecs_service.api.desired_count == 2 &&
+      aws_appautoscaling_target.api.min_capacity == 2 &&
+      length(aws_ecs_service.api.network_configuration[0].subnets) == 2 &&
+      aws_budgets_budget.monthly.limit_amount == "250.00"
+    )
+    error_message = "production: 2 tasks over the 2 private subnets' AZs, Multi-AZ RDS, a NAT per AZ, budget 250."
+  }
+
+  assert {
+    condition     = aws_cloudfront_distribution.api.viewer_certificate[0].minimum_protocol_version == "TLSv1.2_2021"
+    error_message = "production serves TLSv1.2_2021 at least."
+  }
+
+  assert {
+    condition = (
+      one(aws_lb.api.access_logs).enabled &&
+      one(aws_lb.api.access_logs).bucket == aws_s3_bucket.alb_logs[0].id &&
+      one(one(aws_s3_bucket_server_side_encryption_configuration.alb_logs[0].rule).apply_server_side_encryption_by_default).sse_algorithm == "AES256" &&
+      aws_s3_bucket_public_access_block.alb_logs[0].block_public_policy
+    )
+    error_message = "production: ALB access logs to a private, encrypted bucket."
+  }
+
+  assert {
+    condition = (
+      aws_route53_health_check.ready[0].resource_path == "/ready" &&
+      aws_route53_health_check.ready[0].type == "HTTPS" &&
+      aws_route53_health_check.ready[0].fqdn == "api.example.com" &&
+      aws_cloudwatch_metric_alarm.ready[0].alarm_actions == toset([aws_sns_topic.edge_alarms.arn]) &&
+      contains(aws_ecs_service.api.alarms[0].alarm_names, aws_cloudwatch_metric_alarm.ready[0].alarm_name)
+    )
+    error_message = "production: a synthetic /ready check whose alarm notifies and rolls a deployment back (stack in us-east-1)."
+  }
+
+  assert {
+    condition     = [for s in aws_sns_topic_subscription.edge_alarm_email : s.endpoint] == ["oncall@example.com"]
+    error_message = "The edge alarm topic has the same subscribers."
+  }
+}
+
+run "production_requires_a_custom_domain" {
+  command = plan
+
+  variables {
+    environment  = "production"
+    alarm_emails = ["oncall@example.com"]
+  }
+
+  expect_failures = [aws_cloudfront_distribution.api]
+}
+
+run "production_requires_an_alarm_subscriber" {
+  command = plan
+
+  variables {
+    environment         = "production"
+    domain_name         = "api.example.com"
+    acm_certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+  }
+
+  expect_failures = [var.alarm_emails]
+}
+
+run "edge_logs_and_alarms" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_cloudwatch_log_delivery_source.cloudfront.resource_arn == aws_cloudfront_distribution.api.arn &&
+      aws_cloudwatch_log_delivery_source.cloudfront.log_type == "ACCESS_LOGS" &&
+      one(aws_cloudwatch_log_delivery_destination.cloudfront.delivery_destination_configuration).destination_resource_arn == aws_cloudwatch_log_group.cloudfront.arn &&
+      aws_cloudwatch_log_delivery.cloudfront.delivery_destination_arn == aws_cloudwatch_log_delivery_destination.cloudfront.arn
+    )
+    error_message = "CloudFront standard logging v2 delivers the access logs to a CloudWatch log group."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_log_group.cloudfront.kms_key_id == aws_kms_key.edge.arn &&
+      aws_cloudwatch_log_group.waf.kms_key_id == aws_kms_key.edge.arn &&
+      aws_cloudwatch_log_group.cloudfront.retention_in_days == 30
+    )
+    error_message = "The edge log groups use the stack's us-east-1 key and a retention."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.cloudfront_5xx_rate.metric_name == "5xxErrorRate" &&
+      aws_cloudwatch_metric_alarm.cloudfront_5xx_rate.dimensions["Region"] == "Global" &&
+      aws_cloudwatch_metric_alarm.waf_blocked.metric_name == "BlockedRequests" &&
+      aws_cloudwatch_metric_alarm.waf_blocked.dimensions["WebACL"] == aws_wafv2_web_acl.cloudfront.name &&
+      aws_cloudwatch_metric_alarm.waf_blocked.alarm_actions == toset([aws_sns_topic.edge_alarms.arn])
+    )
+    error_message = "CloudFront 5xxErrorRate and WAF BlockedRequests alarm the edge topic."
+  }
+}
+
+run "connection_budget_refused" {
+  command = plan
+
+  variables {
+    autoscaling_max = 10
+  }
+
+  # 2 x 10 x (10 + 2) = 240 connections at a rolling deploy's peak; db.t4g.micro allows 112.
+  expect_failures = [aws_appautoscaling_target.api]
+}
+
+run "connection_budget_bigger_class" {
+  command = plan
+
+  variables {
+    autoscaling_max   = 10
+    db_instance_class = "db.t4g.medium"
+  }
+
+  assert {
+    condition     = aws_appautoscaling_target.api.max_capacity == 10
+    error_message = "db.t4g.medium (450 connections) takes 10 tasks of pool 10 (240 at the peak)."
+  }
+}
+
+run "connection_budget_unknown_class_needs_the_value" {
+  command = plan
+
+  variables {
+    db_instance_class = "db.x2g.large"
+  }
+
+  expect_failures = [aws_appautoscaling_target.api]
 }

@@ -50,6 +50,10 @@ mock_provider "aws" {
     defaults = {
       address = "snippetd-db.abcdefghijkl.eu-west-1.rds.amazonaws.com"
       port    = 5432
+      # RDS-managed master credentials (database.tf).
+      master_user_secret = [{
+        secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-MaStEr"
+      }]
     }
   }
 
@@ -127,6 +131,25 @@ mock_provider "aws" {
 mock_provider "aws" {
   alias = "us_east_1"
 
+  # The edge's key, alarm topic and CloudFront log delivery (edge.tf).
+  mock_resource "aws_sns_topic" {
+    defaults = {
+      arn = "arn:aws:sns:us-east-1:123456789012:snippetd-edge-alarms"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:us-east-1:123456789012:key/edge0000-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_delivery_destination" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:delivery-destination:snippetd-cloudfront-logs"
+    }
+  }
+
   mock_resource "aws_wafv2_web_acl" {
     defaults = {
       arn = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/snippetd-cloudfront/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
@@ -156,7 +179,6 @@ variables {
   github_repository    = "example-org/snippetd"
   image_tag            = "3f1c2a9d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b"
   db_password_generate = false
-  db_password          = "test-only-Password#1234"
   app_db_password      = "test-only-AppPassword#5678"
 }
 

@@ -71,7 +71,8 @@ run() {
 		ECS_CLUSTER=snippetd ECS_SERVICE=snippetd-api CPU_ARCHITECTURE=X86_64 \
 		ECR_REPOSITORY_URI=123456789012.dkr.ecr.eu-west-1.amazonaws.com/snippetd IMAGE_TAG="$sha" \
 		API_URL="http://127.0.0.1:$port" SMOKE_ATTEMPTS=4 SMOKE_DELAY=0 DEPLOY_TIMEOUT=60 \
-		DEPLOY_GIT_DIR="$repo" MAIN_REF=main ${extra[@]+"${extra[@]}"} \
+		DEPLOY_GIT_DIR="$repo" MAIN_REF=main GITHUB_REPOSITORY=example-org/snippetd DEPLOY_LOCK_WAIT=0 \
+		${extra[@]+"${extra[@]}"} \
 		bash "$deploy" "$command" > "$work/out" 2>&1 || rc=$?
 	extra=()
 	local ok=true
@@ -83,10 +84,19 @@ run() {
 		expect_rollback=""
 	fi
 	if [[ -n "${expect_no_update:-}" ]]; then
-		! grep -q '^ecs update-service\|^ecs register-task-definition' "$work/mock/calls.log" || ok=false
+		# no service update, and no new revision of the service's task definition
+		! grep -q '^ecs update-service' "$work/mock/calls.log" || ok=false
+		[[ ! -e "$work/mock/registered.json" ]] || ok=false
 		expect_no_update=""
 	fi
 	if [[ "$expect" == pass && "$command" == deploy ]]; then
+		# the migration ran first, once, with the same image, before the service update
+		jq -e --arg img "123456789012.dkr.ecr.eu-west-1.amazonaws.com/snippetd:$sha" \
+			'.containerDefinitions[0].image == $img and .containerDefinitions[0].command == ["migrate"]' \
+			"$work/mock/registered-snippetd-migrate.json" > /dev/null || ok=false
+		[[ "$(grep -c '^ecs run-task' "$work/mock/calls.log")" -eq 1 ]] || ok=false
+		[[ "$(grep -n '^ecs run-task\|^ecs update-service' "$work/mock/calls.log" | head -n 1)" == *"run-task"* ]] || ok=false
+		grep -q '^gh attestation verify' "$work/mock/calls.log" || grep -q 'WARNING: provenance: not verified' "$work/out" || ok=false
 		# the new revision: same task definition, new image on the app container only,
 		# read-only fields gone
 		jq -e --arg img "123456789012.dkr.ecr.eu-west-1.amazonaws.com/snippetd:$sha" '
@@ -149,6 +159,20 @@ expect_rollback=1
 run "rollback: seen only after the waiter succeeded" fail rollback-after-wait ok deploy "snippetd:8 was rolled back"
 expect_rollback=1 extra=(ROLLBACK_TIMEOUT=1)
 run "rollback: a rollback that does not stabilize is reported" fail rollback-stuck snippets-500 deploy "rollback: the service was not stable on snippetd:7"
+# Issue 33: the deploy lock, the one-off migration task, build provenance.
+expect_no_update=1
+run "lock: refuses while another deployment is in progress" fail busy ok deploy "another deployment of snippetd-api is in progress"
+expect_no_update=1 extra=(DEPLOY_LOCK_WAIT=0)
+run "lock: alone, refuses too" fail busy ok lock "refusing to start a second one"
+run "lock: free" pass ok ok lock "no other deployment"
+run "migrate: exits 0, then the service rolls" pass ok ok deploy "migrate: task migrate1 exited 0"
+expect_no_update=1
+run "migrate: a failed migration leaves the service alone" fail migrate-fails ok deploy "migrate: task migrate1 exited with 1"
+run "migrate: alone" pass ok ok migrate "migrate_task_definition=arn:aws:ecs:eu-west-1:123456789012:task-definition/snippetd-migrate:4"
+expect_no_update=1
+run "provenance: an unattested image is refused" fail unattested ok deploy "has no build provenance"
+extra=(DEPLOY_ALLOW_UNATTESTED=1)
+run "provenance: DEPLOY_ALLOW_UNATTESTED=1 lets it through, loudly" pass unattested ok deploy "WARNING: provenance: not verified"
 run "preflight prints the build platform" pass ok ok preflight "live task definition .* runs X86_64"
 run "image-exists: present" pass ok ok image-exists "exists=true"
 run "image-exists: absent" pass missing-image ok image-exists "exists=false"
