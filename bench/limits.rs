@@ -4,7 +4,7 @@
 //!    budgets, then as many again past the cap, then the sweep; the RSS of
 //!    this process at each step (a process of its own, so nothing else
 //!    allocates meanwhile: the bounds themselves are asserted by
-//!    tests/limits_memory.rs through `Limits::len`);
+//!    tests/api/limits_memory.rs through `Limits::len`);
 //! 2. the cost of one limited request: a check and its two headers,
 //!    `LIMITS_COST_N` times (default 200,000), printed as ns per check.
 //!    Under callgrind, `LIMITS_COST_N=100000` minus `LIMITS_COST_N=0` gives

@@ -1,4 +1,5 @@
-//! Test harness: a throw-away PostgreSQL cluster per test binary (or
+//! Test harness, shared by the two test binaries (tests/api/, tests/ops/):
+//! a throw-away PostgreSQL cluster per test binary (or
 //! `TEST_DATABASE_URL`), a fresh database per test, and the real snippetd
 //! binary on an ephemeral port, driven over real sockets.
 //!
@@ -7,6 +8,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod db;
 pub mod inproc;
 pub mod load;
 pub mod pg;
@@ -235,6 +237,15 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The process-wide metrics recorder (`snippetd::metrics::install`, once
+/// per process) counts what every in-process app of the binary serves. A
+/// test that asserts exact counts or series holds this while it sends, and
+/// so does any other in-process test of the same binary (tests/ops/).
+pub fn metrics_recorder_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The owner every test app's default client writes as.
