@@ -10,7 +10,9 @@
 //! the clusters of their own that faults and crash tests start), the
 //! open-file limit `abuse::connections` raises (only ever raised), and the
 //! global metrics recorder `metrics::prometheus` installs (see
-//! `common::metrics_recorder_turn`).
+//! `common::metrics_recorder_turn`), and the machine: tests that load it
+//! and the one that times answers in milliseconds take
+//! `common::load_turn()`.
 
 #[path = "../common/mod.rs"]
 mod common;

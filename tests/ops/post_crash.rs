@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 #[test]
 fn killing_postgres_mid_load_loses_no_acknowledged_post() {
+    let _load = common::load_turn();
     let cluster: &'static Cluster = Box::leak(Box::new(Cluster::start(None)));
     let db = cluster.create_db();
     let mut env = db.env();

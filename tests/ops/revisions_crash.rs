@@ -18,6 +18,7 @@ use serde_json::json;
 
 #[test]
 fn killing_postgres_mid_load_leaves_no_update_without_its_revision() {
+    let _load = common::load_turn();
     let cluster: &'static Cluster = Box::leak(Box::new(Cluster::start(None)));
     let db = cluster.create_db();
     let mut env = db.env();

@@ -29,6 +29,7 @@ fn rss(pid: u32) -> (u64, u64) {
 
 #[test]
 fn exporting_100k_snippets_keeps_the_server_small() {
+    let _load = common::load_turn();
     const N: usize = 100_000;
     let mib = |b: u64| b as f64 / 1_048_576.0;
     let app = TestApp::new();

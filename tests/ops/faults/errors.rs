@@ -78,6 +78,7 @@ fn server_errors_hide_internals_unless_exposed() {
 /// each kind succeeds (so the outage test's failures mean something).
 #[test]
 fn load_against_a_healthy_server_is_all_2xx() {
+    let _load = common::load_turn();
     let (_db, env) = migrated_db(common::cluster(), &[]);
     let server = Server::start(&["serve"], &env).with_token(common::tester(&_db));
     let id = server

@@ -8,6 +8,7 @@ use super::*;
 /// being back, and every write that got a 201 is still there.
 #[test]
 fn database_outage_under_load() {
+    let _load = common::load_turn();
     const POOL: usize = 4;
     let _turn = outage_turn();
     let cluster = outage_cluster();

@@ -182,6 +182,8 @@ fn cancelled_lookups_give_their_place_back() {
 /// searches held all 4 connections and the lookups got 503 after 500 ms.
 #[test]
 fn slow_searches_do_not_starve_lookups_and_writes() {
+    // Its answers are timed in milliseconds: not beside a load generator.
+    let _load = common::load_turn();
     // In-process: it would count into metrics::prometheus's recorder.
     let _turn = common::metrics_recorder_turn();
     let app = common::InProcApp::with_env(&[
