@@ -39,7 +39,7 @@ impl TestDb {
             ("DB_SSLMODE", "disable".to_string()),
             // The limiter stays in every test's path (its headers, its
             // place in the stack) with budgets that load and fault tests
-            // never reach; tests/limits.rs sets its own.
+            // never reach; tests/api/limits/ sets its own.
             ("RATE_LIMIT_READS_PER_MINUTE", "1000000".to_string()),
             ("RATE_LIMIT_WRITES_PER_MINUTE", "1000000".to_string()),
         ]

@@ -33,11 +33,11 @@ pub fn snippetd(env: &HashMap<String, String>) -> Command {
     cmd.env_clear();
     cmd.env("LOG_FORMAT", "json").env("RUST_LOG", "info");
     // Servers run side by side: none takes the default metrics port unless
-    // a test gives it one (tests/metrics.rs).
+    // a test gives it one (tests/ops/metrics/).
     cmd.env("METRICS_ADDR", "off");
     // Every line as it is logged: tests read logs while the server runs,
     // and "the token is in no log line" must see all of them. Batching
-    // (the default) has its own test (tests/process.rs).
+    // (the default) has its own test (tests/ops/process.rs).
     cmd.env("LOG_FLUSH_MS", "0");
     for (k, v) in env {
         cmd.env(k, v);

@@ -139,7 +139,7 @@ fn the_cap_prunes_the_oldest() {
 
 /// A history page's LIMIT is written into its SQL (store::LimitLiteral):
 /// bound as `$3`, PostgreSQL planned the kept statement again for every
-/// page, as it did the plain list's (tests/contract.rs,
+/// page, as it did the plain list's (contract::paging,
 /// `plain_pages_of_any_limit_are_exact_and_planned_once`).
 #[test]
 fn history_pages_are_planned_once_not_per_page() {

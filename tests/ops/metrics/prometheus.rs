@@ -45,7 +45,7 @@ fn metrics_port_serves_prometheus_and_the_api_port_does_not() {
     assert!(value(&after, "process_resident_memory_bytes") > 1e6);
     assert!(value(&after, "process_open_fds") >= 3.0);
     assert!(value(&after, "snippetd_uptime_seconds") > 0.0);
-    // Nothing was limited (tests/limits.rs counts a 429 below).
+    // Nothing was limited (metrics::prometheus counts a 429 below).
     assert_eq!(value(&after, "snippetd_rate_limited_total"), 0.0);
     for reason in [
         "missing_token",
