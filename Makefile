@@ -1,5 +1,6 @@
-# snippetd: `make run` serves the API on :3000, `make test` runs every test
-# and check. `make help` lists the rest.
+# snippetd: `make run` serves the API on :3000, `make test` runs the tests
+# and checks (every contract, security and fault test), `make test-all` the
+# slow ones that rarely change. `make help` lists the rest.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -15,7 +16,7 @@ STATIC_BIN := target/$(STATIC_TARGET)/release/snippetd
 
 include $(wildcard mk/*.mk)
 
-.PHONY: help run build release test lint fmt-check clippy cargo-test log-scan tools static scratch-test bench previous-bin
+.PHONY: help run build release test test-all deps lint fmt-check clippy cargo-test log-scan tools static scratch-test bench previous-bin previous-test
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -29,8 +30,17 @@ build: ## debug build
 release: ## optimized build
 	$(CARGO) build --locked --release
 
-test: fmt-check clippy cargo-test log-scan browser-test tf-test scratch-test ## every test and check
+test: deps fmt-check clippy cargo-test log-scan browser-test tf-test ## every contract, security and fault test, and the checks (docs/testing.md)
 	@echo "make test: all passed"
+
+# After `make test` (.ci/run runs both): the slow checks that rarely change.
+test-all: previous-test log-scan scratch-test tf-e2e fuzz ## the slow checks make test leaves out: previous release, static build, tf-e2e, fuzz
+	@echo "make test-all: all passed"
+
+# What the tests need on the machine (PostgreSQL, Chromium, Node.js, ...),
+# installed when missing: the same script .ci/run calls.
+deps: ## install what make test needs (scripts/install-test-deps.sh)
+	scripts/install-test-deps.sh
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -38,19 +48,26 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-cargo-test: tools previous-bin
+# Two integration-test binaries (tests/api/, tests/ops/) and the unit tests.
+# The OpenAPI check needs openapi-spec-validator from the venv.
+cargo-test: $(VENV)/.installed
 	rm -rf target/test-logs target/test-tokens
-	SNIPPETD_REQUIRE_TOOLS=1 SNIPPETD_PREVIOUS_BIN=$(abspath $(PREVIOUS_BIN)) \
-	  $(CARGO) test --locked -- --test-threads=$${TEST_THREADS:-4}
+	SNIPPETD_REQUIRE_TOOLS=1 $(CARGO) test --locked -- --test-threads=$${TEST_THREADS:-4}
 
 # The release before this one, for the rolling-deploy test (an old task
-# serving the schema the new one migrated: tests/auth.rs). Built from git,
-# debug profile, in its own target directory; update PREVIOUS_REV when a
-# release ships.
+# serving the schema the new one migrated:
+# tests/api/auth/servers.rs, ignored by `make test`). Built from git, debug
+# profile, in its own target directory; update PREVIOUS_REV when a release
+# ships.
 PREVIOUS_REV ?= ca19f70
 PREVIOUS_BIN := target/previous/$(PREVIOUS_REV)/debug/snippetd
 
 previous-bin: $(PREVIOUS_BIN) ## build the previous release (PREVIOUS_REV) for the rolling-deploy test
+
+previous-test: $(VENV)/.installed previous-bin ## the rolling-deploy test: the previous release serves the migrated schema
+	mkdir -p target/test-logs
+	SNIPPETD_REQUIRE_TOOLS=1 SNIPPETD_PREVIOUS_BIN=$(abspath $(PREVIOUS_BIN)) \
+	  $(CARGO) test --locked --test api -- --ignored --exact auth::servers::the_previous_binary_serves_the_migrated_schema
 
 $(PREVIOUS_BIN):
 	rm -rf target/previous/src && mkdir -p target/previous/src

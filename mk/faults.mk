@@ -1,7 +1,8 @@
 # Reliability checks that take longer than `make test` (issue 9).
-# Included by the top Makefile (`include mk/*.mk`); .ci/run runs `make fuzz`.
-# The fault and abuse tests themselves (tests/faults.rs, tests/abuse.rs) run
-# in `make test`; `make faults` runs just them. See docs/testing.md.
+# Included by the top Makefile (`include mk/*.mk`); `make test-all` runs
+# `make fuzz`.
+# The fault and abuse tests themselves (tests/ops/faults/, tests/ops/abuse/)
+# run in `make test`; `make faults` runs just them. See docs/testing.md.
 
 CARGO ?= cargo
 VENV ?= .venv
@@ -30,4 +31,4 @@ $(FUZZ_VENV)/.installed: $(FUZZ_REQUIREMENTS)
 	touch $@
 
 faults: ## only the fault and abuse tests (database outage, pool, hostile clients)
-	$(CARGO) test --locked --test faults --test abuse -- --test-threads=$${TEST_THREADS:-4}
+	$(CARGO) test --locked --test ops -- --test-threads=$${TEST_THREADS:-4} faults:: abuse::

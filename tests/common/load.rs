@@ -250,7 +250,7 @@ pub fn leaks(body: &str) -> Vec<&'static str> {
 /// Failures by status (0: the connection gave no answer).
 pub type Failures = std::collections::BTreeMap<u16, usize>;
 
-/// The crash tests' kill (tests/post_crash.rs, tests/revisions_crash.rs):
+/// The crash tests' kill (tests/ops/post_crash.rs, tests/ops/revisions_crash.rs):
 /// 1.5 s of load, PostgreSQL killed with `-m immediate` and started again
 /// after 1 s, load until 20 more writes are acknowledged and 0.5 s more,
 /// then the writers stopped and joined. Asserts that the load ran before

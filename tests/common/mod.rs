@@ -1,4 +1,5 @@
-//! Test harness: a throw-away PostgreSQL cluster per test binary (or
+//! Test harness, shared by the two test binaries (tests/api/, tests/ops/):
+//! a throw-away PostgreSQL cluster per test binary (or
 //! `TEST_DATABASE_URL`), a fresh database per test, and the real snippetd
 //! binary on an ephemeral port, driven over real sockets.
 //!
@@ -7,6 +8,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod db;
 pub mod inproc;
 pub mod load;
 pub mod pg;
@@ -31,11 +33,11 @@ pub fn snippetd(env: &HashMap<String, String>) -> Command {
     cmd.env_clear();
     cmd.env("LOG_FORMAT", "json").env("RUST_LOG", "info");
     // Servers run side by side: none takes the default metrics port unless
-    // a test gives it one (tests/metrics.rs).
+    // a test gives it one (tests/ops/metrics/).
     cmd.env("METRICS_ADDR", "off");
     // Every line as it is logged: tests read logs while the server runs,
     // and "the token is in no log line" must see all of them. Batching
-    // (the default) has its own test (tests/process.rs).
+    // (the default) has its own test (tests/ops/process.rs).
     cmd.env("LOG_FLUSH_MS", "0");
     for (k, v) in env {
         cmd.env(k, v);
@@ -235,6 +237,25 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The process-wide metrics recorder (`snippetd::metrics::install`, once
+/// per process) counts what every in-process app of the binary serves. A
+/// test that asserts exact counts or series holds this while it sends, and
+/// so does any other in-process test of the same binary (tests/ops/).
+pub fn metrics_recorder_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tests that load the machine (load threads, crash writers, 100,000-row
+/// seeds) and the test that times answers in milliseconds beside slow
+/// searches (faults::pool) take turns: in one binary on 2 busy cores, a
+/// 400 ms bound did not hold beside another test's load generator. Take
+/// it before any other turn (`outage_turn` excepted, taken first).
+pub fn load_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The owner every test app's default client writes as.

@@ -2,11 +2,11 @@
 //! standard install folders, run as the `postgres` user when we are root
 //! (PostgreSQL refuses root), password authentication (scram) on TCP.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+pub use super::db::TestDb;
 
 /// The application role's password: every character a URL builder breaks on.
 pub const PASSWORD: &str = "p@ss:w/rd#?%&= 1";
@@ -158,7 +158,7 @@ impl Cluster {
         let base = std::env::temp_dir().join(format!(
             "snippetd-test-{}-{}",
             std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
+            super::db::next_id()
         ));
         let dir = base.join("data");
         let sock = base.join("sock");
@@ -316,19 +316,12 @@ impl Cluster {
 
     /// A fresh database owned by the app role.
     pub fn create_db(&'static self) -> TestDb {
-        let name = format!(
-            "t_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = super::db::next_name();
         self.psql(
             "postgres",
             &format!("CREATE DATABASE {name} OWNER {APP_USER}"),
         );
-        TestDb {
-            cluster: self,
-            name,
-        }
+        TestDb::new(self, name)
     }
 
     /// Stops the server (fast shutdown: clients are disconnected).
@@ -386,102 +379,5 @@ impl Cluster {
             .unwrap(),
             "pg_ctl start",
         );
-    }
-}
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-pub struct TestDb {
-    pub cluster: &'static Cluster,
-    pub name: String,
-}
-
-impl TestDb {
-    /// The app's connection, as ECS passes it (DB_* variables), and the
-    /// test budgets of the rate limits.
-    pub fn env(&self) -> HashMap<String, String> {
-        [
-            ("DB_HOST", self.cluster.host.clone()),
-            ("DB_PORT", self.cluster.port.to_string()),
-            ("DB_USERNAME", APP_USER.to_string()),
-            ("DB_PASSWORD", PASSWORD.to_string()),
-            ("DB_NAME", self.name.clone()),
-            ("DB_SSLMODE", "disable".to_string()),
-            // The limiter stays in every test's path (its headers, its
-            // place in the stack) with budgets that load and fault tests
-            // never reach; tests/limits.rs sets its own.
-            ("RATE_LIMIT_READS_PER_MINUTE", "1000000".to_string()),
-            ("RATE_LIMIT_WRITES_PER_MINUTE", "1000000".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    pub fn psql(&self, sql: &str) -> String {
-        self.cluster.psql(&self.name, sql)
-    }
-
-    /// How many times statements whose text is `LIKE pattern` ran in this
-    /// database (pg_stat_statements, counted as each one ends); `None` on
-    /// an external server (the extension is loaded only in our own clusters).
-    pub fn calls(&self, pattern: &str) -> Option<i64> {
-        self.statements("calls", pattern)
-    }
-
-    /// How many times those statements were planned (our clusters set
-    /// `pg_stat_statements.track_planning`): a statement kept prepared
-    /// runs on its cached generic plan without one.
-    pub fn plans(&self, pattern: &str) -> Option<i64> {
-        self.statements("plans", pattern)
-    }
-
-    fn statements(&self, column: &str, pattern: &str) -> Option<i64> {
-        self.cluster.dir.as_ref()?;
-        let sql = format!(
-            "SELECT coalesce(sum({column}), 0) FROM pg_stat_statements s \
-             JOIN pg_database d ON d.oid = s.dbid \
-             WHERE d.datname = '{}' AND s.query LIKE '{pattern}'",
-            self.name
-        );
-        Some(
-            self.cluster
-                .psql("postgres", &sql)
-                .trim()
-                .parse()
-                .expect(column),
-        )
-    }
-
-    /// Holds the snippets table in ACCESS EXCLUSIVE mode for `secs` seconds
-    /// from another session (every query on it waits); returns once the
-    /// lock is held. The waiting is done from the `postgres` database, so
-    /// this database sees one transaction: the locker's.
-    pub fn lock_snippets(&self, secs: u32) -> std::thread::JoinHandle<String> {
-        let (name, cluster) = (self.name.clone(), self.cluster);
-        let locker = std::thread::spawn(move || {
-            cluster.psql(
-                &name,
-                &format!(
-                    "BEGIN; LOCK TABLE snippets IN ACCESS EXCLUSIVE MODE; \
-                     SELECT pg_sleep({secs}); COMMIT;"
-                ),
-            )
-        });
-        let held = format!(
-            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
-             WHERE d.datname = '{}' AND l.mode = 'AccessExclusiveLock' \
-             AND l.locktype = 'relation' AND l.granted",
-            self.name
-        );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while self.cluster.psql("postgres", &held).trim() != "1" {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the lock was never taken"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        locker
     }
 }

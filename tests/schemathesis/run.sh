@@ -74,7 +74,7 @@ export FUZZ_TOKEN
 # schemathesis.toml from the directory it runs in ($work). DELETE
 # /tokens/{id} is left out (--exclude-operation-id revokeToken below): the
 # stateful phase finds the token's own id (GET /me, GET /tokens) and revokes
-# it, and every request after that is a 401. tests/auth.rs covers it.
+# it, and every request after that is a 401. tests/api/auth/ covers it.
 cat >"$work/schemathesis.toml" <<'TOML'
 [auth.openapi.bearer]
 bearer = "${FUZZ_TOKEN}"

@@ -1,0 +1,133 @@
+//! Full-text search: paging, every match once, rare words.
+
+use super::*;
+
+/// Searches with more matches than the probe's limit walk the page-order
+/// index instead of sorting the matches: both plans give the same pages.
+#[test]
+fn searches_with_many_matches_page_like_searches_with_few() {
+    let app = InProcApp::new();
+    let c = app.client();
+    // 1,200 matching rows (over the 1,000 of SEARCH_SORT_LIMIT in store.rs)
+    // and 5 of another tag, with distinct times.
+    app.db.psql(
+        "INSERT INTO snippets (id, title, language, code, tags, created_at, updated_at) \
+         SELECT gen_random_uuid(), 'many ' || n, 'rust', 'needle ' || n, \
+                CASE WHEN n <= 1200 THEN ARRAY['many'] ELSE ARRAY['few'] END, \
+                now() - n * interval '1 second', now() \
+         FROM generate_series(1, 1205) n",
+    );
+    for (filter, total) in [("tag=many", 1200), ("tag=few", 5), ("q=needle", 1205)] {
+        let all: Vec<Value> = pages(&c, &format!("/snippets?limit=100&{filter}"))
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(all.len(), total, "{filter}");
+        let times: Vec<&str> = all
+            .iter()
+            .map(|s| s["createdAt"].as_str().unwrap())
+            .collect();
+        let mut sorted = times.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(times, sorted, "{filter}: newest first");
+    }
+}
+
+/// Every path a search takes lists exactly the matching rows, newest first,
+/// each once: the bounded walk of the newest 1,000 rows (a common tag), the
+/// GIN probe and the page by primary key when the walk finds no page (a
+/// rare tag, a rare word with a language), across cursors.
+#[test]
+fn searches_list_every_match_once_whichever_plan() {
+    let app = InProcApp::new();
+    app.db.psql(
+        "INSERT INTO snippets (id, title, language, code, tags, created_at, updated_at)
+         SELECT md5('s' || g)::uuid, 't' || g, CASE WHEN g % 2 = 0 THEN 'go' ELSE 'c' END,
+                CASE WHEN g % 350 = 0 THEN 'needle' ELSE 'hay' END,
+                CASE WHEN g % 500 = 0 THEN ARRAY['rare', 'common'] WHEN g % 3 = 0 THEN ARRAY['common'] ELSE '{}' END,
+                now() - make_interval(secs => g), now() - make_interval(secs => g)
+           FROM generate_series(1, 2500) AS g",
+    );
+    let c = app.anon();
+    for (query, filter) in [
+        ("tag=common&limit=100", "tags @> '{common}'"),
+        ("tag=rare&limit=2", "tags @> '{rare}'"),
+        (
+            "q=needle&language=go&limit=1",
+            "code = 'needle' AND language = 'go'",
+        ),
+        (
+            "tag=rare&q=hay&limit=3",
+            "tags @> '{rare}' AND code = 'hay'",
+        ),
+    ] {
+        let want = app.db.psql(&format!(
+            "SELECT coalesce(string_agg(id::text, ',' ORDER BY created_at DESC, id DESC), '') FROM snippets WHERE {filter}"
+        ));
+        let got: Vec<String> = pages(&c, &format!("/snippets?{query}"))
+            .iter()
+            .flat_map(|p| ids(p))
+            .collect();
+        assert_eq!(got.join(","), want.trim(), "{query}");
+    }
+}
+
+/// A text search of a word PostgreSQL's statistics call rare runs as one
+/// cached statement that sorts the GIN index's matches
+/// (src/snippets/words.rs); a common word, an OR or a table never analyzed
+/// is planned for its values. Both list exactly the matching rows, newest
+/// first, across cursors.
+#[test]
+fn rare_words_are_searched_by_a_cached_statement_with_the_same_pages() {
+    for analyzed in [true, false] {
+        let app = InProcApp::new();
+        app.db.psql(
+            "ALTER TABLE snippets SET (autovacuum_enabled = false);
+             INSERT INTO snippets (id, title, language, code, tags, created_at, updated_at)
+             SELECT md5('w' || g)::uuid, 't' || g, CASE WHEN g % 2 = 0 THEN 'go' ELSE 'c' END,
+                    CASE WHEN g % 350 = 0 THEN 'needle hay' ELSE 'hay' END, '{}',
+                    now() - make_interval(secs => g), now() - make_interval(secs => g)
+               FROM generate_series(1, 2500) AS g",
+        );
+        if analyzed {
+            app.db.psql("ANALYZE snippets");
+        }
+        let c = app.anon();
+        let sorted = || app.db.calls("%created_at + interval%");
+        for (query, filter, rare) in [
+            ("q=needle&limit=2", "code LIKE 'needle%'", true),
+            (
+                "q=NEEDLE%20hay&language=go&limit=1",
+                "code LIKE 'needle%' AND language = 'go'",
+                true,
+            ),
+            ("q=hay&limit=100", "true", false),
+            (
+                "q=needle%20or%20nothing&limit=3",
+                "code LIKE 'needle%'",
+                false,
+            ),
+        ] {
+            let n0 = sorted();
+            let want = app.db.psql(&format!(
+                "SELECT coalesce(string_agg(id::text, ',' ORDER BY created_at DESC, id DESC), '') \
+                 FROM snippets WHERE {filter}"
+            ));
+            let all = pages(&c, &format!("/snippets?{query}"));
+            let got: Vec<String> = all.iter().flat_map(|p| ids(p)).collect();
+            assert_eq!(got.join(","), want.trim(), "{query}");
+            if let (Some(n0), Some(n1)) = (n0, sorted()) {
+                let want = if rare && analyzed {
+                    all.len() as i64
+                } else {
+                    0
+                };
+                assert_eq!(
+                    n1 - n0,
+                    want,
+                    "{query} (analyzed: {analyzed}): sorted statements"
+                );
+            }
+        }
+    }
+}
