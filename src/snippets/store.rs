@@ -27,7 +27,7 @@ use crate::db::DbPool;
 
 pub(super) use super::list::list;
 use super::rows::conn;
-pub(super) use super::rows::{find, find_many, SnippetRow};
+pub(super) use super::rows::{find, find_many};
 use super::sql::*;
 pub(super) use super::sql::{Before, LimitLiteral};
 

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::*;
+use time::OffsetDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// Stores every row it is given, after `delay`, except that a statement
