@@ -42,6 +42,10 @@ pub fn dispatch(app: Arc<App>, req: Req) -> Dispatched {
     Box::pin(async move { Ok(dispatched(&app, req).await) })
 }
 
+/// One function on purpose (98 lines): the caller, the lookup's charge
+/// and the rate-limit decision depend on each other in this order, and
+/// the boxing of each step's future (below) keeps this future small;
+/// split into helpers, each would carry the request and the app again.
 async fn dispatched(app: &App, req: Req) -> Response<Reply> {
     // Matched once, by framing (src/http/stack.rs).
     let route = match req.extensions().get::<router::Matched>() {

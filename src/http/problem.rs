@@ -263,6 +263,9 @@ impl ApiError {
         }
     }
 
+    /// The whole problem body and its headers, status by status, in one
+    /// place (86 lines): the point of this module is that no other code
+    /// decides a status or a header of an error.
     pub fn into_response(self, request_id: &str, expose: bool) -> Response<Body> {
         let status = self.status();
         let errors = match &self {

@@ -204,6 +204,10 @@ fn is_plain_health<B>(req: &Request<B>, route: Option<usize>) -> bool {
 /// The outer layer (module docs). Everything the inner layers need is
 /// taken from `api` before the returned future's first poll, so the future
 /// owns what it uses.
+///
+/// One function on purpose (113 lines): it returns one future built from
+/// plain combinators (no `async` block; see below), and what it captures
+/// before the first poll is what a split would have to pass around.
 fn framing<B, C, S>(
     api: &Api<C, S>,
     req: Request<B>,

@@ -121,6 +121,8 @@ pub fn install(cfg: &MetricsConfig) -> &'static Installed {
 }
 
 /// HELP lines, and the series that must exist before anything happens.
+/// A list, not logic (99 lines): one `describe_*!` per metric, in the
+/// order docs/metrics.md lists them.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(

@@ -120,6 +120,9 @@ fn unavailable_line(line: usize, e: &SnippetError) -> Vec<Outcome> {
     )]
 }
 
+/// Inserts `rows` in one transaction (92 lines, one function on purpose:
+/// the quota check, the snippets' INSERT and the history's INSERTs must
+/// share the transaction's connection and its outcome).
 async fn insert_all(
     c: &mut AsyncPgConnection,
     caller: &Caller,

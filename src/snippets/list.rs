@@ -127,6 +127,10 @@ pub(super) const SEARCH_SORT_LIMIT: i64 = 1000;
 /// A text search without tags whose words PostgreSQL's statistics call rare
 /// ([`Words::rare`]: fewer than SEARCH_SORT_LIMIT matches) needs no plan
 /// for its values: it is one cached statement, the GIN index and a sort.
+///
+/// One function (101 lines): the four plans (plain page, rare-word
+/// statement, bounded tag walk, sorted matches) share the scope, the
+/// connection and the page size, and read best side by side.
 pub async fn list(
     pool: &DbPool,
     words: &Words,
