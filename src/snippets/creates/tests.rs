@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::*;
-use time::OffsetDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use time::OffsetDateTime;
 
 /// Stores every row it is given, after `delay`, except that a statement
 /// holding a row titled "refused" is refused whole (a check violation),
