@@ -83,6 +83,17 @@ static INSTALLED: OnceLock<Installed> = OnceLock::new();
 /// the facade stays a no-op). Once per process: a later call returns what
 /// the first one installed, whatever its `cfg`.
 pub fn install(cfg: &MetricsConfig) -> &'static Installed {
+    // Nothing to export: nothing is installed, so that a later call that
+    // does export (a test's own recorder, in a process where an app ran
+    // with METRICS_ADDR=off) still installs its recorder.
+    if cfg.addr.is_none() && cfg.emf_interval.is_none() {
+        static NONE: OnceLock<Installed> = OnceLock::new();
+        return NONE.get_or_init(|| Installed {
+            prometheus: None,
+            emf: None,
+            started: Instant::now(),
+        });
+    }
     INSTALLED.get_or_init(|| {
         let prometheus = cfg.addr.map(|_| {
             PrometheusBuilder::new()
