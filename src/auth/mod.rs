@@ -1,6 +1,6 @@
 //! Owners and API tokens: the token format and its checksum (`token`),
 //! scopes and the [`Caller`] the domain receives (`scope`), verification
-//! with an in-memory cache (`cache`, [`Auth::verify`]), the queries
+//! with an in-memory cache (`cache`, [`Auth::verify_cached`], [`Auth::verify_stored`]), the queries
 //! (`store`), what `serve` and the operator commands do (`cli`). No HTTP in here: the http
 //! layer turns `Authorization` into a `Caller` and these errors into
 //! 401/403.
@@ -131,19 +131,6 @@ impl Auth {
             touched: Mutex::default(),
             pending: Arc::default(),
             flusher: OnceLock::new(),
-        }
-    }
-
-    pub fn pool(&self) -> &DbPool {
-        &self.pool
-    }
-
-    /// The caller a bearer token stands for. A wrong shape or checksum is
-    /// refused before any database work; a cached answer costs none.
-    pub async fn verify(&self, bearer: &str) -> Result<Caller, AuthError> {
-        match self.verify_cached(bearer) {
-            Verification::Answered(answer) => answer,
-            Verification::Lookup(hash) => self.verify_stored(hash).await,
         }
     }
 
