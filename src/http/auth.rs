@@ -38,10 +38,19 @@ pub fn refuse_token_in_url(uri: &Uri) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn form_decode(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
+/// `application/x-www-form-urlencoded` decoding; borrowed (no allocation)
+/// unless the text holds a `+` or an escape, as most queries on the hot
+/// path do not.
+fn form_decode(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('+') {
+        let spaced = s.replace('+', " ");
+        percent_decode_str(&spaced)
+            .decode_utf8_lossy()
+            .into_owned()
+            .into()
+    } else {
+        percent_decode_str(s).decode_utf8_lossy()
+    }
 }
 
 /// Whether `text` holds our token prefix at the start of a word (after
@@ -102,7 +111,8 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 pub enum Credential<'a> {
     /// Known without a lookup: anonymous, or anyone in open mode.
     Known(Caller),
-    /// A bearer token to verify ([`crate::auth::Auth::verify`]).
+    /// A bearer token to verify ([`crate::auth::Auth::verify_cached`], then, charged
+    /// to the address, [`crate::auth::Auth::verify_stored`]).
     Token(&'a str),
 }
 
