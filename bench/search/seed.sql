@@ -17,12 +17,7 @@
 SET maintenance_work_mem = '512MB';
 SET synchronous_commit = off;
 
-CREATE TEMP TABLE seed_indexes AS
-  SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS def
-    FROM pg_index WHERE indrelid = 'snippets'::regclass AND NOT indisprimary;
-DO $$ DECLARE r record; BEGIN
-  FOR r IN SELECT name FROM seed_indexes LOOP EXECUTE 'DROP INDEX ' || r.name; END LOOP;
-END $$;
+\ir drop-indexes.sql
 
 -- u(g, salt) in [0, 1); zipf(n, u) in 1..n.
 CREATE FUNCTION pg_temp.u(g bigint, salt int) RETURNS float8 LANGUAGE sql IMMUTABLE AS
@@ -56,7 +51,5 @@ CROSS JOIN LATERAL (
     FROM generate_series(1, 15) AS k
 ) wd;
 
-DO $$ DECLARE r record; BEGIN
-  FOR r IN SELECT def FROM seed_indexes LOOP EXECUTE r.def; END LOOP;
-END $$;
+\ir rebuild-indexes.sql
 VACUUM ANALYZE snippets;

@@ -34,6 +34,12 @@ pub struct LimitArgs {
     /// Most bytes (UTF-8 of title + description + code, summed) one owner may store
     #[arg(long, env = "QUOTA_MAX_BYTES", default_value_t = 104_857_600, value_parser = value_parser!(i64).range(1..))]
     pub quota_max_bytes: i64,
+    /// Searches (tag or q) one client (owner, or address /64) may run or wait for at once; more get 429. 0 = a quarter of SEARCH_CONCURRENCY, at least 1
+    #[arg(long, env = "SEARCH_PER_CLIENT", default_value_t = 0, value_parser = value_parser!(u32).range(0..=1000))]
+    pub search_per_client: u32,
+    /// Database time each statement of a search may take; past it, 503 search-timeout
+    #[arg(long, env = "SEARCH_TIMEOUT_MS", default_value_t = 1000, value_parser = value_parser!(u64).range(10..=60_000))]
+    pub search_timeout_ms: u64,
 }
 
 /// An IP network: an address and a prefix length.
@@ -98,6 +104,16 @@ pub struct LimitsConfig {
     pub rate: Option<RateConfig>,
     pub trusted_proxies: Vec<Cidr>,
     pub quota: Quota,
+    pub search: SearchLimits,
+}
+
+/// What one search may take (src/snippets/searches.rs, list.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// `SEARCH_PER_CLIENT`; 0: a quarter of the search slots.
+    pub per_client: u32,
+    /// `SEARCH_TIMEOUT_MS`: PostgreSQL's statement_timeout for searches.
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -126,6 +142,10 @@ impl From<&LimitArgs> for LimitsConfig {
             quota: Quota {
                 max_snippets: a.quota_max_snippets,
                 max_bytes: a.quota_max_bytes,
+            },
+            search: SearchLimits {
+                per_client: a.search_per_client,
+                timeout: std::time::Duration::from_millis(a.search_timeout_ms),
             },
         }
     }

@@ -171,7 +171,10 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
                 .insert(ALLOW, HeaderValue::from_static(allow));
             Ok(resp)
         }
-        Route::ListSnippets => Box::pin(snippet::list(app, caller, req.uri().query())).await,
+        Route::ListSnippets => {
+            let client = snippet::client(caller, &req);
+            Box::pin(snippet::list(app, caller, req.uri().query(), client)).await
+        }
         Route::CreateSnippet => Box::pin(snippet::create(app, caller, req)).await,
         Route::GetSnippet(id) => Box::pin(snippet::get(app, caller, id, req.headers())).await,
         Route::ReplaceSnippet(id) => Box::pin(snippet::replace(app, caller, id, req)).await,

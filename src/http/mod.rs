@@ -60,6 +60,7 @@ impl App {
         let rules = Rules {
             quota: cfg.limits.quota,
             max_expiry: cfg.max_expiry,
+            search: cfg.limits.search,
         };
         let openapi = serde_json::to_vec(&openapi()).expect("JSON serializes");
         let limits = cfg.limits.rate.as_ref().map(ratelimit::Limits::new);

@@ -61,6 +61,14 @@ pub enum ApiError {
     /// 403 with its own type: the owner's quota, and where it stands.
     #[error("{0}")]
     QuotaExceeded(QuotaExceeded),
+    /// 429 with its own type: the client's share of the search slots is
+    /// taken by its own searches (`SEARCH_PER_CLIENT`).
+    #[error("{0}")]
+    SearchBusy(String),
+    /// 503 with its own type: a search ran past `SEARCH_TIMEOUT_MS`. Not a
+    /// server fault (never logged as an error): a narrower query helps.
+    #[error("{0}")]
+    SearchTimeout(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -94,6 +102,8 @@ impl From<SnippetError> for ApiError {
             SnippetError::Invalid(v) => ApiError::Invalid(v),
             SnippetError::QuotaExceeded(q) => ApiError::QuotaExceeded(q),
             SnippetError::Unavailable(why) => ApiError::Unavailable(why),
+            SnippetError::Busy(why) => ApiError::SearchBusy(why),
+            SnippetError::SearchTimeout(why) => ApiError::SearchTimeout(why),
             SnippetError::Internal(why) => ApiError::Internal(why),
         }
     }
@@ -169,7 +179,7 @@ impl ApiError {
             ApiError::InsufficientScope(_)
             | ApiError::Forbidden(_)
             | ApiError::QuotaExceeded(_) => StatusCode::FORBIDDEN,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(_) | ApiError::SearchBusy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -183,7 +193,9 @@ impl ApiError {
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::HttpVersionNotSupported(_) => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::SearchTimeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -209,6 +221,8 @@ impl ApiError {
             ApiError::HttpVersionNotSupported(_) => "http-version-not-supported",
             ApiError::Invalid(_) => "validation-failed",
             ApiError::TooManyRequests(_) => "rate-limited",
+            ApiError::SearchBusy(_) => "too-many-searches",
+            ApiError::SearchTimeout(_) => "search-timeout",
             ApiError::QuotaExceeded(_) => "quota-exceeded",
             ApiError::Unavailable(_) => "service-unavailable",
             ApiError::Internal(_) => "internal-error",
@@ -308,7 +322,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 h.insert(ALLOW, HeaderValue::from_static(allow));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::SearchBusy(_) | ApiError::SearchTimeout(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::TooManyRequests(secs) => {

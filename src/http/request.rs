@@ -250,6 +250,11 @@ pub fn revision_query(query: Option<&str>) -> Result<RevisionQuery, ApiError> {
     })
 }
 
+/// Words (separated by white space, `or` aside) a search may have.
+const MAX_Q_WORDS: usize = 8;
+/// `or`s a search may have.
+const MAX_Q_ORS: usize = 3;
+
 /// Parses and checks the list parameters; the rules for `language` and
 /// `tag` are the snippet schema's own (validate::list_filters).
 pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
@@ -268,6 +273,18 @@ pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
     if let Some(text) = &raw.q {
         if text.trim().is_empty() || text.chars().count() > 200 || text.contains('\0') {
             return Err(bad("q must be 1 to 200 characters, not blank".into()));
+        }
+        // Each word is a posting list the GIN index reads, each `or` a
+        // union of them: bounded, so that one search's cost is (issue 31).
+        let ors = text
+            .split_whitespace()
+            .filter(|w| w.eq_ignore_ascii_case("or"))
+            .count();
+        let words = text.split_whitespace().count() - ors;
+        if words > MAX_Q_WORDS || ors > MAX_Q_ORS {
+            return Err(bad(format!(
+                "q may have at most {MAX_Q_WORDS} words and {MAX_Q_ORS} `or`s"
+            )));
         }
     }
     validate::list_filters(raw.language.as_deref(), &tags).map_err(|v| {
@@ -350,100 +367,4 @@ pub fn if_none_match(headers: &HeaderMap, version: i64) -> Result<bool, ApiError
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use hyper::header::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn content_types() {
-        let j = [Json::Plain];
-        assert!(content_type(&headers(&[("content-type", "application/json")]), &j).is_ok());
-        assert!(content_type(
-            &headers(&[("content-type", "Application/JSON; charset=UTF-8")]),
-            &j
-        )
-        .is_ok());
-        assert!(content_type(
-            &headers(&[("content-type", "application/json; charset=latin1")]),
-            &j
-        )
-        .is_err());
-        assert!(content_type(&headers(&[("content-type", "text/plain")]), &j).is_err());
-        assert!(content_type(&headers(&[]), &j).is_err());
-        assert!(content_type(
-            &headers(&[("content-type", "application/merge-patch+json")]),
-            &j
-        )
-        .is_err());
-    }
-
-    #[test]
-    fn preconditions() {
-        let p = |pairs: &[(&'static str, &str)]| precondition(&headers(pairs)).unwrap();
-        assert_eq!(p(&[]), Precondition::default());
-        assert_eq!(p(&[("if-match", "*")]).if_match, Some(Tags::Any));
-        assert_eq!(
-            p(&[("if-match", "\"3\", W/\"4\", \"x\"")]).if_match,
-            Some(Tags::Versions(vec![3]))
-        );
-        let nm = p(&[("if-none-match", "W/\"3\"")]);
-        assert!(!nm.holds(3) && nm.holds(4));
-        assert!(!p(&[("if-none-match", "*")]).holds(1));
-        assert!(if_none_match(&headers(&[("if-none-match", "W/\"3\"")]), 3).unwrap());
-        assert!(!if_none_match(&headers(&[("if-none-match", "\"2\"")]), 3).unwrap());
-    }
-
-    #[test]
-    fn list_parameters() {
-        assert_eq!(list_query(None).unwrap().limit, 20);
-        let q = list_query(Some(
-            "limit=5&tag=b&tag=a&tag=b&q=hello+world&language=rust",
-        ))
-        .unwrap();
-        assert_eq!(q.limit, 5);
-        assert_eq!(q.tags, vec!["a", "b"]);
-        assert_eq!(q.q.as_deref(), Some("hello world"));
-        for bad in [
-            "limit=0",
-            "limit=101",
-            "limit=x",
-            "cursor=zz",
-            "cursor=-zLC1Uu3AAAAAAAAAAAAAAAAAAAAAAAA",
-            "tag=-a",
-            "tag=A",
-            "q=",
-            "language=",
-            "foo=1",
-            "limit=1&limit=2",
-            "q=%FF",
-        ] {
-            assert!(list_query(Some(bad)).is_err(), "{bad}");
-        }
-    }
-
-    proptest::proptest! {
-        /// Any query string parses or is refused: never a panic.
-        #[test]
-        fn any_query_string_parses_or_is_refused(q in "[a-z=&%+0-9A-F_-]{0,60}") {
-            let _ = list_query(Some(&q));
-        }
-
-        #[test]
-        fn valid_filters_always_parse(limit in 1u32..=100, tags in proptest::collection::vec("[a-z0-9][a-z0-9-]{0,31}", 0..20)) {
-            let mut qs = format!("limit={limit}");
-            for t in &tags {
-                qs.push_str(&format!("&tag={t}"));
-            }
-            let q = list_query(Some(&qs)).unwrap();
-            proptest::prop_assert_eq!(q.limit, limit);
-        }
-    }
-}
+mod tests;

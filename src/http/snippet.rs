@@ -6,7 +6,9 @@ use hyper::{Response, StatusCode};
 use uuid::Uuid;
 
 use super::body::Req;
+use super::client_ip::ClientIp;
 use super::problem::{ApiError, Body};
+use super::ratelimit::Key;
 use super::request::{self, Json};
 use super::respond::{created, empty, etag_header, json_sized, snippet, written};
 use super::App;
@@ -36,9 +38,15 @@ fn next_link(q: &ListQuery, cursor: &Cursor) -> String {
     format!("</snippets?{}>; rel=\"next\"", parts.join("&"))
 }
 
-pub async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Response<Body>> {
+/// `client`: [`client`] of the request.
+pub async fn list(
+    app: &App,
+    caller: &Caller,
+    query: Option<&str>,
+    client: String,
+) -> Result<Response<Body>> {
     let q = request::list_query(query)?;
-    let (rows, more) = app.snippets.list(caller, &q).await?;
+    let (rows, more) = app.snippets.list(caller, &client, &q).await?;
     // The text fields, plus the rest of a row's JSON (~300 bytes).
     let size = rows
         .iter()
@@ -58,6 +66,24 @@ pub async fn list(app: &App, caller: &Caller, query: Option<&str>) -> Result<Res
         );
     }
     Ok(resp)
+}
+
+/// Who asks, for the search slots' per-client share: a token's owner, or
+/// the client address as the rate limits key it (an IPv6 /64).
+pub fn client(caller: &Caller, req: &Req) -> String {
+    match caller.handle() {
+        Some(h) => format!("owner {h}"),
+        None => {
+            let ip = req
+                .extensions()
+                .get::<ClientIp>()
+                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0);
+            match Key::address(ip) {
+                Key::Ip(a) => format!("address {a}"),
+                other => format!("{other:?}"),
+            }
+        }
+    }
 }
 
 pub async fn create(app: &App, caller: &Caller, req: Req) -> Result<Response<Body>> {

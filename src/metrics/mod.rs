@@ -52,6 +52,8 @@ pub const LOOKUP_BATCH: &str = "snippetd_lookup_batch_size";
 pub const CREATE_BATCH: &str = "snippetd_create_batch_size";
 pub const SEARCH_QUEUED: &str = "snippetd_search_queued_total";
 pub const SEARCH_REJECTED: &str = "snippetd_search_rejected_total";
+pub const SEARCH_REFUSED: &str = "snippetd_search_refused_total";
+pub const SEARCH_TIMEOUTS: &str = "snippetd_search_timeouts_total";
 pub const RSS: &str = "process_resident_memory_bytes";
 pub const OPEN_FDS: &str = "process_open_fds";
 pub const UPTIME: &str = "snippetd_uptime_seconds";
@@ -198,6 +200,16 @@ fn describe() {
         SEARCH_REJECTED,
         Unit::Count,
         "Filtered lists that got no search slot within DB_POOL_TIMEOUT_MS (503)."
+    );
+    describe_counter!(
+        SEARCH_REFUSED,
+        Unit::Count,
+        "Searches refused because their client already held SEARCH_PER_CLIENT slots (429)."
+    );
+    describe_counter!(
+        SEARCH_TIMEOUTS,
+        Unit::Count,
+        "Searches stopped by SEARCH_TIMEOUT_MS (503 search-timeout)."
     );
     describe_histogram!(
         LOOKUP_BATCH,

@@ -54,6 +54,13 @@ pub enum SnippetError {
     /// later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The client already runs its share of the searches: 429, retry
+    /// when one has finished (searches.rs).
+    #[error("{0}")]
+    Busy(String),
+    /// A search ran past `SEARCH_TIMEOUT_MS` (list.rs): 503, its own type.
+    #[error("{0}")]
+    SearchTimeout(String),
     /// A bug: logged whole, shown to clients only with EXPOSE_ERRORS=1.
     #[error("internal error: {0}")]
     Internal(String),

@@ -1,13 +1,16 @@
 //! The list query (`GET /snippets` and its filters): which rows a caller
 //! may see, the plain page, the tag walk and the text search.
 
+use std::time::Duration;
+
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel::result::Error as DieselError;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::error::SnippetError;
 use super::expiry::Live;
-use super::model::{ListQuery, OwnerFilter, Snippet, Visibility};
+use super::model::{ListQuery, OwnerFilter, Snippet};
 use super::rows::conn;
 use super::sql::*;
 use super::words::Words;
@@ -56,18 +59,29 @@ pub(super) fn list_scope(
 
 /// Adds the page's filters to a boxed query on `snippets`.
 macro_rules! filtered {
-    // A text search of a rare word ([`Words::rare`]): the same filters in
-    // a cached statement with one plan, the GIN index and a sort, which an
-    // ORDER BY on an expression keeps from walking a btree in page order.
+    // A search's few matches, sorted: the same filters in a statement
+    // whose ORDER BY on an expression keeps its plan from walking a btree
+    // in page order (the GIN index, then a sort). Text alone: one cached
+    // statement with one plan.
     (rare: $query:expr, $q:expr, $scope:expr) => {{
         let q: &ListQuery = $q;
         let bare = ListQuery {
             q: None,
             ..q.clone()
         };
-        filtered!($query, &bare, $scope)
-            .filter(Matches(q.q.clone().unwrap_or_default()))
-            .order((SortKey.desc(), s::id.desc()))
+        let mut query = filtered!($query, &bare, $scope);
+        if let Some(text) = &q.q {
+            query = filtered!(text: query, text, $scope);
+        }
+        query.order((SortKey.desc(), s::id.desc()))
+    }};
+    // The text filter: public rows through their own index's expression.
+    (text: $query:expr, $text:expr, $scope:expr) => {{
+        let scope: &ListScope = $scope;
+        match scope.public_only {
+            true => $query.filter(PublicMatches($text.clone())),
+            false => $query.filter(Matches($text.clone())),
+        }
     }};
     ($query:expr, $q:expr, $scope:expr) => {{
         let q: &ListQuery = $q;
@@ -77,7 +91,7 @@ macro_rules! filtered {
             query = query.filter(s::owner.eq(o.clone()));
         }
         if scope.public_only {
-            query = query.filter(s::visibility.eq(Visibility::Public.as_str()));
+            query = query.filter(PublicOnly);
         }
         if let Some(c) = &q.cursor {
             // A row comparison, so that the (created_at, id) index serves it.
@@ -90,7 +104,7 @@ macro_rules! filtered {
             query = query.filter(s::tags.contains(q.tags.clone()));
         }
         if let Some(text) = &q.q {
-            query = query.filter(Matches(text.clone()));
+            query = filtered!(text: query, text, scope);
         }
         if q.q.is_some() || !q.tags.is_empty() {
             query = query.filter(CustomPlan);
@@ -99,138 +113,230 @@ macro_rules! filtered {
     }};
 }
 
-/// Rows a tag search first walks in page order, looking for a page.
+/// Rows a tag search first walks in page order, looking for a page: a tag
+/// in 1 row of 50 fills a page there.
 pub(super) const WALK_ROWS: i64 = 1000;
 
-/// Up to this many matches of a text or tag search are read through the GIN index
-/// and sorted; beyond it, walking the newest-first index finds a page fast.
-pub(super) const SEARCH_SORT_LIMIT: i64 = 1000;
+/// Rows a text search whose words the statistics call common first walks
+/// in page order: a page of a word in [`SEARCH_SORT_LIMIT`] public rows out
+/// of a million (1 in 170) is there on average.
+const WALK_TEXT_ROWS: i64 = 4000;
+
+/// Up to this many matches of a search are read through a GIN index and
+/// sorted; beyond it, walking the newest-first index finds a page fast.
+/// Sorting n matches reads n rows, walking for a page reads 21 x rows / n:
+/// at 850,000 public rows the two meet near 4,200.
+pub(super) const SEARCH_SORT_LIMIT: i64 = 5000;
 
 /// One page, newest first; `limit + 1` rows are read so the caller knows
-/// whether there is a next page.
-///
-/// A tag search without text first walks the newest 1,000 rows past the
-/// cursor in page order: a common tag fills its page there. Text searches do
-/// not walk: matching 1,000 stored `tsvector`s cost PostgreSQL ~3.7 ms of CPU
-/// per search, and `make bench`'s search of a rare word fell from 3,420 to
-/// 422 req/s (docs/performance.md, "Search at a million rows"). Otherwise it picks
-/// its plan by how many rows match, because the
-/// planner misjudges GIN selectivity (a word it has no statistics on, two
-/// filters it takes for independent) and then walks the whole newest-first
-/// index hoping to fill the page early. So a first query reads the
-/// position (created_at, id) of up to 1,000 matches through the GIN index.
-/// Fewer: they are all there is, sorted here, and the page is fetched by
-/// primary key (the filters checked again: the row may have changed since).
-/// 1,000: matches are dense and walking the (created_at, id) index finds a
-/// page fast. docs/api.md and docs/performance.md have the plans and timings.
-///
-/// A text search without tags whose words PostgreSQL's statistics call rare
-/// ([`Words::rare`]: fewer than SEARCH_SORT_LIMIT matches) needs no plan
-/// for its values: it is one cached statement, the GIN index and a sort.
-///
-/// One function (101 lines): the four plans (plain page, rare-word
-/// statement, bounded tag walk, sorted matches) share the scope, the
-/// connection and the page size, and read best side by side.
+/// whether there is a next one. A plain page (or `language` alone) is a
+/// walk of a btree in page order. A search (`tag` or `q`) runs in a
+/// transaction whose statements stop after `timeout` (`SEARCH_TIMEOUT_MS`):
+/// a search that would take longer gets 503 `search-timeout`.
 pub async fn list(
     pool: &DbPool,
     words: &Words,
     caller: &Caller,
     q: &ListQuery,
+    timeout: Option<Duration>,
 ) -> Result<(Vec<Snippet>, bool), SnippetError> {
     let scope = list_scope(caller, q.owner.as_ref())?;
     let page = i64::from(q.limit) + 1;
     let mut c = conn(pool).await?;
-    if let (Some(text), true) = (&q.q, q.tags.is_empty()) {
-        if words.rare(&mut c, text, SEARCH_SORT_LIMIT as f64).await {
-            let query = filtered!(
-                rare: s::snippets.select(Snippet::as_select()).into_boxed(),
-                q,
-                &scope
-            )
-            .limit(page);
-            return Ok(paged(query.load(&mut c).await?, q.limit));
+    let Some(timeout) = timeout.filter(|_| q.q.is_some() || !q.tags.is_empty()) else {
+        let query = filtered!(
+            s::snippets.select(Snippet::as_select()).into_boxed(),
+            q,
+            &scope
+        )
+        .order((s::created_at.desc(), s::id.desc()));
+        return Ok(paged(
+            LimitLiteral::around(query, page).load(&mut c).await?,
+            q.limit,
+        ));
+    };
+    let set = format!("SET LOCAL statement_timeout = {}", timeout.as_millis());
+    let found = c
+        .transaction::<_, DieselError, _>(async move |c| {
+            diesel::sql_query(set).execute(c).await?;
+            search(c, words, &scope, q, page).await
+        })
+        .await;
+    found.map_err(|e| stopped(e, timeout))
+}
+
+/// A search's statement that ran out of time is the search's timeout, not
+/// a database failure (PostgreSQL's message for SQLSTATE 57014).
+fn stopped(e: DieselError, timeout: Duration) -> SnippetError {
+    let timed_out = matches!(&e, DieselError::DatabaseError(_, info)
+        if info.message().starts_with("canceling statement due to statement timeout"));
+    if !timed_out {
+        return SnippetError::from(e);
+    }
+    metrics::counter!(crate::metrics::SEARCH_TIMEOUTS).increment(1);
+    log::warn!(target: "snippetd::search", "a search was stopped after {timeout:?} (SEARCH_TIMEOUT_MS)");
+    SnippetError::SearchTimeout(format!(
+        "the search took longer than {} ms; narrow it (more words, a language, a tag or an owner)",
+        timeout.as_millis()
+    ))
+}
+
+/// A search's page, by the cheapest plan that is bounded (issue 31):
+///
+/// 1. Words whose statistics (of public rows, words.rs) bound their
+///    matches below [`SEARCH_SORT_LIMIT`]: the matches through the GIN
+///    index, sorted, in one cached statement.
+/// 2. A tag, or words the statistics expect in so many rows that two
+///    pages of them are within the newest [`WALK_TEXT_ROWS`]: those rows
+///    past the cursor (fewer, the denser the words), or the newest
+///    [`WALK_ROWS`] for a tag, in page order; a full page there is the
+///    answer. (Words expected sparser, e.g. two that each are common but
+///    rarely meet, are probed first: a walk would not find their page.)
+/// 3. Otherwise, or when that walk found no page: the positions
+///    (created_at, id) of up to [`SEARCH_SORT_LIMIT`] matches through the
+///    GIN index. Fewer: they are all there is, sorted here, and the page
+///    is fetched by primary key (the filters checked again: a row may have
+///    changed since). As many: matches are dense enough that walking the
+///    newest-first index finds a page fast.
+///
+/// The planner alone walked the newest-first index for a rare or absent
+/// word, hoping to meet a page early, and read the whole table (2 s at a
+/// million rows). A search of public rows reads only the partial indexes
+/// of public rows ([`PublicOnly`], [`PublicMatches`]), and every choice
+/// here depends on public rows alone.
+async fn search(
+    c: &mut AsyncPgConnection,
+    words: &Words,
+    scope: &ListScope,
+    q: &ListQuery,
+    page: i64,
+) -> QueryResult<(Vec<Snippet>, bool)> {
+    let estimate = match &q.q {
+        Some(text) => words.estimate(c, text).await,
+        None => None,
+    };
+    let walk = match (&q.q, estimate) {
+        (Some(_), Some(e)) if e.at_most < SEARCH_SORT_LIMIT as f64 => {
+            return sorted(c, scope, q, page).await;
+        }
+        // Two pages' worth of rows at the expected density.
+        (Some(_), Some(e)) => Some(
+            (2.0 * page as f64 * e.rows / e.expected.max(1.0))
+                .clamp(WALK_ROWS as f64 / 5.0, WALK_TEXT_ROWS as f64) as i64,
+        )
+        .filter(|rows| *rows < WALK_TEXT_ROWS),
+        (Some(_), None) => None,
+        (None, _) => Some(WALK_ROWS),
+    };
+    if let Some(rows) = walk {
+        if let Some(found) = walk_newest(c, scope, q, page, rows).await? {
+            return Ok(found);
         }
     }
-    // `language` alone has its own btree in page order.
-    if q.q.is_none() && !q.tags.is_empty() {
-        // A bounded walk first: the newest WALK_ROWS rows past the cursor,
-        // in page order, hold a page of any filter that matches one row in
-        // 50 (a common tag) and cost about a millisecond.
+    // Without the cursor, so that the only plan is the GIN index: the
+    // cursor as a range would let the planner walk a btree from it.
+    let probe = filtered!(
+        s::snippets.select((s::created_at, s::id)).into_boxed(),
+        &ListQuery {
+            cursor: None,
+            ..q.clone()
+        },
+        scope
+    )
+    .limit(SEARCH_SORT_LIMIT);
+    let mut matches: Vec<(time::OffsetDateTime, Uuid)> = probe.load(c).await?;
+    if (matches.len() as i64) < SEARCH_SORT_LIMIT {
+        if let Some(cur) = &q.cursor {
+            matches.retain(|m| *m < (cur.created_at, cur.id));
+        }
+        matches.sort_unstable_by(|a, b| b.cmp(a));
+        let more = matches.len() > q.limit as usize;
+        matches.truncate(page as usize);
+        if matches.is_empty() {
+            return Ok((Vec::new(), false));
+        }
+        let ids: Vec<Uuid> = matches.iter().map(|m| m.1).collect();
+        // By primary key, the filters checked again as expressions no
+        // index serves (a row may have changed since the probe).
         let bare = ListQuery {
             language: None,
             tags: Vec::new(),
             q: None,
             ..q.clone()
         };
-        let edge: Option<(time::OffsetDateTime, Uuid)> = filtered!(
-            s::snippets.select((s::created_at, s::id)).into_boxed(),
-            &bare,
-            &scope
-        )
-        .order((s::created_at.desc(), s::id.desc()))
-        .offset(WALK_ROWS - 1)
-        .limit(1)
-        .load(&mut c)
-        .await?
-        .pop();
-        // The filters as expressions no index serves, so that the walk is
-        // one range of the (created_at, id) index: given the GIN index, the
-        // planner would intersect it with the range, and a walk that finds
-        // no page would pay for the GIN search twice.
-        let mut walk = filtered!(
+        let query = filtered!(
             s::snippets.select(Snippet::as_select()).into_boxed(),
             &bare,
-            &scope
+            scope
         )
-        .filter(Unindexed(q.language.clone(), q.tags.clone()))
-        .filter(CustomPlan)
-        .order((s::created_at.desc(), s::id.desc()))
-        .limit(page);
-        if let Some((at, id)) = edge {
-            walk = walk.filter(NotBefore(at, id));
-        }
-        let rows = walk.load(&mut c).await?;
-        // A full page, or the walk reached the end of the list: done.
-        if rows.len() as i64 == page || edge.is_none() {
-            return Ok(paged(rows, q.limit));
-        }
-        let probe = filtered!(
-            s::snippets.select((s::created_at, s::id)).into_boxed(),
-            q,
-            &scope
-        )
-        .limit(SEARCH_SORT_LIMIT);
-        let mut matches: Vec<(time::OffsetDateTime, Uuid)> = probe.load(&mut c).await?;
-        if (matches.len() as i64) < SEARCH_SORT_LIMIT {
-            matches.sort_unstable_by(|a, b| b.cmp(a));
-            let more = matches.len() > q.limit as usize;
-            matches.truncate(page as usize);
-            let ids: Vec<Uuid> = matches.iter().map(|m| m.1).collect();
-            let query = filtered!(
-                s::snippets.select(Snippet::as_select()).into_boxed(),
-                q,
-                &scope
-            )
-            .filter(s::id.eq_any(ids))
-            .order((s::created_at.desc(), s::id.desc()));
-            // A match that changed since the first query is left out, and
-            // the next page is still offered.
-            let (rows, _) = paged(query.load(&mut c).await?, q.limit);
-            return Ok((rows, more));
-        }
+        .filter(s::id.eq_any(ids))
+        .filter(Unindexed(q.language.clone(), q.tags.clone(), q.q.clone()))
+        .order((s::created_at.desc(), s::id.desc()));
+        // A match that changed since the first query is left out, and the
+        // next page is still offered.
+        let (rows, _) = paged(query.load(c).await?, q.limit);
+        return Ok((rows, more));
     }
     let query = filtered!(
         s::snippets.select(Snippet::as_select()).into_boxed(),
         q,
-        &scope
+        scope
     )
-    .order((s::created_at.desc(), s::id.desc()));
-    let rows = if q.q.is_none() && q.tags.is_empty() {
-        LimitLiteral::around(query, page).load(&mut c).await?
-    } else {
-        query.limit(page).load(&mut c).await?
+    .order((s::created_at.desc(), s::id.desc()))
+    .limit(page);
+    Ok(paged(query.load(c).await?, q.limit))
+}
+
+/// The page from a search's matches read through a GIN index and sorted:
+/// an ORDER BY on an expression keeps the plan from walking a btree in page
+/// order. A text search without other filters is one cached statement.
+async fn sorted(
+    c: &mut AsyncPgConnection,
+    scope: &ListScope,
+    q: &ListQuery,
+    page: i64,
+) -> QueryResult<(Vec<Snippet>, bool)> {
+    let query = filtered!(
+        rare: s::snippets.select(Snippet::as_select()).into_boxed(),
+        q,
+        scope
+    )
+    .limit(page);
+    Ok(paged(query.load(c).await?, q.limit))
+}
+
+/// The newest `rows` rows past the cursor, in page order, searched with
+/// the filters as expressions no index serves ([`Walk`]: one range of a
+/// newest-first index, read lazily; given a GIN index, the planner would
+/// intersect it with the range, and a walk that finds no page would pay
+/// for the GIN search twice). `None`: no full page there.
+async fn walk_newest(
+    c: &mut AsyncPgConnection,
+    scope: &ListScope,
+    q: &ListQuery,
+    page: i64,
+    rows: i64,
+) -> QueryResult<Option<(Vec<Snippet>, bool)>> {
+    let bare = ListQuery {
+        language: None,
+        tags: Vec::new(),
+        q: None,
+        ..q.clone()
     };
-    Ok(paged(rows, q.limit))
+    let newest = filtered!(s::snippets.select(AllColumns).into_boxed(), &bare, scope)
+        .order((s::created_at.desc(), s::id.desc()))
+        .limit(rows);
+    let walk = Walk {
+        select: Snippet::as_select(),
+        rows: newest,
+        filter: Unindexed(q.language.clone(), q.tags.clone(), q.q.clone()),
+        page,
+    };
+    let found = walk.load(c).await?;
+    // A full page. Fewer: the matches are sparse, or the list ends within
+    // the walk; the probe that follows tells, and costs little when the
+    // list is that short.
+    Ok((found.len() as i64 == page).then(|| paged(found, q.limit)))
 }
 
 /// The page and whether there is a next one (`limit + 1` rows were asked for).

@@ -21,7 +21,7 @@ use super::{
     Snippet, SnippetError, SnippetInput, Visibility,
 };
 use crate::auth::{Caller, Scope};
-use crate::config::Quota;
+use crate::config::{Quota, SearchLimits};
 use crate::db::DbPool;
 
 type Result<T> = std::result::Result<T, SnippetError>;
@@ -33,6 +33,8 @@ pub struct Rules {
     pub quota: Quota,
     /// `MAX_EXPIRY_SECONDS`.
     pub max_expiry: Duration,
+    /// `SEARCH_PER_CLIENT`, `SEARCH_TIMEOUT_MS`.
+    pub search: SearchLimits,
 }
 
 pub struct Snippets {
@@ -50,7 +52,7 @@ impl Snippets {
         Snippets {
             lookups: Lookups::new(pool.clone()),
             creates: Creates::new(pool.clone()),
-            searches: Searches::new(pool.search_slots(), pool.timeout()),
+            searches: Searches::new(pool.search_slots(), pool.timeout(), rules.search.per_client),
             words: Words::new(),
             pool,
             rules,
@@ -79,13 +81,21 @@ impl Snippets {
     /// searches queue behind each other and never take the connections
     /// lookups and writes need. A plain page, or one language alone, is a
     /// walk of 21 rows of a btree in page order: no slot.
-    pub async fn list(&self, caller: &Caller, q: &ListQuery) -> Result<(Vec<Snippet>, bool)> {
+    /// `client` names who asks (an owner, or an address /64): one client
+    /// runs at most its share of the searches at once (searches.rs).
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        client: &str,
+        q: &ListQuery,
+    ) -> Result<(Vec<Snippet>, bool)> {
         let search = !q.tags.is_empty() || q.q.is_some();
         let _slot = match search {
-            true => Some(self.searches.slot().await?),
+            true => Some(self.searches.slot(client).await?),
             false => None,
         };
-        let (mut rows, more) = store::list(&self.pool, &self.words, caller, q).await?;
+        let timeout = search.then_some(self.rules.search.timeout);
+        let (mut rows, more) = store::list(&self.pool, &self.words, caller, q, timeout).await?;
         self.show_sources(caller, &mut rows).await?;
         Ok((rows, more))
     }

@@ -103,6 +103,13 @@ wraps_a_query!(Prepared);
 #[derive(Debug, Clone)]
 pub(super) struct Matches(pub(super) String);
 
+/// The same match written as the expression of the index of public rows,
+/// `(search || ''::tsvector) @@ websearch_to_tsquery('simple', $n)`, for
+/// searches of public rows: only that index serves it
+/// (migrations/2026-12-06-000030_public_search).
+#[derive(Debug, Clone)]
+pub(super) struct PublicMatches(pub(super) String);
+
 /// `(created_at, id) < ($a, $b)`: the keyset condition, for the
 /// (created_at, id) index.
 #[derive(Debug, Clone)]
@@ -148,11 +155,24 @@ fixed_sql!(Matches, Bool, |self, out| {
     Ok(())
 });
 
-/// A tag search's filters as expressions no index serves (a bounded walk):
-/// `(language || '') = $1 AND (tags || '{}'::text[]) @> $2`, the language
-/// when set. Text searches never walk (see `list`).
+fixed_sql!(PublicMatches, Bool, |self, out| {
+    out.push_sql("(search || ''::tsvector) @@ websearch_to_tsquery('simple', ");
+    out.push_bind_param::<Text, _>(&self.0)?;
+    out.push_sql(")");
+    Ok(())
+});
+
+/// A search's filters as expressions no index serves, for a bounded walk
+/// in page order ([`Walk`]): `(language || '') = $1 AND (tags ||
+/// '{}'::text[]) @> $2 AND setweight(search, 'D') @@
+/// websearch_to_tsquery('simple', $3)`, each when set (every lexeme
+/// already has weight D: the same match).
 #[derive(Debug, Clone)]
-pub(super) struct Unindexed(pub(super) Option<String>, pub(super) Vec<String>);
+pub(super) struct Unindexed(
+    pub(super) Option<String>,
+    pub(super) Vec<String>,
+    pub(super) Option<String>,
+);
 
 fixed_sql!(Unindexed, Bool, |self, out| {
     out.push_sql("(TRUE");
@@ -160,24 +180,67 @@ fixed_sql!(Unindexed, Bool, |self, out| {
         out.push_sql(" AND (language || '') = ");
         out.push_bind_param::<Text, _>(lang)?;
     }
-    out.push_sql(" AND (tags || '{}'::text[]) @> ");
-    out.push_bind_param::<diesel::sql_types::Array<Text>, _>(&self.1)?;
+    if !self.1.is_empty() {
+        out.push_sql(" AND (tags || '{}'::text[]) @> ");
+        out.push_bind_param::<diesel::sql_types::Array<Text>, _>(&self.1)?;
+    }
+    if let Some(text) = &self.2 {
+        out.push_sql(" AND setweight(search, 'D') @@ websearch_to_tsquery('simple', ");
+        out.push_bind_param::<Text, _>(text)?;
+        out.push_sql(")");
+    }
     out.push_sql(")");
     Ok(())
 });
 
-/// `(created_at, id) >= ($a, $b)`: the far end of a bounded walk.
-#[derive(Debug, Clone)]
-pub(super) struct NotBefore(pub(super) time::OffsetDateTime, pub(super) Uuid);
+/// `"snippets".*`: what a bounded walk's rows carry to its filters.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AllColumns;
 
-fixed_sql!(NotBefore, Bool, |self, out| {
-    out.push_sql("(created_at, id) >= (");
-    out.push_bind_param::<Timestamptz, _>(&self.0)?;
-    out.push_sql(", ");
-    out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.1)?;
-    out.push_sql(")");
+fixed_sql!(AllColumns, Bool, |self, out| {
+    out.push_sql("\"snippets\".*");
     Ok(())
 });
+
+/// A bounded walk, one statement: `SELECT <select> FROM (<rows>) AS
+/// "snippets" WHERE <filter> ORDER BY created_at DESC, id DESC LIMIT $n`,
+/// `rows` being the newest rows in page order with their own LIMIT. The
+/// executor pulls rows lazily: a page of dense matches stops it after a
+/// few rows, sparse ones after `rows`, never more.
+pub(super) struct Walk<S, R, F> {
+    pub(super) select: S,
+    pub(super) rows: R,
+    pub(super) filter: F,
+    pub(super) page: i64,
+}
+
+impl<S: Expression, R, F> diesel::query_builder::Query for Walk<S, R, F> {
+    type SqlType = S::SqlType;
+}
+
+impl<S, R, F> QueryId for Walk<S, R, F> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<S, R, F> QueryFragment<Pg> for Walk<S, R, F>
+where
+    S: QueryFragment<Pg>,
+    R: QueryFragment<Pg>,
+    F: QueryFragment<Pg>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        self.select.walk_ast(out.reborrow())?;
+        out.push_sql(" FROM (");
+        self.rows.walk_ast(out.reborrow())?;
+        out.push_sql(") AS \"snippets\" WHERE ");
+        self.filter.walk_ast(out.reborrow())?;
+        out.push_sql(" ORDER BY \"snippets\".\"created_at\" DESC, \"snippets\".\"id\" DESC LIMIT ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.page)?;
+        Ok(())
+    }
+}
 
 fixed_sql!(Before, Bool, |self, out| {
     out.push_sql("(created_at, id) < (");
@@ -219,5 +282,19 @@ fixed_sql!(SortKey, Timestamptz, |self, out| {
 fixed_sql!(CustomPlan, Bool, |self, out| {
     out.unsafe_to_cache_prepared();
     out.push_sql("TRUE");
+    Ok(())
+});
+
+/// `visibility = 'public'` as a literal, never a bind: the partial indexes
+/// of public rows (migrations/2026-12-06-000030_public_search) serve a
+/// query only when its plan can prove their predicate, and a generic plan
+/// of `visibility = $1` cannot. A search for everyone then never reads an
+/// index entry of a private or unlisted row: its time cannot depend on
+/// them (issue 31).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PublicOnly;
+
+fixed_sql!(PublicOnly, Bool, |self, out| {
+    out.push_sql("visibility = 'public'");
     Ok(())
 });

@@ -1,8 +1,11 @@
-//! How common each search word is, from PostgreSQL's own statistics of the
-//! `search` column (`pg_stats.most_common_elems`, refreshed by ANALYZE), so
+//! How common each search word is in public rows, from PostgreSQL's own
+//! statistics of the public search index (`pg_stats.most_common_elems`,
+//! refreshed by ANALYZE; see [`STATS_SQL`]), so
 //! that a text search for a rare word can run as a cached prepared statement
 //! with a fixed plan (the GIN index, then a sort of its few matches) instead
-//! of being parsed and planned for its values on every request.
+//! of being parsed and planned for its values on every request, and a
+//! search for common words can look for its page in page order first
+//! (list.rs).
 //!
 //! Why: planning the text search for its values cost PostgreSQL 0.12 ms of a
 //! 0.28 ms search, and `make bench`'s search fell from 3,660 (ca19f70) to
@@ -35,9 +38,9 @@ pub struct Words {
     reading: AtomicBool,
 }
 
-/// `most_common_elems` of `snippets.search` with their frequencies (share
-/// of rows), the smallest listed frequency (a word not listed is rarer) and
-/// the table's estimated row count.
+/// `most_common_elems` of public rows' `search` with their frequencies
+/// (share of rows), the smallest listed frequency (a word not listed is
+/// rarer) and the estimated count of public rows.
 #[derive(Debug, Default)]
 struct Stats {
     freq: HashMap<String, f32>,
@@ -55,33 +58,34 @@ struct Row {
     rows: f64,
 }
 
-/// One row when `snippets.search` has been analyzed; none before. The
-/// frequencies array ends with three extra numbers (min, max, null share:
-/// PostgreSQL's docs, "pg_stats").
+/// One row when the index of public rows has been analyzed; none before.
+/// ANALYZE keeps statistics of an index's expression over the index's
+/// rows alone (PostgreSQL's src/backend/commands/analyze.c,
+/// `compute_index_stats`, checks a partial index's predicate), so these
+/// are the frequencies of words in public rows: what private rows contain
+/// never changes which plan a search takes (issue 31). The frequencies
+/// array ends with three extra numbers (min, max, null share: PostgreSQL's
+/// docs, "pg_stats"); rows are the index's (public rows).
 const STATS_SQL: &str = "SELECT most_common_elems::text::text[] AS elems, \
     most_common_elem_freqs AS freqs, \
-    (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'snippets'::regclass) AS rows \
-    FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'snippets' \
-    AND attname = 'search' AND most_common_elems IS NOT NULL";
+    coalesce((SELECT greatest(reltuples, 0)::float8 FROM pg_class \
+      WHERE oid = to_regclass('snippets_public_filters_idx')), 0) AS rows \
+    FROM pg_stats WHERE schemaname = current_schema() \
+    AND tablename = 'snippets_public_filters_idx' \
+    AND attname = 'expr' AND most_common_elems IS NOT NULL";
 
 impl Words {
     pub fn new() -> Words {
         Words::default()
     }
 
-    /// Whether the text search `text` surely matches fewer than `limit`
-    /// rows: it is an AND of plain words (what `websearch_to_tsquery`
-    /// reads as such) and the statistics say one of them is that rare.
-    /// Anything else (no statistics yet, `or`, `-`, quotes, punctuation,
-    /// non-ASCII) is `false`: the search is planned for its values.
-    pub async fn rare(&self, c: &mut AsyncPgConnection, text: &str, limit: f64) -> bool {
-        let Some(words) = plain_words(text) else {
-            return false;
-        };
-        match self.stats(c).await {
-            Some(stats) => stats.any_rarer(&words, limit),
-            None => false,
-        }
+    /// What the statistics say of the rows the text search `text` matches:
+    /// at most, and as expected. `None` when that bounds nothing (no
+    /// statistics yet, a side with no plain word).
+    pub async fn estimate(&self, c: &mut AsyncPgConnection, text: &str) -> Option<Estimate> {
+        let groups = or_groups(text)?;
+        let stats = self.stats(c).await?;
+        stats.estimate(&groups)
     }
 
     /// The current statistics, read again (on `c`, by one search at a time)
@@ -127,32 +131,62 @@ impl From<Row> for Stats {
 }
 
 impl Stats {
-    /// An AND matches at most what its rarest word matches. No statistics
-    /// (never analyzed, or an empty table): nothing is known to be rare.
-    fn any_rarer(&self, words: &[String], limit: f64) -> bool {
+    /// The sum over OR sides of the side's rarest word (at most), and of
+    /// the product of its words' frequencies (expected, as if words were
+    /// independent). No statistics (never analyzed, or an empty table):
+    /// nothing is known.
+    fn estimate(&self, groups: &[Vec<String>]) -> Option<Estimate> {
         if self.freq.is_empty() || self.rows <= 0.0 {
-            return false;
+            return None;
         }
-        words.iter().any(|w| {
-            let f = self.freq.get(w).copied().unwrap_or(self.min_freq);
-            f64::from(f) * self.rows < limit
+        let f = |w: &String| f64::from(self.freq.get(w).copied().unwrap_or(self.min_freq));
+        let (mut at_most, mut expected) = (0.0, 0.0);
+        for g in groups {
+            at_most += g.iter().map(f).reduce(f64::min)? * self.rows;
+            expected += g.iter().map(f).product::<f64>() * self.rows;
+        }
+        Some(Estimate {
+            at_most,
+            expected,
+            rows: self.rows,
         })
     }
 }
 
-/// The lexemes of `text` under `websearch_to_tsquery('simple', …)` when it
-/// is an AND of words of ASCII letters and digits (each its own lexeme,
-/// lower-cased); `None` for anything else.
-fn plain_words(text: &str) -> Option<Vec<String>> {
-    let words: Vec<String> = text
-        .split_ascii_whitespace()
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let plain = !words.is_empty()
-        && words
-            .iter()
-            .all(|w| w != "or" && w.bytes().all(|b| b.is_ascii_alphanumeric()));
-    plain.then_some(words)
+/// Rows of a text search, by the statistics of public rows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// No more can match: an AND matches at most what its rarest word
+    /// does, an OR at most the sum of its sides.
+    pub at_most: f64,
+    /// As many would match if words were independent.
+    pub expected: f64,
+    /// Public rows.
+    pub rows: f64,
+}
+
+/// The sides of `text`'s ORs under `websearch_to_tsquery('simple', …)`,
+/// each with the plain words (ASCII letters and digits: each its own
+/// lexeme, lower-cased) it must contain. Negated words and words the
+/// parser may split (punctuation, non-ASCII) are left out: they only
+/// narrow a side. `None` when a side keeps no word (nothing bounds it),
+/// or a quote meets a `-` (a negated phrase reads differently).
+fn or_groups(text: &str) -> Option<Vec<Vec<String>>> {
+    if text.contains('"') && text.contains('-') {
+        return None;
+    }
+    let mut groups = vec![Vec::new()];
+    for token in text.split_ascii_whitespace() {
+        if token.eq_ignore_ascii_case("or") {
+            groups.push(Vec::new());
+            continue;
+        }
+        let word = token.trim_matches('"').to_ascii_lowercase();
+        if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            groups.last_mut().expect("one group at least").push(word);
+        }
+    }
+    groups.iter().all(|g| !g.is_empty()).then_some(groups)
 }
 
 #[cfg(test)]
@@ -160,20 +194,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_ands_of_plain_words_are_read() {
-        assert_eq!(
-            plain_words("Sym17  fn"),
-            Some(vec!["sym17".into(), "fn".into()])
-        );
-        for t in [
-            "", "  ", "a or b", "a OR b", "-a", "\"a b\"", "a-b", "a_b", "é", "a.b",
-        ] {
-            assert_eq!(plain_words(t), None, "{t:?}");
+    fn ors_split_into_sides_of_plain_words() {
+        let g = |t: &str| or_groups(t);
+        let v = |s: &[&[&str]]| -> Option<Vec<Vec<String>>> {
+            Some(
+                s.iter()
+                    .map(|g| g.iter().map(|w| w.to_string()).collect())
+                    .collect(),
+            )
+        };
+        assert_eq!(g("Sym17  fn"), v(&[&["sym17", "fn"]]));
+        assert_eq!(g("a or b c"), v(&[&["a"], &["b", "c"]]));
+        assert_eq!(g("a OR b"), v(&[&["a"], &["b"]]));
+        assert_eq!(g("\"a b\" c"), v(&[&["a", "b", "c"]]));
+        assert_eq!(g("a -b"), v(&[&["a"]]));
+        assert_eq!(g("a é.b"), v(&[&["a"]]));
+        for t in ["", "  ", "-a", "a or", "or b", "é", "a.b", "-\"a b\" c"] {
+            assert_eq!(g(t), None, "{t:?}");
         }
     }
 
     #[test]
-    fn an_and_is_as_rare_as_its_rarest_word() {
+    fn a_search_matches_at_most_its_rarest_words() {
         let s = Stats {
             freq: [("fn".to_string(), 0.9f32), ("sym1".to_string(), 0.01)]
                 .into_iter()
@@ -181,17 +223,17 @@ mod tests {
             min_freq: 0.005,
             rows: 10_000.0,
         };
-        let w = |t: &str| plain_words(t).unwrap();
-        assert!(!s.any_rarer(&w("fn"), 1000.0));
-        assert!(s.any_rarer(&w("sym1"), 1000.0));
-        assert!(s.any_rarer(&w("fn sym1"), 1000.0));
-        // Not listed: rarer than the least common listed word.
-        assert!(s.any_rarer(&w("unlisted"), 1000.0));
-        let big = Stats {
-            rows: 1_000_000.0,
-            ..s
+        let n = |t: &str| {
+            s.estimate(&or_groups(t).unwrap())
+                .map(|e| (e.at_most.round(), e.expected.round()))
         };
-        assert!(!big.any_rarer(&w("sym1"), 1000.0));
-        assert!(!Stats::default().any_rarer(&w("sym1"), 1000.0));
+        assert_eq!(n("fn"), Some((9000.0, 9000.0)));
+        assert_eq!(n("sym1"), Some((100.0, 100.0)));
+        assert_eq!(n("fn sym1"), Some((100.0, 90.0)));
+        assert_eq!(n("fn or sym1"), Some((9100.0, 9100.0)));
+        // Not listed: rarer than the least common listed word.
+        assert_eq!(n("unlisted"), Some((50.0, 50.0)));
+        assert_eq!(n("unlisted fn"), Some((50.0, 45.0)));
+        assert_eq!(Stats::default().estimate(&or_groups("sym1").unwrap()), None);
     }
 }

@@ -66,6 +66,11 @@ impl TestDb {
         self.statements("plans", pattern)
     }
 
+    /// Buffers (hit and read) those statements touched.
+    pub fn buffers(&self, pattern: &str) -> Option<i64> {
+        self.statements("shared_blks_hit + shared_blks_read", pattern)
+    }
+
     fn statements(&self, column: &str, pattern: &str) -> Option<i64> {
         self.cluster.dir.as_ref()?;
         let sql = format!(

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 mod docs;
 mod paging;
 mod search;
+mod search_bounds;
 mod writes;
 
 fn snippet(title: &str, language: &str, code: &str, tags: &[&str]) -> Value {

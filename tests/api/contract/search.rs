@@ -2,22 +2,22 @@
 
 use super::*;
 
-/// Searches with more matches than the probe's limit walk the page-order
-/// index instead of sorting the matches: both plans give the same pages.
+/// Searches with more matches than the probe's limit (5,000:
+/// SEARCH_SORT_LIMIT in src/snippets/list.rs) walk the page-order index
+/// instead of sorting the matches: both plans give the same pages.
 #[test]
 fn searches_with_many_matches_page_like_searches_with_few() {
     let app = InProcApp::new();
     let c = app.client();
-    // 1,200 matching rows (over the 1,000 of SEARCH_SORT_LIMIT in store.rs)
-    // and 5 of another tag, with distinct times.
+    // 5,200 matching rows and 5 of another tag, with distinct times.
     app.db.psql(
         "INSERT INTO snippets (id, title, language, code, tags, created_at, updated_at) \
          SELECT gen_random_uuid(), 'many ' || n, 'rust', 'needle ' || n, \
-                CASE WHEN n <= 1200 THEN ARRAY['many'] ELSE ARRAY['few'] END, \
+                CASE WHEN n <= 5200 THEN ARRAY['many'] ELSE ARRAY['few'] END, \
                 now() - n * interval '1 second', now() \
-         FROM generate_series(1, 1205) n",
+         FROM generate_series(1, 5205) n",
     );
-    for (filter, total) in [("tag=many", 1200), ("tag=few", 5), ("q=needle", 1205)] {
+    for (filter, total) in [("tag=many", 5200), ("tag=few", 5), ("q=needle", 5205)] {
         let all: Vec<Value> = pages(&c, &format!("/snippets?limit=100&{filter}"))
             .into_iter()
             .flatten()
@@ -72,11 +72,13 @@ fn searches_list_every_match_once_whichever_plan() {
     }
 }
 
-/// A text search of a word PostgreSQL's statistics call rare runs as one
-/// cached statement that sorts the GIN index's matches
-/// (src/snippets/words.rs); a common word, an OR or a table never analyzed
-/// is planned for its values. Both list exactly the matching rows, newest
-/// first, across cursors.
+/// A text search whose words the statistics of public rows call rare
+/// (fewer than 5,000 matches, an OR's sides summed) runs as one cached
+/// statement that sorts the GIN index's matches, with no probe first
+/// (src/snippets/words.rs); a word the statistics cannot bound, or a
+/// table never analyzed, reads its matches' positions first (the probe),
+/// then sorts them when they are few. Every path lists exactly the
+/// matching rows, newest first, across cursors.
 #[test]
 fn rare_words_are_searched_by_a_cached_statement_with_the_same_pages() {
     for analyzed in [true, false] {
@@ -94,6 +96,10 @@ fn rare_words_are_searched_by_a_cached_statement_with_the_same_pages() {
         }
         let c = app.anon();
         let sorted = || app.db.calls("%created_at + interval%");
+        let probes = || {
+            app.db
+                .calls("SELECT \"snippets\".\"created_at\", \"snippets\".\"id\" FROM%websearch%")
+        };
         for (query, filter, rare) in [
             ("q=needle&limit=2", "code LIKE 'needle%'", true),
             (
@@ -101,14 +107,20 @@ fn rare_words_are_searched_by_a_cached_statement_with_the_same_pages() {
                 "code LIKE 'needle%' AND language = 'go'",
                 true,
             ),
-            ("q=hay&limit=100", "true", false),
+            ("q=hay&limit=100", "true", true),
             (
                 "q=needle%20or%20nothing&limit=3",
+                "code LIKE 'needle%'",
+                true,
+            ),
+            // A side of no plain word bounds nothing: counted first.
+            (
+                "q=n%C3%A9edle%20or%20needle&limit=3",
                 "code LIKE 'needle%'",
                 false,
             ),
         ] {
-            let n0 = sorted();
+            let (n0, p0) = (sorted(), probes());
             let want = app.db.psql(&format!(
                 "SELECT coalesce(string_agg(id::text, ',' ORDER BY created_at DESC, id DESC), '') \
                  FROM snippets WHERE {filter}"
@@ -116,17 +128,15 @@ fn rare_words_are_searched_by_a_cached_statement_with_the_same_pages() {
             let all = pages(&c, &format!("/snippets?{query}"));
             let got: Vec<String> = all.iter().flat_map(|p| ids(p)).collect();
             assert_eq!(got.join(","), want.trim(), "{query}");
-            if let (Some(n0), Some(n1)) = (n0, sorted()) {
-                let want = if rare && analyzed {
-                    all.len() as i64
+            if let (Some(n0), Some(n1), Some(p0), Some(p1)) = (n0, sorted(), p0, probes()) {
+                let pages = all.len() as i64;
+                let (sorts, reads) = if rare && analyzed {
+                    (pages, 0)
                 } else {
-                    0
+                    (0, pages)
                 };
-                assert_eq!(
-                    n1 - n0,
-                    want,
-                    "{query} (analyzed: {analyzed}): sorted statements"
-                );
+                assert_eq!(n1 - n0, sorts, "{query} (analyzed: {analyzed}): sorted");
+                assert_eq!(p1 - p0, reads, "{query} (analyzed: {analyzed}): probes");
             }
         }
     }
