@@ -1,15 +1,16 @@
 //! A round-robin TCP balancer on 127.0.0.1 for the multi-task tests, in
 //! the test process (tokio, no crate of its own): each client connection
 //! goes to the next backend in turn, and bytes are copied both ways until
-//! either side is done. A backend that refuses the connection (a task that
-//! stopped listening, or has not started yet) is skipped and the next one
-//! tried, as the ALB stops sending to a target it deregistered: the
-//! client's bytes are only read once a backend has accepted, so a retry
-//! never sends a request twice. A connection no backend takes is closed,
-//! and counted.
+//! either side is done. A deregistered backend gets no new connection
+//! (ECS deregisters a task from the ALB's target group before it stops
+//! it; connections already open go on), and one that refuses the
+//! connection (a task that is not listening yet, or stopped) is skipped
+//! for the next: the client's bytes are only read once a backend has
+//! accepted, so a retry never sends a request twice. A connection no
+//! backend takes is closed, and counted.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 struct Stats {
     /// The backend the next connection tries first.
     next: AtomicUsize,
+    /// Whether each backend gets new connections.
+    registered: Vec<AtomicBool>,
     /// Connections handed to each backend.
     forwarded: Vec<AtomicUsize>,
     /// Connections each backend refused (then tried on the next).
@@ -48,6 +51,7 @@ impl Balancer {
         let counters = || backends.iter().map(|_| AtomicUsize::new(0)).collect();
         let stats = Arc::new(Stats {
             next: AtomicUsize::new(0),
+            registered: backends.iter().map(|_| AtomicBool::new(true)).collect(),
             forwarded: counters(),
             refused: counters(),
             unserved: AtomicUsize::new(0),
@@ -58,6 +62,11 @@ impl Balancer {
             stats,
             runtime: Some(runtime),
         }
+    }
+
+    /// Backend `i` gets new connections (`true`) or none (`false`).
+    pub fn register(&self, i: usize, registered: bool) {
+        self.stats.registered[i].store(registered, Relaxed);
     }
 
     /// Connections handed to each backend so far.
@@ -104,6 +113,9 @@ async fn forward(mut client: TcpStream, backends: Arc<[SocketAddr]>, stats: Arc<
     let first = stats.next.fetch_add(1, Relaxed);
     for k in 0..backends.len() {
         let i = (first + k) % backends.len();
+        if !stats.registered[i].load(Relaxed) {
+            continue;
+        }
         let connect = TcpStream::connect(backends[i]);
         match tokio::time::timeout(Duration::from_secs(5), connect).await {
             Ok(Ok(mut backend)) => {

@@ -7,29 +7,30 @@
 //!   all three serve;
 //! - a token revoked through one task is refused by the other two within
 //!   the documented 10 s (docs/api.md: the token cache's lifetime);
-//! - a rolling replacement under load (stop one with SIGTERM, start a new
-//!   one, three times) costs the clients no error and no 5xx, and a
-//!   request in flight on the draining task is answered;
+//! - a rolling replacement under load (deregister one, SIGTERM, start a
+//!   new one, three times) costs the clients no error and no 5xx, and a
+//!   request in flight on the draining task is answered ([`rolling`]):
+//!   this binary by itself, and the previous release by this one, whose
+//!   first task applies the new migrations while the old two serve;
 //! - the rate limits are per task and add up as documented (docs/api.md,
 //!   "Rate limits"; docs/deploy.md, "Abuse controls"): up to 3× one
 //!   task's allowance through the balancer.
 //!
-//! Ignored by `make test` (about a minute for both); `make multi-test`, in
-//! `make test-all`, runs them. The replacement runs the same binary: the
-//! previous release against this one is `make previous-test`'s.
+//! Ignored by `make test` (about 45 s for the three); `make multi-test`,
+//! in `make test-all`, runs them, with `SNIPPETD_PREVIOUS_BIN` (`make
+//! previous-bin`) for the deploy from the previous release.
 
 use crate::common;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::load::{request, status_counts, Load};
-use common::{Client, Response, Server};
-use serde_json::json;
+use common::load::request;
+use common::{Client, Server};
 
 mod balancer;
+mod rolling;
 
 use balancer::Balancer;
 
@@ -53,6 +54,7 @@ fn migrations() -> usize {
 /// `snippetd <command>` on each of `ports`, all started at once; returns
 /// when every one listens.
 fn start_together(
+    bin: &str,
     command: &'static str,
     env: &HashMap<String, String>,
     ports: &[u16],
@@ -62,7 +64,8 @@ fn start_together(
         .map(|port| {
             let mut env = env.clone();
             env.insert("PORT".into(), port.to_string());
-            std::thread::spawn(move || Server::start(&[command], &env))
+            let bin = bin.to_string();
+            std::thread::spawn(move || Server::start_binary(&bin, &[], &[command], &env))
         })
         .collect();
     starting
@@ -86,7 +89,7 @@ fn three_tasks_migrate_once_share_revocations_and_roll_without_errors() {
     let mut env = db.env();
     env.insert("SHUTDOWN_GRACE_SECONDS".into(), "10".into());
     let ports: Vec<u16> = (0..TASKS).map(|_| common::free_port()).collect();
-    let mut tasks = start_together("supervise", &env, &ports);
+    let mut tasks = start_together(common::BIN, "supervise", &env, &ports);
 
     // Each migration once, applied by exactly one of the three.
     let n = migrations();
@@ -124,7 +127,11 @@ fn three_tasks_migrate_once_share_revocations_and_roll_without_errors() {
 
     let delays = revocation_reaches_the_other_tasks(&db, &tasks);
     eprintln!("revocation: refused by the other tasks {delays:?} after it was answered");
-    rolling_replacement(&db, &env, &ports, &mut tasks, &lb);
+    rolling::rolling_replacement(&common::tester(&db), &env, &ports, &mut tasks, &lb);
+    for t in tasks.iter_mut() {
+        assert!(t.logs.text().contains(CURRENT), "{}", t.logs.text());
+        assert_eq!(t.stop(), Some(0), "{}", t.logs.text());
+    }
 }
 
 /// Revokes a token through task 0 right after the other tasks verified
@@ -172,143 +179,6 @@ fn revocation_reaches_the_other_tasks(db: &common::TestDb, tasks: &[Server]) -> 
         std::thread::sleep(POLL);
     }
     refused.into_iter().map(Option::unwrap).collect()
-}
-
-/// A POST whose head and half its body are on the wire: in flight.
-struct SlowPost {
-    stream: TcpStream,
-    rest: Vec<u8>,
-}
-
-impl SlowPost {
-    fn start(addr: SocketAddr, token: &str) -> SlowPost {
-        let body = json!({"title": "in flight", "language": "l", "code": "c"}).to_string();
-        let head = format!(
-            "POST /snippets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        let (first, rest) = body.as_bytes().split_at(body.len() / 2);
-        let mut stream = TcpStream::connect(addr).expect("connect to the task");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(first).unwrap();
-        // The head read and the handler waiting for the rest of the body.
-        std::thread::sleep(Duration::from_millis(300));
-        SlowPost {
-            stream,
-            rest: rest.to_vec(),
-        }
-    }
-
-    /// Sends the rest of the body and reads the answer.
-    fn finish(mut self) -> std::io::Result<Response> {
-        self.stream.write_all(&self.rest)?;
-        common::client::read_response(&mut self.stream, false)
-    }
-}
-
-/// Load through the balancer (reads, lists, writes, each on a new
-/// connection); each task in turn gets SIGTERM with a request in flight,
-/// drains and exits 0, and a new one starts on its port. The clients see
-/// no connection error and no 5xx.
-fn rolling_replacement(
-    db: &common::TestDb,
-    env: &HashMap<String, String>,
-    ports: &[u16],
-    tasks: &mut [Server],
-    lb: &Balancer,
-) {
-    let token = common::tester(db);
-    let c = Client::new(lb.addr).with_token(&token);
-    let ids: Vec<String> = (0..TASKS)
-        .map(|i| {
-            let s = c.create(&json!({"title": format!("seed {i}"), "language": "l", "code": "c"}));
-            s["id"].as_str().unwrap().to_string()
-        })
-        .collect();
-    let refused_before: usize = lb.refused().iter().sum();
-    let load = Load::start(
-        lb.addr,
-        &token,
-        4,
-        Duration::from_secs(10),
-        Duration::from_millis(5),
-        ids,
-    );
-    std::thread::sleep(Duration::from_secs(1));
-    let started = Instant::now();
-    for i in 0..TASKS {
-        let in_flight = SlowPost::start(tasks[i].addr, &token);
-        tasks[i].signal(libc::SIGTERM);
-        // The task closes its listener at once and tells its connections
-        // to finish after a 0.5 s settle: the body ends after that.
-        std::thread::sleep(Duration::from_secs(1));
-        let answer = in_flight.finish();
-        assert!(
-            matches!(&answer, Ok(r) if r.status == 201),
-            "in flight on draining task {i}: {:?}",
-            answer.map(|r| (r.status, r.text()))
-        );
-        assert_eq!(
-            tasks[i].wait(Duration::from_secs(30)),
-            Some(0),
-            "task {i} drains and exits 0: {}",
-            tasks[i].logs.text()
-        );
-        let before = lb.forwarded()[i];
-        let mut env = env.clone();
-        env.insert("PORT".into(), ports[i].to_string());
-        tasks[i] = Server::start(&["supervise"], &env);
-        let said = tasks[i]
-            .logs
-            .wait_for(Duration::from_secs(5), |l| l.contains(CURRENT));
-        assert!(said.is_some(), "{}", tasks[i].logs.text());
-        // Back in the rotation before the next one stops.
-        let back = Instant::now();
-        while lb.forwarded()[i] < before + 20 {
-            assert!(
-                back.elapsed() < Duration::from_secs(20),
-                "new task {i} gets no load"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    let rolled = started.elapsed();
-    std::thread::sleep(Duration::from_secs(1));
-    let samples = load.finish();
-    let refused = lb.refused().iter().sum::<usize>() - refused_before;
-    let errors: Vec<_> = samples.iter().filter_map(|s| s.error.as_ref()).collect();
-    let server_errors: Vec<_> = samples.iter().filter(|s| s.status >= 500).collect();
-    eprintln!(
-        "rolling replacement: {} requests ({:?}) in {rolled:?} of replacing, {} connection \
-         errors, {} 5xx; the balancer skipped {refused} refused connections, \
-         forwarded {:?}, left {} unserved",
-        samples.len(),
-        status_counts(&samples),
-        errors.len(),
-        server_errors.len(),
-        lb.forwarded(),
-        lb.unserved()
-    );
-    assert!(errors.is_empty(), "connection errors: {errors:?}");
-    assert!(server_errors.is_empty(), "5xx: {server_errors:?}");
-    assert!(
-        samples.iter().all(|s| s.ok()),
-        "only 2xx: {:?}",
-        status_counts(&samples)
-    );
-    assert_eq!(lb.unserved(), 0);
-    assert!(samples.len() > 300, "the load ran: {}", samples.len());
-    assert!(
-        refused > 0,
-        "the balancer met a stopped task and skipped it"
-    );
-    for t in tasks.iter_mut() {
-        assert_eq!(t.stop(), Some(0), "{}", t.logs.text());
-    }
 }
 
 /// What `sent` requests, one after another on new connections, got.
@@ -365,7 +235,7 @@ fn per_task_rate_limits_add_up_behind_the_balancer() {
         ("RATE_LIMIT_WRITES_PER_MINUTE", "6"),
     ]);
     let ports: Vec<u16> = (0..TASKS).map(|_| common::free_port()).collect();
-    let mut tasks = start_together("serve", &env, &ports);
+    let mut tasks = start_together(common::BIN, "serve", &env, &ports);
     let lb = Balancer::start(loopback(&ports));
     let scopes = ["snippets:read", "snippets:write"];
     for (budget, limit, method, path) in [
