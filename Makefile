@@ -34,7 +34,7 @@ test: deps fmt-check clippy cargo-test log-scan browser-test tf-test ## every co
 	@echo "make test: all passed"
 
 # After `make test` (.ci/run runs both): the slow checks that rarely change.
-test-all: previous-test log-scan scratch-test tf-e2e fuzz ## the slow checks make test leaves out: previous release, static build, tf-e2e, fuzz
+test-all: previous-test multi-test log-scan scratch-test tf-e2e fuzz ## the slow checks make test leaves out: previous release, three tasks, static build, tf-e2e, fuzz
 	@echo "make test-all: all passed"
 
 # What the tests need on the machine (PostgreSQL, Chromium, Node.js, ...),

@@ -21,6 +21,7 @@ mod abuse;
 mod cli;
 mod faults;
 mod metrics;
+mod multi_task;
 mod post_crash;
 mod process;
 mod revisions_crash;
