@@ -56,8 +56,10 @@ scenarios=${BENCH_SCENARIOS:-health get_id list search post put}
 label=${BENCH_LABEL:-default}
 pgss=${BENCH_PGSS:-0}
 # Rate limits off: wrk is one client at tens of thousands of requests a
-# second (BENCH_SERVER_ENV=RATE_LIMITS=on measures them; later wins).
-server_env="RATE_LIMITS=off ${BENCH_SERVER_ENV:-}"
+# second (BENCH_SERVER_ENV=RATE_LIMITS=on measures them; later wins). For
+# the same reason its searches may take every search slot
+# (SEARCH_PER_CLIENT; older binaries ignore it).
+server_env="RATE_LIMITS=off SEARCH_PER_CLIENT=1000 ${BENCH_SERVER_ENV:-}"
 owner_writes=${BENCH_OWNER:-0}
 [ "$owner_writes" = 1 ] && server_env="QUOTA_MAX_SNIPPETS=1000000000 QUOTA_MAX_BYTES=1000000000000 $server_env"
 

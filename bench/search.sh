@@ -217,13 +217,18 @@ run)
         awk -v n="$label" -F'\t' '{ rps += $2; p50[++k] = $3; if ($4 > p99) p99 = $4; bad += $7; reqs += $8 }
           END { printf "%s\t%.1f\t%s\t%s\t%d\t%d\n", n, rps, p50[int((k + 1) / 2)], p99, bad, reqs }'
     }
-    # shellcheck disable=SC2046
+    # PostgreSQL's CPU seconds (every process of the postgres user: the
+    # bench's cluster is the only one it runs here), for µs per search.
+    pg_cpu() { ps -u postgres -o times= | awk '{ s += $1 } END { print s }'; }
+    cpu0=$(pg_cpu)
     pids=$(searchers concurrent 16 1)
     BENCH_WRK_DIR=$here/wrk wrk -t1 -c1 -d"${dur}s" --timeout 30s -s "$here/wrk/search_case.lua" \
       "http://127.0.0.1:$http_port/snippets/$id" >"$out/wrk-concurrent-get_id.txt" 2>&1 || true
     # shellcheck disable=SC2086
     wait $pids || true
-    merged concurrent:search "$out"/wrk-concurrent-[0-9]*.txt
+    cpu1=$(pg_cpu)
+    merged concurrent:search "$out"/wrk-concurrent-[0-9]*.txt | tee "$out/concurrent.tsv"
+    awk -F'\t' -v cpu=$((cpu1 - cpu0)) '{ if ($6 > 0) printf "concurrent:postgres_us_per_search\t%.0f\n", cpu * 1e6 / $6 }' "$out/concurrent.tsv"
     awk -F'\t' '$1 == "BENCH" { printf "concurrent:get_id\t%s\t%s\t%s\t%s\t%s\n", $2, $3, $4, $7, $8 }' "$out/wrk-concurrent-get_id.txt"
     BENCH_PATHS=$paths BENCH_WRK_DIR=$here/wrk wrk -t1 -c10 -d"${dur}s" --timeout 30s -s "$here/wrk/search_mix.lua" \
       -H "CloudFront-Viewer-Address: 10.9.9.9:4000" "http://127.0.0.1:$http_port/" >"$out/wrk-greedy.txt" 2>&1 &
@@ -257,7 +262,13 @@ run)
   ;;
 explain)
   start_db
-  psqlc -d "$db" -f "$here/search/explain.sql"
+  if [ "$data" = code ]; then
+    # shellcheck disable=SC1090
+    . "$out/words-code.env"
+    psqlc -d "$db" -v rare="$RARE" -v private="$PRIVATE" -f "$here/search/explain-code.sql"
+  else
+    psqlc -d "$db" -f "$here/search/explain.sql"
+  fi
   ;;
 stop)
   as_pg "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true

@@ -60,8 +60,9 @@ fn six_concurrent_migrations_leave_one_schema() {
         assert_eq!(
             db.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'snippets'"),
             // pkey, page order, language + page order, owner + page order,
-            // expiry, and one GIN over (language, tags, search) (2026-12-03-000001)
-            "6\n"
+            // expiry, the GIN over (owner, language, tags, search), and of
+            // public rows a GIN and two page orders (2026-12-06-000030)
+            "9\n"
         );
     }
 }

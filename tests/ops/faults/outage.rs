@@ -230,6 +230,8 @@ fn idle_pooled_connections_are_replaced_after_a_restart() {
         &[
             ("DB_POOL_SIZE", &POOL.to_string()),
             ("SEARCH_CONCURRENCY", &POOL.to_string()),
+            // One client's burst.
+            ("SEARCH_PER_CLIENT", &POOL.to_string()),
         ],
     );
     let server = Server::start(&["serve"], &env).with_token(common::tester(&db));
