@@ -199,15 +199,17 @@ run)
     id=$(psqlc -d "$db" -tAc "SELECT id FROM snippets WHERE visibility = 'public' ORDER BY created_at DESC LIMIT 1")
     paths=""
     for c in "${cases[@]}"; do paths="$paths /snippets?${c#*|}"; done
+    # Starts `clients` wrk processes of `connections` each, every one its
+    # own address; their pids in $pids.
     searchers() { # name clients connections-each
-      local pids=() n
+      local n
+      pids=()
       for n in $(seq "$2"); do
         BENCH_PATHS=$paths BENCH_WRK_DIR=$here/wrk wrk -t1 -c"$3" -d"${dur}s" --timeout 30s -s "$here/wrk/search_mix.lua" \
           -H "CloudFront-Viewer-Address: 10.0.$n.1:4000" \
           "http://127.0.0.1:$http_port/" >"$out/wrk-$1-$n.txt" 2>&1 &
         pids+=($!)
       done
-      echo "${pids[@]}"
     }
     # The clients' lines merged: requests/s summed, the median client's
     # p50, the worst client's p99, non-2xx and requests summed.
@@ -221,23 +223,27 @@ run)
     # bench's cluster is the only one it runs here), for µs per search.
     pg_cpu() { ps -u postgres -o times= | awk '{ s += $1 } END { print s }'; }
     cpu0=$(pg_cpu)
-    pids=$(searchers concurrent 16 1)
+    searchers concurrent 16 1
     BENCH_WRK_DIR=$here/wrk wrk -t1 -c1 -d"${dur}s" --timeout 30s -s "$here/wrk/search_case.lua" \
       "http://127.0.0.1:$http_port/snippets/$id" >"$out/wrk-concurrent-get_id.txt" 2>&1 || true
-    # shellcheck disable=SC2086
-    wait $pids || true
+    wait "${pids[@]}" || true
     cpu1=$(pg_cpu)
     merged concurrent:search "$out"/wrk-concurrent-[0-9]*.txt | tee "$out/concurrent.tsv"
     awk -F'\t' -v cpu=$((cpu1 - cpu0)) '{ if ($6 > 0) printf "concurrent:postgres_us_per_search\t%.0f\n", cpu * 1e6 / $6 }' "$out/concurrent.tsv"
     awk -F'\t' '$1 == "BENCH" { printf "concurrent:get_id\t%s\t%s\t%s\t%s\t%s\n", $2, $3, $4, $7, $8 }' "$out/wrk-concurrent-get_id.txt"
-    BENCH_PATHS=$paths BENCH_WRK_DIR=$here/wrk wrk -t1 -c10 -d"${dur}s" --timeout 30s -s "$here/wrk/search_mix.lua" \
-      -H "CloudFront-Viewer-Address: 10.9.9.9:4000" "http://127.0.0.1:$http_port/" >"$out/wrk-greedy.txt" 2>&1 &
-    greedy=$!
-    pids=$(searchers polite 6 1)
-    # shellcheck disable=SC2086
-    wait $greedy $pids || true
-    merged greedy:search "$out/wrk-greedy.txt"
-    merged polite:search "$out"/wrk-polite-[0-9]*.txt
+    # The greedy client: 10 connections from one address, flooding (the
+    # 429s of its share cost CPU; RATE_LIMITS=off here), then inside the
+    # default read limit (600 a minute: 1 request a second each).
+    for greed in flood:0 limited:1000; do
+      BENCH_DELAY_MS=${greed#*:} BENCH_PATHS=$paths BENCH_WRK_DIR=$here/wrk wrk -t1 -c10 -d"${dur}s" --timeout 30s \
+        -s "$here/wrk/search_mix.lua" -H "CloudFront-Viewer-Address: 10.9.9.9:4000" \
+        "http://127.0.0.1:$http_port/" >"$out/wrk-greedy.txt" 2>&1 &
+      greedy=$!
+      searchers polite 6 1
+      wait $greedy "${pids[@]}" || true
+      merged "greedy(${greed%:*}):search" "$out/wrk-greedy.txt"
+      merged "polite(${greed%:*}):search" "$out"/wrk-polite-[0-9]*.txt
+    done
   fi
   if [ "$data" = zipf ] && { [ -z "${BENCH_CASES:-}" ] || [[ " $BENCH_CASES " == *" mixed "* ]]; }; then
     id=$(psqlc -d "$db" -tAc "SELECT id FROM snippets ORDER BY created_at DESC LIMIT 1")

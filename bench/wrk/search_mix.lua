@@ -15,3 +15,11 @@ request = function()
   i = i + 1
   return wrk.format("GET", paths[(i + (offset or 0)) % #paths + 1])
 end
+-- BENCH_DELAY_MS: a pause before each request (a client inside a rate
+-- limit: 10 connections at 1,000 ms are 600 requests a minute).
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if pause > 0 then
+  function delay()
+    return pause
+  end
+end

@@ -327,9 +327,13 @@ impl DbConfig {
             // The revision trigger reads the cap from the session
             // (migrations/2026-12-01-000001_revisions_forks): no round trip.
             // No JIT: it compiled a 1 M-row search for 50-100 ms that the
-            // query then did not need (docs/performance.md).
+            // query then did not need (docs/performance.md). No parallel
+            // workers: starting two cost a search of no rows 10-12 ms
+            // (a generic plan that expected 4,000 matches, auto_explain),
+            // and a request never needs more than its own backend.
             .options(format!(
-                "-c statement_timeout={} -c snippetd.revisions_kept={} -c jit=off",
+                "-c statement_timeout={} -c snippetd.revisions_kept={} -c jit=off \
+                 -c max_parallel_workers_per_gather=0",
                 a.db_statement_timeout_ms, a.revisions_kept
             ));
 

@@ -216,9 +216,12 @@ async fn search(
         None => None,
     };
     let walk = match (&q.q, estimate) {
-        (Some(_), Some(e)) if e.at_most < SEARCH_SORT_LIMIT as f64 => {
+        // A first page. Past a cursor, the probe below (the cursor as a
+        // range in a generic plan let the planner walk a btree from it).
+        (Some(_), Some(e)) if e.at_most < SEARCH_SORT_LIMIT as f64 && q.cursor.is_none() => {
             return sorted(c, scope, q, page).await;
         }
+        (Some(_), Some(e)) if e.at_most < SEARCH_SORT_LIMIT as f64 => None,
         // Two pages' worth of rows at the expected density.
         (Some(_), Some(e)) => Some(
             (2.0 * page as f64 * e.rows / e.expected.max(1.0))
