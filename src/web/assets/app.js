@@ -69,7 +69,9 @@
     for (let i = a; i <= Math.min(b, lines.length); i++) lines[i - 1].classList.add("sel");
     anchor = a;
     const first = lines[a - 1];
-    if (first) first.scrollIntoView({ block: "center" });
+    if (!first) return;
+    const r = first.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) first.scrollIntoView({ block: "center" });
   };
   block.addEventListener("click", (e) => {
     const n = e.target.closest("a.n");
