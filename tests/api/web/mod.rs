@@ -261,3 +261,50 @@ fn static_files_are_hashed_cached_and_gzipped() {
     assert_eq!(seen, 5, "icon, CSS, highlight.js, app.js, licence");
     assert_eq!(app.anon().get("/static/app.css").status, 404);
 }
+
+#[test]
+fn forked_from_links_only_a_source_anyone_may_read() {
+    let app = InProcApp::new();
+    let alice = app.anon().with_token(&common::mint(
+        &app.db,
+        "alice",
+        &["snippets:read", "snippets:write"],
+    ));
+    let src = create(&alice, json!({"title": "Source"}));
+    let r = app
+        .client()
+        .send("POST", &format!("/snippets/{src}/forks"), &[], None);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let fork = r.json()["id"].as_str().unwrap().to_string();
+    let page = app.anon().get(&format!("/s/{fork}")).text();
+    assert!(
+        page.contains(&format!(r#"<a href="/s/{src}">a snippet, version 1</a>"#)),
+        "{page}"
+    );
+    // The source made private: the fork's page no longer names it.
+    let w = alice.json(
+        "PATCH",
+        &format!("/snippets/{src}"),
+        &json!({"visibility": "private"}),
+    );
+    assert_eq!(w.status, 200, "{}", w.text());
+    let page = app.anon().get(&format!("/s/{fork}")).text();
+    assert!(!page.contains(&src), "{page}");
+    assert!(page.contains("a snippet you cannot see, version 1"));
+}
+
+#[test]
+fn expired_snippets_get_the_404_page() {
+    let app = InProcApp::new();
+    let c = app.client();
+    let id = create(&c, json!({"expiresIn": 3600}));
+    assert_eq!(app.anon().get(&format!("/s/{id}")).status, 200);
+    app.db.psql(&format!(
+        "UPDATE snippets SET expires_at = now() - interval '1 second' WHERE id = '{id}'"
+    ));
+    let expired = app.anon().get(&format!("/s/{id}"));
+    let unknown = app.anon().get(&format!("/s/{}", uuid::Uuid::now_v7()));
+    assert_eq!(expired.status, 404);
+    assert_eq!(expired.body, unknown.body);
+    assert!(!app.anon().get("/s").text().contains(&id));
+}
