@@ -110,6 +110,16 @@ mod tests {
     }
 
     #[test]
+    fn language_names_for_highlight_js() {
+        assert_eq!(highlight_name(" Rust "), "rust");
+        assert_eq!(highlight_name("Shell"), "bash");
+        assert_eq!(highlight_name("HTML"), "xml");
+        assert_eq!(highlight_name("toml"), "ini");
+        assert_eq!(highlight_name("C++"), "c++");
+        assert_eq!(highlight_name("no such"), "no such");
+    }
+
+    #[test]
     fn diff_counts_and_marks() {
         let (html, added, removed) = diff("a\nb\nc\n", "a\nB\nc\nd\n");
         let html = html.into_string();

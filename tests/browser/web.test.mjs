@@ -1,7 +1,7 @@
 // The pages for people (src/web/, issue 34) in a real browser (make
 // browser-test; scripts/browser-test.sh starts snippetd, sets SNIPPETD_URL
 // and SNIPPETD_TOKEN): Debian's Chromium, driven by playwright-core.
-// Every page type at 1280 and 375 px, JavaScript on and off; fails on any
+// Every page type at 1280, 375 and 360 px, JavaScript on and off; fails on any
 // console error, page error, CSP violation, failed request, unexpected
 // status, request to a host other than loopback, or sideways scrolling of
 // the page. Checks copy-to-clipboard, #L5-L7 selection, the 303 from the
@@ -147,7 +147,8 @@ async function noInjection(page, label) {
 
 try {
   for (const js of [true, false]) {
-    for (const width of [1280, 375]) {
+    // 360 px: the narrowest phone the design is for (no screenshots).
+    for (const width of [1280, 375, 360]) {
       const ctx = await browser.newContext({ javaScriptEnabled: js, viewport: { width, height: 900 } });
       for (const p of pages) {
         const label = `${p.name} @${width} js=${js ? "on" : "off"}`;
@@ -179,7 +180,9 @@ try {
           const title = await page.title();
           check(title.includes("</pre><script>alert(1)</script>"), `${label}: the title is not shown as text: ${title}`);
         }
-        await page.screenshot({ path: `${out}/web-${p.name}-${width}-js-${js ? "on" : "off"}.png`, fullPage: width === 375 });
+        if (width !== 360) {
+          await page.screenshot({ path: `${out}/web-${p.name}-${width}-js-${js ? "on" : "off"}.png`, fullPage: width === 375 });
+        }
         await page.close();
       }
       await ctx.close();
@@ -205,6 +208,17 @@ try {
     check(extended === "L5,L6,L7,L8,L9", `shift-click selected ${extended}`);
     check(new URL(page.url()).hash === "#L5-L9", `hash ${page.url()}`);
     await page.screenshot({ path: `${out}/web-selection.png` });
+
+    // The languages highlighted: the 20 most common and then some, by
+    // the names src/web/code.rs writes (an unknown one stays plain).
+    const langs = [
+      "bash", "c", "cpp", "csharp", "css", "dart", "dockerfile", "elixir", "go", "haskell", "java",
+      "javascript", "json", "kotlin", "lua", "markdown", "php", "powershell", "python", "r", "ruby",
+      "rust", "scala", "sql", "swift", "typescript", "xml", "yaml", "ini", "c++", "c#", "js", "ts", "py",
+    ];
+    const missing = await page.evaluate((ls) => ls.filter((l) => !window.hljs.getLanguage(l)), langs);
+    check(missing.length === 0, `highlight.js lacks ${missing}`);
+    check(await page.evaluate(() => !window.hljs.getLanguage("no-such-language")), "an unknown language is known");
 
     // The API URL opened in a browser: 303 to the page.
     const resp = await page.goto(`${base}/snippets/${pub.id}`, { waitUntil: "networkidle" });
@@ -246,4 +260,4 @@ if (problems.length) {
   console.error(`web pages: ${problems.length} problem(s):\n  ${problems.join("\n  ")}`);
   process.exit(1);
 }
-console.log(`web pages: ${pages.length} pages x 2 widths x JS on/off, axe light/dark: ${checks} checks passed, screenshots in ${out}`);
+console.log(`web pages: ${pages.length} pages x 3 widths (1280, 375, 360) x JS on/off, axe light/dark: ${checks} checks passed, screenshots in ${out}`);
