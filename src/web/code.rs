@@ -4,6 +4,8 @@
 //! server writes the language's name and plain text only.
 
 use maud::{html, Markup};
+use std::time::Duration;
+
 use similar::{ChangeTag, TextDiff};
 
 /// The name highlight.js knows a language by, where ours differs from
@@ -45,10 +47,20 @@ pub fn block(code: &str, language: &str) -> Markup {
     }
 }
 
+/// Time Myers' algorithm may take before it settles for a coarser (still
+/// correct) diff: two 50,000-line versions with nothing in common would
+/// otherwise cost O(N·D) ≈ 10¹⁰ steps on every view.
+const DIFF_TIMEOUT: Duration = Duration::from_millis(100);
+/// Rows of the diff written at most (the counts are always whole): a
+/// page stays a page, the raw views have the rest.
+const DIFF_ROWS: usize = 2_000;
+
 /// What changed from `old` to `new`, line by line, with three lines of
 /// context around each change; and the counts of lines added, removed.
 pub fn diff(old: &str, new: &str) -> (Markup, usize, usize) {
-    let d = TextDiff::from_lines(old, new);
+    let d = TextDiff::configure()
+        .timeout(DIFF_TIMEOUT)
+        .diff_lines(old, new);
     let (mut added, mut removed) = (0, 0);
     for c in d.iter_all_changes() {
         match c.tag() {
@@ -58,6 +70,11 @@ pub fn diff(old: &str, new: &str) -> (Markup, usize, usize) {
         }
     }
     let groups = d.grouped_ops(3);
+    let mut rows = 0usize;
+    let mut shown = |_: &similar::Change<&str>| {
+        rows += 1;
+        rows <= DIFF_ROWS
+    };
     let markup = html! {
         @if groups.is_empty() {
             p { "The code did not change." }
@@ -69,7 +86,7 @@ pub fn diff(old: &str, new: &str) -> (Markup, usize, usize) {
                             span.line.gap { span.n { "⋯" } span.n { "⋯" } span.c { "" } }
                         }
                         @for op in group {
-                            @for c in d.iter_changes(op) {
+                            @for c in d.iter_changes(op).filter(|c| shown(c)) {
                                 @let (class, sign, label) = match c.tag() {
                                     ChangeTag::Insert => ("line add", "+", "added: "),
                                     ChangeTag::Delete => ("line del", "-", "removed: "),
@@ -89,6 +106,9 @@ pub fn diff(old: &str, new: &str) -> (Markup, usize, usize) {
                     }
                 }
             }
+            @if rows > DIFF_ROWS {
+                p.note { "The first " (DIFF_ROWS) " lines of the changes are shown; the raw views have both versions whole." }
+            }
         }
     };
     (markup, added, removed)
@@ -107,6 +127,25 @@ mod tests {
         assert!(html.contains(r#"data-lang="rust""#));
         assert!(!html.contains("id=\"L3\""));
         assert!(block("", "x").into_string().contains("id=\"L1\""));
+    }
+
+    /// Two versions with nothing in common, as large as a snippet may be:
+    /// bounded time and rows, whole counts.
+    #[test]
+    fn huge_diffs_are_bounded() {
+        let old: String = (0..25_000).map(|i| format!("a{i}\n")).collect();
+        let new: String = (0..25_000).map(|i| format!("b{i}\n")).collect();
+        let t = std::time::Instant::now();
+        let (html, added, removed) = diff(&old, &new);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!((added, removed), (25_000, 25_000));
+        let html = html.into_string();
+        assert_eq!(html.matches("<span class=\"line ").count(), DIFF_ROWS);
+        assert!(html.contains("The first 2000 lines"));
     }
 
     #[test]
