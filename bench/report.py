@@ -108,6 +108,17 @@ for lv in levels:
           f"{fmt(per(wk), 1)} | {fmt(per(other), 1)} | {fmt(idle, 0)} |")
     p()
 
+# Issue 34: the page for people against the JSON of the same snippets.
+if any(rate(lv, "page100") for lv in levels):
+    p("## The page for people vs the JSON (100-line snippets, issue 34: >= 0.5)")
+    p()
+    p("| RUST_LOG | json100 req/s | page100 req/s | page100/json100 |")
+    p("|---|---:|---:|---:|")
+    for lv in levels:
+        x, y = rate(lv, "json100"), rate(lv, "page100")
+        p(f"| {lv} | {fmt(x)} | {fmt(y)} | {fmt(y / x if x and y else None, 2)} |")
+    p()
+
 if len(levels) > 1:
     a, b = levels[0], levels[1]
     p(f"## Logging cost: RUST_LOG={a} vs {b}")

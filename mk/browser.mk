@@ -6,8 +6,9 @@ BROWSER_DIR := tests/browser
 
 .PHONY: browser-test
 
-browser-test: build $(BROWSER_DIR)/node_modules/.installed ## GET /docs in headless Chromium: no console errors, every operation listed, target/browser/docs.png
+browser-test: build $(BROWSER_DIR)/node_modules/.installed ## GET /docs and the pages (/s…) in headless Chromium: no console errors, axe, target/browser/*.png
 	scripts/vendor-docs-ui.sh --check
+	scripts/vendor-web.sh --check
 	scripts/browser-test.sh
 
 $(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package-lock.json

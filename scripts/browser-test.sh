@@ -2,7 +2,9 @@
 # `make browser-test`: the real snippetd (SNIPPETD_BIN, the debug build by
 # default) on a free loopback port, against a throw-away PostgreSQL of its
 # own (scripts/dev-db.sh in target/browser/pg, on another free port), then
-# tests/browser/docs.test.mjs in headless Chromium. Everything it started is
+# tests/browser/docs.test.mjs (GET /docs) and tests/browser/web.test.mjs
+# (the pages for people, seeded with a token of owner `browser`) in
+# headless Chromium. Everything it started is
 # stopped on exit; the server's log is kept in target/browser/server.log.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +28,10 @@ DATABASE_URL=$("$root/scripts/dev-db.sh")
 port=$(free_port)
 export DATABASE_URL HOST=127.0.0.1 PORT=$port METRICS_ADDR=off LOG_FORMAT=text
 "$bin" migrate >"$out/server.log" 2>&1
+"$bin" owner add browser >>"$out/server.log" 2>&1
+SNIPPETD_TOKEN=$("$bin" token create --owner browser --name browser-test \
+  --scopes snippets:read,snippets:write 2>>"$out/server.log")
+export SNIPPETD_TOKEN
 "$bin" serve >>"$out/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
@@ -34,4 +40,6 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-SNIPPETD_URL=http://127.0.0.1:$port node "$root/tests/browser/docs.test.mjs"
+export SNIPPETD_URL=http://127.0.0.1:$port
+node "$root/tests/browser/docs.test.mjs"
+node "$root/tests/browser/web.test.mjs"

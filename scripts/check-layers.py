@@ -28,6 +28,9 @@ LAYERS = [
     {"db"},
     {"auth"},
     {"snippets"},
+    # The pages for people (src/web/): beside http and below it, on the
+    # domain's face; http routes to them.
+    {"web"},
     {"http"},
     {"serve", "supervisor", "healthcheck"},
     {"commands", "cli"},

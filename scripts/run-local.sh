@@ -29,6 +29,9 @@ if [ "${AUTH_MODE:-tokens}" = tokens ]; then
 else
   echo "AUTH_MODE=${AUTH_MODE}: no token needed" >&2
 fi
+port=${PORT:-3000}
+printf 'Pages for people: http://localhost:%s/s (a snippet: http://localhost:%s/s/<id>); API docs: http://localhost:%s/docs\n\n' \
+  "$port" "$port" "$port" >&2
 # Not exec: when the server stops (Ctrl-C reaches it too), stop the database.
 "$bin" serve &
 pid=$!

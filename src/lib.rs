@@ -20,3 +20,4 @@ pub mod signals;
 pub mod snippets;
 pub mod supervisor;
 pub mod util;
+pub mod web;

@@ -12,8 +12,11 @@ use super::ratelimit::{Budget, Key};
 use super::router::{self, Route};
 use super::transfer::{self, Reply};
 use super::App;
-use super::{auth, docs_ui, forks, identity, import, probes, raw, respond, revisions, snippet};
+use super::{
+    auth, docs_ui, forks, identity, import, negotiate, probes, raw, respond, revisions, snippet,
+};
 use crate::auth::{Caller, Scope, Verification};
+use crate::web;
 use http_body_util::Either;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -59,8 +62,20 @@ async fn dispatched(app: &App, req: Req) -> Response<Reply> {
     // need no identity either, so their `Authorization` is never read.
     let exempt = matches!(
         route,
-        Ok(Route::Health | Route::Ready | Route::OpenApi | Route::Docs | Route::DocsAsset(_))
+        Ok(Route::Health
+            | Route::Ready
+            | Route::OpenApi
+            | Route::Docs
+            | Route::DocsAsset(_)
+            | Route::Static(_))
     );
+    // The pages for people are limited like any read, but never read a
+    // token: a browser sees what anyone sees (src/web/mod.rs).
+    let anonymous = exempt
+        || matches!(
+            route,
+            Ok(Route::Browse | Route::Page(_) | Route::PageHistory(_) | Route::PageVersion(..))
+        );
     let budget = Budget::of(req.method());
     let address = req
         .extensions()
@@ -78,7 +93,7 @@ async fn dispatched(app: &App, req: Req) -> Response<Reply> {
         // the largest handler's size moved at every level (callgrind: ~20 KB
         // memcpy per request). A request without a token (most reads)
         // builds no lookup future at all.
-        Ok(route) => match auth::credential(app, req.uri(), req.headers(), exempt) {
+        Ok(route) => match auth::credential(app, req.uri(), req.headers(), anonymous) {
             Ok(auth::Credential::Known(caller)) => Ok(caller),
             Ok(auth::Credential::Token(tok)) => match app.auth.verify_cached(tok) {
                 Verification::Answered(answer) => answer.map_err(ApiError::from),
@@ -165,6 +180,37 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
         Route::OpenApi => probes::openapi(app, req.headers()),
         Route::Docs => Ok(docs_ui::page()),
         Route::DocsAsset(asset) => Ok(docs_ui::serve(asset, req.headers())),
+        Route::Static(asset) => Ok(web::assets::serve(asset, req.headers()).map(Body::new)),
+        Route::Browse => {
+            let client = snippet::client(caller, &req);
+            page(
+                Box::pin(web::browse(
+                    &app.snippets,
+                    caller,
+                    req.uri().query(),
+                    &client,
+                ))
+                .await,
+            )
+        }
+        Route::Page(id) => {
+            page(Box::pin(web::snippet(&app.snippets, caller, id, req.headers())).await)
+        }
+        Route::PageHistory(id) => page(
+            Box::pin(web::history(
+                &app.snippets,
+                caller,
+                id,
+                req.uri().query(),
+                req.headers(),
+            ))
+            .await,
+        ),
+        Route::PageVersion(id, v) => {
+            page(Box::pin(web::version(&app.snippets, caller, id, v, req.headers())).await)
+        }
+        // A browser opening the API's URL is sent to the page.
+        Route::GetSnippet(id) if negotiate::prefers_html(req.headers()) => Ok(to_page(id)),
         Route::Options(allow) => {
             let mut resp = respond::empty(StatusCode::NO_CONTENT);
             resp.headers_mut()
@@ -201,4 +247,28 @@ async fn handle(app: &App, route: Route, caller: &Caller, req: Req) -> Result<Re
         Route::CreateOwner => Box::pin(identity::create_owner(app, caller, req)).await,
         Route::DeleteOwner(h) => Box::pin(identity::delete_owner(app, caller, h)).await,
     }
+}
+
+/// A page's answer as the API's: its errors other than 404 (which the
+/// page answers itself) become problem+json like any route's.
+fn page(
+    r: std::result::Result<Response<bytes::Bytes>, crate::snippets::SnippetError>,
+) -> Result<Response<Body>> {
+    r.map(|resp| resp.map(Body::new)).map_err(ApiError::from)
+}
+
+/// 303 to `/s/{id}`; `Vary: Accept`, as the JSON answer carries too.
+fn to_page(id: uuid::Uuid) -> Response<Body> {
+    let mut resp = respond::empty(StatusCode::SEE_OTHER);
+    let h = resp.headers_mut();
+    h.insert(
+        hyper::header::LOCATION,
+        HeaderValue::from_str(&format!("/s/{id}")).expect("uuid is ASCII"),
+    );
+    h.append(hyper::header::VARY, HeaderValue::from_static("accept"));
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    resp
 }

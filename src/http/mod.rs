@@ -12,6 +12,7 @@ pub mod guard;
 pub mod identity;
 pub mod import;
 pub mod layers;
+pub mod negotiate;
 pub mod probes;
 pub mod problem;
 pub mod ratelimit;

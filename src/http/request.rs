@@ -250,11 +250,6 @@ pub fn revision_query(query: Option<&str>) -> Result<RevisionQuery, ApiError> {
     })
 }
 
-/// Words (separated by white space, `or` aside) a search may have.
-const MAX_Q_WORDS: usize = 8;
-/// `or`s a search may have.
-const MAX_Q_ORS: usize = 3;
-
 /// Parses and checks the list parameters; the rules for `language` and
 /// `tag` are the snippet schema's own (validate::list_filters).
 pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
@@ -271,21 +266,7 @@ pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
     tags.sort();
     tags.dedup();
     if let Some(text) = &raw.q {
-        if text.trim().is_empty() || text.chars().count() > 200 || text.contains('\0') {
-            return Err(bad("q must be 1 to 200 characters, not blank".into()));
-        }
-        // Each word is a posting list the GIN index reads, each `or` a
-        // union of them: bounded, so that one search's cost is (issue 31).
-        let ors = text
-            .split_whitespace()
-            .filter(|w| w.eq_ignore_ascii_case("or"))
-            .count();
-        let words = text.split_whitespace().count() - ors;
-        if words > MAX_Q_WORDS || ors > MAX_Q_ORS {
-            return Err(bad(format!(
-                "q may have at most {MAX_Q_WORDS} words and {MAX_Q_ORS} `or`s"
-            )));
-        }
+        validate::search_text(text).map_err(bad)?;
     }
     validate::list_filters(raw.language.as_deref(), &tags).map_err(|v| {
         bad(v

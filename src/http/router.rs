@@ -35,6 +35,11 @@ pub enum Resource {
     Owner,
     Docs,
     DocsAsset,
+    Browse,
+    Page,
+    PageHistory,
+    PageVersion,
+    Static,
 }
 
 /// Every path, the resource it names and the methods it allows, in the
@@ -74,11 +79,30 @@ pub const ROUTES: &[(&str, Resource, &str)] = &[
     // API operations, so not in the OpenAPI document (NOT_IN_OPENAPI).
     ("/docs", Resource::Docs, "GET, HEAD"),
     ("/docs/{dir}/{file}", Resource::DocsAsset, "GET, HEAD"),
+    // The pages for people (src/web/): HTML and their files, not API
+    // operations either.
+    ("/s", Resource::Browse, "GET, HEAD"),
+    ("/s/{id}", Resource::Page, "GET, HEAD"),
+    ("/s/{id}/revisions", Resource::PageHistory, "GET, HEAD"),
+    (
+        "/s/{id}/revisions/{version}",
+        Resource::PageVersion,
+        "GET, HEAD",
+    ),
+    ("/static/{file}", Resource::Static, "GET, HEAD"),
 ];
 
 /// Paths of [`ROUTES`] the OpenAPI document leaves out: the HTML page that
 /// renders it and that page's files, which no API client calls.
-pub const NOT_IN_OPENAPI: &[&str] = &["/docs", "/docs/{dir}/{file}"];
+pub const NOT_IN_OPENAPI: &[&str] = &[
+    "/docs",
+    "/docs/{dir}/{file}",
+    "/s",
+    "/s/{id}",
+    "/s/{id}/revisions",
+    "/s/{id}/revisions/{version}",
+    "/static/{file}",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -106,6 +130,12 @@ pub enum Route {
     DeleteOwner(Handle),
     Docs,
     DocsAsset(&'static docs_ui::Asset),
+    /// `GET /s`: the public list for people.
+    Browse,
+    Page(Uuid),
+    PageHistory(Uuid),
+    PageVersion(Uuid, i64),
+    Static(&'static crate::web::assets::Asset),
     /// `OPTIONS` on a known path: answered with `Allow`.
     Options(&'static str),
 }
@@ -241,6 +271,17 @@ fn resolve(method: &Method, found: &matchit::Match<'_, '_, &usize>) -> Result<Ro
                 .and_then(|(dir, file)| docs_ui::asset(dir, file))
                 .ok_or(Miss::NotFound)?,
         ),
+        (R::Browse, &Method::GET, _) => Route::Browse,
+        (R::Page, &Method::GET, Some(id)) => Route::Page(id),
+        (R::PageHistory, &Method::GET, Some(id)) => Route::PageHistory(id),
+        (R::PageVersion, &Method::GET, Some(id)) => Route::PageVersion(id, version.unwrap_or(0)),
+        (R::Static, &Method::GET, _) => Route::Static(
+            found
+                .params
+                .get("file")
+                .and_then(crate::web::assets::find)
+                .ok_or(Miss::NotFound)?,
+        ),
         _ => return Err(Miss::MethodNotAllowed(allow)),
     };
     Ok(route)
@@ -325,7 +366,14 @@ mod tests {
                 .replace("{version}", "3")
                 .replace("{handle}", "alice")
                 .replace("{dir}", docs_ui::ASSET_DIR)
-                .replace("{file}", "init.js");
+                .replace(
+                    "{file}",
+                    if tpl.starts_with("/static/") {
+                        crate::web::assets::CSS.name()
+                    } else {
+                        "init.js"
+                    },
+                );
             assert_eq!(template(&path), Some(*tpl));
             for m in allow.split(", ") {
                 let m: Method = m.parse().unwrap();

@@ -1,7 +1,7 @@
 //! The snippet resource's routes: list, create, get, replace, patch,
 //! delete (HTTP in, one call of the domain's face, HTTP out).
 
-use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, ETAG, LINK};
+use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, ETAG, LINK, VARY};
 use hyper::{Response, StatusCode};
 use uuid::Uuid;
 
@@ -105,12 +105,18 @@ pub async fn get(
         resp.headers_mut().insert(ETAG, etag_header(s.version));
         resp.headers_mut()
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        resp.headers_mut()
+            .append(VARY, HeaderValue::from_static("accept"));
         return Ok(resp);
     }
     app.snippets
         .show_sources(caller, std::slice::from_mut(&mut s))
         .await?;
-    Ok(snippet(StatusCode::OK, &s))
+    // A browser's Accept gets a 303 to the page instead (dispatch.rs).
+    let mut resp = snippet(StatusCode::OK, &s);
+    resp.headers_mut()
+        .append(VARY, HeaderValue::from_static("accept"));
+    Ok(resp)
 }
 
 pub async fn replace(app: &App, caller: &Caller, id: Uuid, req: Req) -> Result<Response<Body>> {

@@ -376,10 +376,12 @@ fn access_log(line: AccessLine<'_>) {
     );
 }
 
+/// An error the handler wrote itself: problem+json, or a page for people
+/// (src/web/: its 404 and 400 are HTML, like the page asked for).
 fn is_problem<B>(resp: &Response<B>) -> bool {
-    resp.headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == b"application/problem+json")
+    resp.headers().get(CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes() == b"application/problem+json" || v.as_bytes() == b"text/html; charset=utf-8"
+    })
 }
 
 #[cfg(test)]

@@ -44,6 +44,32 @@ pub fn warm_up() {
     LazyLock::force(&FILTERS);
 }
 
+/// Words (separated by white space, `or` aside) a search may have.
+pub const MAX_SEARCH_WORDS: usize = 8;
+/// `or`s a search may have.
+pub const MAX_SEARCH_ORS: usize = 3;
+
+/// The search text `q`: 1 to 200 characters, not blank, no NUL, at most
+/// [`MAX_SEARCH_WORDS`] words and [`MAX_SEARCH_ORS`] `or`s. Each word is a
+/// posting list the GIN index reads, each `or` a union of them: bounded,
+/// so that one search's cost is (issue 31). The error says which rule.
+pub fn search_text(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() || text.chars().count() > 200 || text.contains('\0') {
+        return Err("q must be 1 to 200 characters, not blank".into());
+    }
+    let ors = text
+        .split_whitespace()
+        .filter(|w| w.eq_ignore_ascii_case("or"))
+        .count();
+    let words = text.split_whitespace().count() - ors;
+    if words > MAX_SEARCH_WORDS || ors > MAX_SEARCH_ORS {
+        return Err(format!(
+            "q may have at most {MAX_SEARCH_WORDS} words and {MAX_SEARCH_ORS} `or`s"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks `GET /snippets` filters against the snippet schema's rules.
 pub fn list_filters(language: Option<&str>, tags: &[String]) -> Result<(), Vec<Violation>> {
     let mut doc = serde_json::Map::new();

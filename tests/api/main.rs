@@ -21,3 +21,4 @@ mod limits;
 mod limits_memory;
 mod revisions;
 mod transfer;
+mod web;
