@@ -69,11 +69,16 @@ fn log_sink() -> &'static Mutex<std::fs::File> {
 
 /// Collects a child's output lines (and tees them to the log sink).
 #[derive(Clone, Default)]
-pub struct Lines(Arc<Mutex<Vec<String>>>);
+pub struct Lines(
+    Arc<Mutex<Vec<String>>>,
+    /// Streams still being read (their reader has not met end of file).
+    Arc<std::sync::atomic::AtomicUsize>,
+);
 
 impl Lines {
     pub fn capture(&self, stream: impl std::io::Read + Send + 'static) {
-        let lines = self.0.clone();
+        let (lines, open) = (self.0.clone(), self.1.clone());
+        open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
                 if let Ok(mut f) = log_sink().lock() {
@@ -81,7 +86,18 @@ impl Lines {
                 }
                 lines.lock().unwrap().push(line);
             }
+            open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         });
+    }
+
+    /// Waits (bounded) until every captured stream has been read to its
+    /// end: after the process exits, its last lines may still be in the
+    /// pipe when `wait` returns.
+    pub fn drained(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.1.load(std::sync::atomic::Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn all(&self) -> Vec<String> {
@@ -216,6 +232,9 @@ impl Server {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
+                // Its last lines may still be in the pipe (a grandchild
+                // holding it open is waited for at most a second).
+                self.logs.drained(Duration::from_secs(1));
                 return status.code();
             }
             std::thread::sleep(Duration::from_millis(20));
