@@ -11,15 +11,8 @@ fn weight(accept: &str, media: &str) -> f32 {
     let (ty, _) = media.split_once('/').unwrap_or((media, ""));
     let mut best: Option<(u8, f32)> = None;
     for item in accept.split(',') {
-        let mut parts = item.split(';');
-        let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim().eq_ignore_ascii_case("q").then(|| v.trim())
-            })
-            .next()
-            .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+        let (range, q) = crate::util::qvalue::weighted(item);
+        let range = range.to_ascii_lowercase();
         let specificity = if range == media {
             3
         } else if range.strip_suffix("/*") == Some(ty) {

@@ -4,9 +4,9 @@
 //! name can be cached for a year (`immutable`) and no reader ever mixes
 //! an old script with a new page.
 //!
-//! Text files are also served gzipped to clients that accept it,
-//! compressed once, at their first such request (flate2, level 9), and
-//! kept: ~45 KB of memory for all of them, nothing per request.
+//! Every one is text, also served gzipped to clients that accept it:
+//! compressed once, at its first request (flate2, level 9), and kept:
+//! ~45 KB of memory for all of them, nothing per request.
 //! highlight.js is vendored by scripts/vendor-web.sh, its bytes checked
 //! against SHA256SUMS (as Swagger UI's are: src/http/docs_ui/).
 
@@ -14,9 +14,7 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use hyper::header::{
-    HeaderMap, HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, VARY,
-};
+use hyper::header::HeaderMap;
 use hyper::Response;
 use sha2::{Digest, Sha256};
 
@@ -28,25 +26,23 @@ pub struct Asset {
     ext: &'static str,
     content_type: &'static str,
     plain: &'static [u8],
-    text: bool,
     name: OnceLock<String>,
     gzip: OnceLock<Vec<u8>>,
 }
 
 impl Asset {
     const fn new(stem: &'static str, ext: &'static str, plain: &'static [u8]) -> Asset {
-        let (content_type, text) = match ext.as_bytes() {
-            b"css" => ("text/css; charset=utf-8", true),
-            b"js" => ("text/javascript; charset=utf-8", true),
-            b"svg" => ("image/svg+xml", true),
-            _ => ("text/plain; charset=utf-8", true),
+        let content_type = match ext.as_bytes() {
+            b"css" => "text/css; charset=utf-8",
+            b"js" => "text/javascript; charset=utf-8",
+            b"svg" => "image/svg+xml",
+            _ => "text/plain; charset=utf-8",
         };
         Asset {
             stem,
             ext,
             content_type,
             plain,
-            text,
             name: OnceLock::new(),
             gzip: OnceLock::new(),
         }
@@ -66,7 +62,7 @@ impl Asset {
         format!("/static/{}", self.name())
     }
 
-    fn gzipped(&self) -> &[u8] {
+    fn gzipped(&'static self) -> &'static [u8] {
         self.gzip.get_or_init(|| {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
             enc.write_all(self.plain).expect("writes to a Vec");
@@ -96,64 +92,13 @@ pub fn find(file: &str) -> Option<&'static Asset> {
 
 /// The asset's bytes, cached for a year, gzipped when the client takes it.
 pub fn serve(a: &'static Asset, req: &HeaderMap) -> Response<Bytes> {
-    let gzip = a.text && accepts_gzip(req);
-    let body = if gzip {
-        Bytes::from_static(a.gzipped())
-    } else {
-        Bytes::from_static(a.plain)
-    };
-    let mut resp = Response::new(body);
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(a.content_type));
-    h.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    if a.text {
-        h.append(VARY, HeaderValue::from_static("accept-encoding"));
-    }
-    if gzip {
-        h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    resp
-}
-
-/// RFC 9110 §12.5.3: `gzip` (or `*` when gzip is not named) with a
-/// non-zero weight.
-fn accepts_gzip(h: &HeaderMap) -> bool {
-    let mut named = None;
-    let mut star = None;
-    for item in h
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-    {
-        let mut parts = item.split(';');
-        let coding = parts.next().unwrap_or("").trim();
-        let weight = parts
-            .filter_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim().eq_ignore_ascii_case("q").then(|| v.trim())
-            })
-            .next()
-            .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
-        if coding.eq_ignore_ascii_case("gzip") {
-            named = Some(weight > 0.0);
-        } else if coding == "*" {
-            star = Some(weight > 0.0);
-        }
-    }
-    named.or(star).unwrap_or(false)
+    crate::util::static_file::immutable(a.content_type, a.plain, Some(a.gzipped()), req)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING};
     use std::io::Read as _;
 
     #[test]

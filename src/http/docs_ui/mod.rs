@@ -19,9 +19,7 @@
 //! in (no decompressor, no per-request work).
 
 use bytes::Bytes;
-use hyper::header::{
-    HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, VARY,
-};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{HeaderMap, Response};
 
 use super::problem::Body;
@@ -125,75 +123,13 @@ pub fn page() -> Response<Body> {
 }
 
 pub fn serve(a: &Asset, req: &HeaderMap) -> Response<Body> {
-    let gzip = a.gzip.filter(|_| accepts_gzip(req));
-    let mut resp = Response::new(Body::from(Bytes::from_static(gzip.unwrap_or(a.plain))));
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(a.content_type));
-    h.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    nosniff(h);
-    if a.gzip.is_some() {
-        // Caches must key on the client's codings (CORS may add its own).
-        h.append(VARY, HeaderValue::from_static("accept-encoding"));
-    }
-    if gzip.is_some() {
-        h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    resp
-}
-
-/// RFC 9110 §12.5.3: `gzip` (or `*`, when gzip is not named) with a
-/// non-zero weight. `x-gzip` is not worth a branch for these files.
-fn accepts_gzip(h: &HeaderMap) -> bool {
-    let mut named = None;
-    let mut star = None;
-    for item in h
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-    {
-        let mut parts = item.split(';');
-        let coding = parts.next().unwrap_or("").trim();
-        let weight = parts
-            .filter_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim().eq_ignore_ascii_case("q").then(|| v.trim())
-            })
-            .next()
-            .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
-        if coding.eq_ignore_ascii_case("gzip") {
-            named = Some(weight > 0.0);
-        } else if coding == "*" {
-            star = Some(weight > 0.0);
-        }
-    }
-    named.or(star).unwrap_or(false)
+    crate::util::static_file::immutable(a.content_type, a.plain, a.gzip, req).map(Body::new)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
-
-    fn ae(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
-        h
-    }
-
-    #[test]
-    fn gzip_only_when_accepted() {
-        for v in ["gzip", "br, gzip", "GZIP;q=0.5", "*", "deflate, *;q=0.1"] {
-            assert!(accepts_gzip(&ae(v)), "{v}");
-        }
-        for v in ["", "identity", "br", "gzip;q=0", "gzip;q=0.0, *", "*;q=0"] {
-            assert!(!accepts_gzip(&ae(v)), "{v}");
-        }
-        assert!(!accepts_gzip(&HeaderMap::new()));
-    }
 
     /// The page names every asset it loads under this build's directory,
     /// and only those.
