@@ -12,8 +12,8 @@ use crate::logging::error_chain;
 /// by the server's message, which PostgreSQL writes in English unless
 /// `lc_messages` is changed (it is not on RDS or in our clusters).
 const TRANSIENT: &[&str] = &[
-    "canceling statement due to statement timeout", // 57014
-    "canceling statement due to lock timeout",      // 55P03
+    STATEMENT_TIMEOUT,                                     // 57014
+    "canceling statement due to lock timeout",             // 55P03
     "terminating connection due to administrator command", // 57P01
     "terminating connection due to unexpected postmaster exit",
     "terminating connection because of crash of another server process", // 57P02
@@ -23,6 +23,16 @@ const TRANSIENT: &[&str] = &[
     "could not serialize access", // 40001
     "deadlock detected",          // 40P01
 ];
+
+/// PostgreSQL's message when `statement_timeout` stopped a statement.
+const STATEMENT_TIMEOUT: &str = "canceling statement due to statement timeout";
+
+/// Whether `statement_timeout` stopped the statement (one of the
+/// [`TRANSIENT`] failures, which a caller that set its own timeout may
+/// want to tell apart: a search's, src/snippets/list.rs).
+pub fn timed_out(e: &DieselError) -> bool {
+    matches!(e, DieselError::DatabaseError(_, info) if info.message().starts_with(STATEMENT_TIMEOUT))
+}
 
 /// The foreign keys a write meets when the caller's owner row was deleted
 /// after its token was cached (src/auth/cache.rs trusts a token for 10 s):

@@ -166,11 +166,9 @@ pub async fn list(
 }
 
 /// A search's statement that ran out of time is the search's timeout, not
-/// a database failure (PostgreSQL's message for SQLSTATE 57014).
+/// a database failure.
 fn stopped(e: DieselError, timeout: Duration) -> SnippetError {
-    let timed_out = matches!(&e, DieselError::DatabaseError(_, info)
-        if info.message().starts_with("canceling statement due to statement timeout"));
-    if !timed_out {
+    if !crate::db::error::timed_out(&e) {
         return SnippetError::from(e);
     }
     metrics::counter!(crate::metrics::SEARCH_TIMEOUTS).increment(1);
@@ -261,19 +259,14 @@ async fn search(
         let ids: Vec<Uuid> = matches.iter().map(|m| m.1).collect();
         // By primary key, the filters checked again as expressions no
         // index serves (a row may have changed since the probe).
-        let bare = ListQuery {
-            language: None,
-            tags: Vec::new(),
-            q: None,
-            ..q.clone()
-        };
+        let (bare, filters) = unindexed(q);
         let query = filtered!(
             s::snippets.select(Snippet::as_select()).into_boxed(),
             &bare,
             scope
         )
         .filter(s::id.eq_any(ids))
-        .filter(Unindexed(q.language.clone(), q.tags.clone(), q.q.clone()))
+        .filter(filters)
         .order((s::created_at.desc(), s::id.desc()));
         // A match that changed since the first query is left out, and the
         // next page is still offered.
@@ -308,6 +301,19 @@ async fn sorted(
     Ok(paged(query.load(c).await?, q.limit))
 }
 
+/// `q` split in two: its scope, cursor and page (no filter), and its
+/// filters as expressions no index serves.
+fn unindexed(q: &ListQuery) -> (ListQuery, Unindexed) {
+    let filters = Unindexed(q.language.clone(), q.tags.clone(), q.q.clone());
+    let bare = ListQuery {
+        language: None,
+        tags: Vec::new(),
+        q: None,
+        ..q.clone()
+    };
+    (bare, filters)
+}
+
 /// The newest `rows` rows past the cursor, in page order, searched with
 /// the filters as expressions no index serves ([`Walk`]: one range of a
 /// newest-first index, read lazily; given a GIN index, the planner would
@@ -320,19 +326,14 @@ async fn walk_newest(
     page: i64,
     rows: i64,
 ) -> QueryResult<Option<(Vec<Snippet>, bool)>> {
-    let bare = ListQuery {
-        language: None,
-        tags: Vec::new(),
-        q: None,
-        ..q.clone()
-    };
+    let (bare, filters) = unindexed(q);
     let newest = filtered!(s::snippets.select(AllColumns).into_boxed(), &bare, scope)
         .order((s::created_at.desc(), s::id.desc()))
         .limit(rows);
     let walk = Walk {
         select: Snippet::as_select(),
         rows: newest,
-        filter: Unindexed(q.language.clone(), q.tags.clone(), q.q.clone()),
+        filter: filters,
         page,
     };
     let found = walk.load(c).await?;
