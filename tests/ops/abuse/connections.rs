@@ -183,7 +183,8 @@ fn one_address_cannot_hold_every_connection() {
     let (closed, got) = wait_closed(&mut fifth, Duration::from_secs(5));
     assert!(
         closed.is_some_and(|t| t < Duration::from_secs(2)),
-        "{closed:?}"
+        "{closed:?}, answered {:?}",
+        String::from_utf8_lossy(&got)
     );
     assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
     // Another address is served at once.
