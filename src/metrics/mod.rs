@@ -59,6 +59,36 @@ pub const OPEN_FDS: &str = "process_open_fds";
 pub const UPTIME: &str = "snippetd_uptime_seconds";
 pub const BUILD_INFO: &str = "snippetd_build_info";
 
+/// Every metric this process exports, in docs/metrics.md's order. A test
+/// (tests/ops/metrics/coverage.rs) checks that a server exports exactly
+/// these and that each one moves: nothing is exported that nothing
+/// updates.
+pub const ALL: [&str; 23] = [
+    HTTP_REQUESTS,
+    HTTP_DURATION,
+    HTTP_IN_FLIGHT,
+    HTTP_REJECTED,
+    RATE_LIMITED,
+    AUTH_FAILURES,
+    POOL_CONNECTIONS,
+    POOL_IDLE,
+    POOL_MAX,
+    POOL_WAITING,
+    POOL_WAITED,
+    POOL_TIMEOUTS,
+    DB_CONNECTION_ERRORS,
+    SEARCH_QUEUED,
+    SEARCH_REJECTED,
+    SEARCH_REFUSED,
+    SEARCH_TIMEOUTS,
+    LOOKUP_BATCH,
+    CREATE_BATCH,
+    RSS,
+    OPEN_FDS,
+    UPTIME,
+    BUILD_INFO,
+];
+
 /// The route label of a path that matches no route template.
 pub const UNMATCHED: &str = "unmatched";
 /// The status class label values, indexed by `status / 100 - 1`.

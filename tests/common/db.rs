@@ -88,6 +88,53 @@ impl TestDb {
         )
     }
 
+    /// Holds the snippets table in ACCESS EXCLUSIVE mode until the returned
+    /// lock is released (or dropped); returns once the lock is held.
+    pub fn hold_snippets(&self) -> TableLock {
+        use std::io::Write;
+        let mut session = self.cluster.psql_session(&self.name);
+        let stdin = session.stdin.as_mut().expect("piped stdin");
+        stdin
+            .write_all(b"BEGIN; LOCK TABLE snippets IN ACCESS EXCLUSIVE MODE;\n")
+            .expect("write to psql");
+        stdin.flush().expect("write to psql");
+        self.wait_for_lock();
+        TableLock(Some(session))
+    }
+
+    /// How many sessions of the app role wait for a lock in this database.
+    pub fn lock_waiters(&self) -> usize {
+        self.cluster
+            .psql(
+                "postgres",
+                &format!(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
+                     AND wait_event_type = 'Lock'",
+                    self.name
+                ),
+            )
+            .trim()
+            .parse()
+            .expect("a count")
+    }
+
+    fn wait_for_lock(&self) {
+        let held = format!(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE d.datname = '{}' AND l.mode = 'AccessExclusiveLock' \
+             AND l.locktype = 'relation' AND l.granted",
+            self.name
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.cluster.psql("postgres", &held).trim() != "1" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lock was never taken"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Holds the snippets table in ACCESS EXCLUSIVE mode for `secs` seconds
     /// from another session (every query on it waits); returns once the
     /// lock is held. The waiting is done from the `postgres` database, so
@@ -103,20 +150,33 @@ impl TestDb {
                 ),
             )
         });
-        let held = format!(
-            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
-             WHERE d.datname = '{}' AND l.mode = 'AccessExclusiveLock' \
-             AND l.locktype = 'relation' AND l.granted",
-            self.name
-        );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while self.cluster.psql("postgres", &held).trim() != "1" {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the lock was never taken"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        self.wait_for_lock();
         locker
+    }
+}
+
+/// The snippets table held by a psql session (`TestDb::hold_snippets`).
+pub struct TableLock(Option<std::process::Child>);
+
+impl TableLock {
+    /// Commits the holding transaction: every query that waited goes on.
+    pub fn release(mut self) {
+        self.end();
+    }
+
+    fn end(&mut self) {
+        if let Some(mut session) = self.0.take() {
+            use std::io::Write;
+            if let Some(mut stdin) = session.stdin.take() {
+                let _ = stdin.write_all(b"COMMIT;\n");
+            } // stdin closed here: psql exits
+            let _ = session.wait();
+        }
+    }
+}
+
+impl Drop for TableLock {
+    fn drop(&mut self) {
+        self.end();
     }
 }

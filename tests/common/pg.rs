@@ -284,7 +284,31 @@ impl Cluster {
 
     /// Runs SQL as administrator in `db`; returns psql's unaligned output.
     pub fn psql(&self, db: &str, sql: &str) -> String {
-        let conn = if self.admin.contains("://") {
+        let out = Command::new(self.psql_program())
+            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(self.conninfo(db))
+            .args(["-c", sql])
+            .output()
+            .expect("run psql");
+        check(out, &format!("psql {sql:?}"))
+    }
+
+    /// A psql session as administrator in `db`, reading SQL from its stdin:
+    /// whatever it starts (a transaction, a lock) lasts until the test
+    /// writes more or closes it.
+    pub fn psql_session(&self, db: &str) -> std::process::Child {
+        Command::new(self.psql_program())
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(self.conninfo(db))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("run psql")
+    }
+
+    /// The administrator's connection string, for database `db`.
+    fn conninfo(&self, db: &str) -> String {
+        if self.admin.contains("://") {
             // Swap the database of the URL.
             let (head, tail) = self.admin.split_at(self.admin.find("://").unwrap() + 3);
             let (auth_host, rest) = tail.split_once('/').unwrap_or((tail, ""));
@@ -295,23 +319,7 @@ impl Cluster {
             format!("{head}{auth_host}/{db}{query}")
         } else {
             format!("{} dbname={db}", self.admin.replace(" dbname=postgres", ""))
-        };
-        let out = Command::new(self.psql_program())
-            .args([
-                "-X",
-                "-q",
-                "-t",
-                "-A",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                &conn,
-                "-c",
-                sql,
-            ])
-            .output()
-            .expect("run psql");
-        check(out, &format!("psql {sql:?}"))
+        }
     }
 
     /// A fresh database owned by the app role.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
+mod coverage;
 mod emf;
 mod prometheus;
 mod trace;
@@ -30,6 +31,15 @@ fn series(text: &str) -> BTreeMap<String, f64> {
             )
         })
         .collect()
+}
+
+/// A server with its metrics listener on a free port, and that address.
+fn with_metrics(extra: &[(&str, &str)]) -> (TestApp, std::net::SocketAddr) {
+    let maddr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let addr = maddr.to_string();
+    let mut env = vec![("METRICS_ADDR", addr.as_str())];
+    env.extend_from_slice(extra);
+    (TestApp::with_env(&env), maddr)
 }
 
 fn scrape(addr: std::net::SocketAddr) -> BTreeMap<String, f64> {

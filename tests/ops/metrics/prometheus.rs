@@ -4,9 +4,7 @@ use super::*;
 
 #[test]
 fn metrics_port_serves_prometheus_and_the_api_port_does_not() {
-    let port = free_port();
-    let maddr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let app = TestApp::with_env(&[("METRICS_ADDR", &maddr.to_string())]);
+    let (app, maddr) = with_metrics(&[]);
     let api = app.client();
 
     // Not on the API port, under any method or spelling.
@@ -84,11 +82,7 @@ fn metrics_port_serves_prometheus_and_the_api_port_does_not() {
 
 #[test]
 fn rate_limit_rejections_are_counted() {
-    let maddr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let app = TestApp::with_env(&[
-        ("METRICS_ADDR", &maddr.to_string()),
-        ("RATE_LIMIT_WRITES_PER_MINUTE", "1"),
-    ]);
+    let (app, maddr) = with_metrics(&[("RATE_LIMIT_WRITES_PER_MINUTE", "1")]);
     let c = app.client();
     let body = serde_json::json!({"title": "t", "language": "c", "code": "x"});
     assert_eq!(c.create_status(&body), 201);
@@ -102,8 +96,7 @@ fn rate_limit_rejections_are_counted() {
 /// authorization is counted by its reason (the counter stayed at 0).
 #[test]
 fn auth_failures_are_counted_by_reason() {
-    let maddr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let app = TestApp::with_env(&[("METRICS_ADDR", &maddr.to_string())]);
+    let (app, maddr) = with_metrics(&[]);
     let body = serde_json::json!({"title": "t", "language": "c", "code": "x"});
     let id = app.client().create(&body)["id"]
         .as_str()
