@@ -4,14 +4,7 @@
 # npm registry once (no browser download: playwright-core has none).
 BROWSER_DIR := tests/browser
 
-.PHONY: browser-test test-bin
-
-# The debug binary as `cargo test` builds it (tokio's test-util unified in
-# from the dev-dependencies): after cargo-test, nothing to build. `make
-# build` would rebuild tokio and nine crates on it (17 s) for a binary
-# that differs only by that feature.
-test-bin:
-	$(CARGO) test --locked --no-run
+.PHONY: browser-test
 
 browser-test: test-bin $(BROWSER_DIR)/node_modules/.installed ## GET /docs and the pages (/s…) in headless Chromium: no console errors, axe, target/browser/*.png
 	scripts/vendor-docs-ui.sh --check

@@ -17,8 +17,7 @@ FUZZ_TIMEOUT ?= 600
 
 .PHONY: fuzz fuzz-tools faults
 
-fuzz: fuzz-tools ## schemathesis against /openapi.json: no 5xx, responses as documented (own PostgreSQL)
-	$(CARGO) build --locked
+fuzz: fuzz-tools test-bin ## schemathesis against /openapi.json: no 5xx, responses as documented (own PostgreSQL)
 	ST=$(FUZZ_VENV)/bin/st SNIPPETD_BIN=target/debug/snippetd \
 	  FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_TIMEOUT=$(FUZZ_TIMEOUT) \
 	  tests/schemathesis/run.sh
