@@ -271,6 +271,9 @@ impl fmt::Debug for DbConfig {
 }
 
 impl DbConfig {
+    /// Each setting from the URL or its own variable, in turn (`one_of`
+    /// names both when they disagree): a flat list of steps, a little over
+    /// 80 lines, that reads best in order.
     pub fn from_args(a: &DbArgs) -> Result<DbConfig, ConfigError> {
         let mut warnings = Vec::new();
         let (mut pg, url_extras) = match &a.database_url {
