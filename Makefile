@@ -16,7 +16,7 @@ STATIC_BIN := target/$(STATIC_TARGET)/release/snippetd
 
 include $(wildcard mk/*.mk)
 
-.PHONY: help run build release test-bin test test-all test-all-serial deps lint fmt-check clippy cargo-test log-scan tools static scratch-test bench previous-bin previous-test
+.PHONY: help run build release test-bin test test-all test-all-serial test-all-and-lint tf-e2e-then-lint deps lint fmt-check clippy cargo-test log-scan tools static scratch-test bench previous-bin previous-test
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -54,6 +54,19 @@ test-all: ## the slow checks make test leaves out: terraform test, tf-e2e, previ
 # timed tests last, when it is done or waiting.
 test-all-serial:
 	$(MAKE) -j1 scratch-test tf-test previous-test multi-test log-scan fuzz
+
+# What .ci/run runs after `make test`: test-all, and `make lint` in
+# tf-e2e's lane once tf-e2e is done (lint builds nothing and times
+# nothing; after tf-e2e's 8 minutes, its 2 minutes end before the other
+# lane's 12 or 13). 1,230 s for .ci/run with lint after test-all.
+test-all-and-lint: ## make test-all with make lint beside it (.ci/run)
+	$(MAKE) -j2 --output-sync=target test-all-serial tf-e2e-then-lint
+	@echo "make test-all and make lint: all passed"
+
+# -j1: lint's steps need `tools` (the venv) done first.
+tf-e2e-then-lint:
+	$(MAKE) -j1 tf-e2e
+	$(MAKE) -j1 lint
 
 # What the tests need on the machine (PostgreSQL, Chromium, Node.js, ...),
 # installed when missing: the same script .ci/run calls.
