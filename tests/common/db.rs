@@ -125,33 +125,23 @@ impl TestDb {
              AND l.locktype = 'relation' AND l.granted",
             self.name
         );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while self.cluster.psql("postgres", &held).trim() != "1" {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the lock was never taken"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        assert!(
+            super::wait_until(std::time::Duration::from_secs(10), || {
+                self.cluster.psql("postgres", &held).trim() == "1"
+            }),
+            "the lock was never taken"
+        );
     }
 
     /// Holds the snippets table in ACCESS EXCLUSIVE mode for `secs` seconds
-    /// from another session (every query on it waits); returns once the
-    /// lock is held. The waiting is done from the `postgres` database, so
-    /// this database sees one transaction: the locker's.
-    pub fn lock_snippets(&self, secs: u32) -> std::thread::JoinHandle<String> {
-        let (name, cluster) = (self.name.clone(), self.cluster);
-        let locker = std::thread::spawn(move || {
-            cluster.psql(
-                &name,
-                &format!(
-                    "BEGIN; LOCK TABLE snippets IN ACCESS EXCLUSIVE MODE; \
-                     SELECT pg_sleep({secs}); COMMIT;"
-                ),
-            )
-        });
-        self.wait_for_lock();
-        locker
+    /// (every query on it waits); returns once the lock is held, with the
+    /// thread that releases it.
+    pub fn lock_snippets(&self, secs: u32) -> std::thread::JoinHandle<()> {
+        let lock = self.hold_snippets();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(secs.into()));
+            lock.release();
+        })
     }
 }
 

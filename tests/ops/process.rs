@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{cluster, run, Server, TestApp};
+use common::{cluster, run, wait_until, Server, TestApp};
 use serde_json::json;
 
 fn is_root() -> bool {
@@ -60,17 +60,6 @@ fn children(pid: i32) -> Vec<(i32, char)> {
         .filter(|(_, _, ppid)| *ppid == pid)
         .map(|(p, s, _)| (p, s))
         .collect()
-}
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 fn kill(pid: i32, sig: i32) {

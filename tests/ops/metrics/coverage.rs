@@ -5,7 +5,7 @@
 //! export exactly `snippetd::metrics::ALL`, and each one must move.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::thread::{sleep, spawn, JoinHandle};
+use std::thread::{spawn, JoinHandle};
 
 use super::*;
 
@@ -35,12 +35,8 @@ fn highest(scrapes: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
 }
 
 /// Waits until `cond` holds, for up to 10 s.
-fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        sleep(Duration::from_millis(20));
-    }
+fn until(what: &str, cond: impl FnMut() -> bool) {
+    assert!(wait_until(Duration::from_secs(10), cond), "never: {what}");
 }
 
 fn status(c: &Client, path: &str) -> JoinHandle<u16> {
