@@ -7,23 +7,45 @@ use super::*;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// The median time of `path` over `n` requests, interleaved with `other`'s
-/// (so that both see the same machine), and the other's.
-fn medians(c: &Client, path: &str, other: &str, n: usize) -> (f64, f64) {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..n {
-        for (p, out) in [(path, &mut a), (other, &mut b)] {
-            let t = Instant::now();
-            let r = c.get(p);
-            out.push(t.elapsed().as_secs_f64());
-            assert_eq!(r.status, 200, "{p}: {}", r.text());
-        }
-    }
-    let mid = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+/// How much slower `path` answers than `other`: the median of the time
+/// ratios of `n` back-to-back pairs, the order alternating. A pair sees the
+/// same moment of a machine shared with other tests, so a burst of load
+/// slows both halves and leaves their ratio alone; a median of each path's
+/// own times did not (2.59 against 2.03 ms on a busy CI machine).
+fn ratio(c: &Client, path: &str, other: &str, n: usize) -> f64 {
+    let time = |p: &str| {
+        let t = Instant::now();
+        let r = c.get(p);
+        assert_eq!(r.status, 200, "{p}: {}", r.text());
+        t.elapsed().as_secs_f64()
     };
-    (mid(&mut a), mid(&mut b))
+    let mut ratios: Vec<f64> = (0..n)
+        .map(|i| {
+            let (x, y) = if i % 2 == 0 {
+                (time(path), time(other))
+            } else {
+                let y = time(other);
+                (time(path), y)
+            };
+            x / y
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[n / 2]
+}
+
+/// `path` and `other` take the same time within 25 %, in at least one of
+/// three rounds: a difference in the work done shows in every round, while
+/// a round the machine spoils does not repeat.
+fn assert_same_time(c: &Client, path: &str, other: &str) {
+    let rounds: Vec<f64> = (0..3)
+        .map(|_| ratio(c, path, other, 61))
+        .take_while(|r| !(0.8..=1.25).contains(r))
+        .collect();
+    assert!(
+        rounds.len() < 3,
+        "{path} took {rounds:.2?} times as long as {other} in 3 rounds"
+    );
 }
 
 /// Buffers PostgreSQL touched for the searches `f` sends (pg_stat_statements);
@@ -79,25 +101,12 @@ fn private_rows_change_neither_the_answer_nor_the_time_of_a_search() {
         secret, absent,
         "buffers read: private-only word, absent word"
     );
-    let (s, a) = medians(&c, "/snippets?q=secretword", "/snippets?q=nowordhere", 61);
-    assert!(
-        s <= a * 1.25 && a <= s * 1.25,
-        "median {:.3} ms for a private-only word, {:.3} ms for an absent one",
-        s * 1e3,
-        a * 1e3
-    );
+    assert_same_time(&c, "/snippets?q=secretword", "/snippets?q=nowordhere");
     // 10,000 public rows each; dave also has the 3,000 private ones.
-    let (d, e) = medians(
+    assert_same_time(
         &c,
         "/snippets?q=hay&owner=dave",
         "/snippets?q=hay&owner=erin",
-        61,
-    );
-    assert!(
-        d <= e * 1.25 && e <= d * 1.25,
-        "median {:.3} ms for an owner with private rows, {:.3} ms without",
-        d * 1e3,
-        e * 1e3
     );
     // The owner still finds every one of their own.
     let own = app
