@@ -16,7 +16,7 @@ STATIC_BIN := target/$(STATIC_TARGET)/release/snippetd
 
 include $(wildcard mk/*.mk)
 
-.PHONY: help run build release test-bin test test-all test-all-serial test-all-and-lint tf-e2e-then-lint deps lint fmt-check clippy cargo-test log-scan tools static scratch-test bench previous-bin previous-test
+.PHONY: help run build release test-bin test test-all test-all-serial test-all-and-lint tf-e2e-then-lint test-build deps lint fmt-check clippy cargo-test log-scan tools static scratch-test bench previous-bin previous-test
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -34,10 +34,24 @@ release: ## optimized build
 # from the dev-dependencies), for the browser test and the fuzzer: after
 # cargo-test, nothing to build. `make build` would rebuild tokio and nine
 # crates on it (16-17 s) for a binary that differs only by that feature.
+# It is also make test's clippy: every target, this crate's compiled by
+# clippy-driver with -D warnings (scripts/clippy-rustc).
 test-bin:
-	$(CARGO) test --locked --no-run
+	$(CARGO) test --locked --no-run --all-targets
 
-test: deps fmt-check clippy cargo-test log-scan browser-test tf-validate ## every contract, security and fault test, and the checks (docs/testing.md)
+# The tests' venv is made while cargo builds: its 13 s of pip waited for
+# the build before.
+test-build:
+	$(MAKE) -j2 test-bin $(VENV)/.installed-api
+
+# The builds of this crate that `make test` and `make test-all` run, and
+# only those (not the previous release's, not the release builds, not
+# `cargo install`), lint as they compile. The same value everywhere, or
+# cargo rebuilds the crate: a plain `cargo test` after `make test` does.
+LINT_RUSTC := $(abspath scripts/clippy-rustc)
+test-bin cargo-test previous-test multi-test faults: export RUSTC_WORKSPACE_WRAPPER := $(LINT_RUSTC)
+
+test: deps fmt-check test-build cargo-test log-scan browser-test tf-validate ## every contract, security and fault test, and the checks (clippy among them; docs/testing.md)
 	@echo "make test: all passed"
 
 # After `make test` (.ci/run runs both): the slow checks that rarely change.
@@ -76,7 +90,8 @@ deps: ## install what make test needs (scripts/install-test-deps.sh)
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
-clippy:
+# Clippy alone, without building; `make test` lints through test-bin.
+clippy: ## cargo clippy on every target, -D warnings
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 # Two integration-test binaries (tests/api/, tests/ops/) and the unit tests.
@@ -100,6 +115,8 @@ previous-test: $(VENV)/.installed-api previous-bin ## the rolling-deploy test: t
 	SNIPPETD_REQUIRE_TOOLS=1 SNIPPETD_PREVIOUS_BIN=$(abspath $(PREVIOUS_BIN)) \
 	  $(CARGO) test --locked --test api -- --ignored --exact auth::servers::the_previous_binary_serves_the_migrated_schema
 
+# Built by plain rustc: it is a release that shipped, not code to lint.
+$(PREVIOUS_BIN): export RUSTC_WORKSPACE_WRAPPER :=
 $(PREVIOUS_BIN):
 	rm -rf target/previous/src && mkdir -p target/previous/src
 	git archive $(PREVIOUS_REV) | tar -x -C target/previous/src
