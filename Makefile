@@ -70,9 +70,10 @@ test-all-serial:
 	$(MAKE) -j1 scratch-test tf-test previous-test multi-test log-scan fuzz
 
 # What .ci/run runs after `make test`: test-all, and `make lint` in
-# tf-e2e's lane once tf-e2e is done (lint builds nothing and times
-# nothing; after tf-e2e's 8 minutes, its 2 minutes end before the other
-# lane's 12 or 13). 1,230 s for .ci/run with lint after test-all.
+# tf-e2e's lane once tf-e2e is done (lint times nothing, and builds
+# only cargo-deny on a fresh machine, a 79 s debug build: mk/deny.mk;
+# after tf-e2e's 8 minutes, lint ends before the other lane). 1,230 s
+# for .ci/run with lint after test-all.
 test-all-and-lint: ## make test-all with make lint beside it (.ci/run)
 	$(MAKE) -j2 --output-sync=target test-all-serial tf-e2e-then-lint
 	@echo "make test-all and make lint: all passed"
