@@ -1,6 +1,7 @@
 # Offline tests of the operating view (alarms.tf, dashboard.tf, budget.tf,
 # sns.tf and the deployment-alarm wiring in ecs.tf), with the aws provider
 # mocked as in stack.tftest.hcl.
+# Plan runs after an apply: `state_key = "plans"`, as there.
 #
 # The app's EMF metric names, namespace and dimension names are read here
 # from app_metrics.json, the catalog the app's EMF writer is tested against
@@ -494,7 +495,8 @@ run "dashboard" {
 }
 
 run "alarm_thresholds_and_email" {
-  command = plan
+  command   = plan
+  state_key = "plans"
 
   variables {
     alarm_emails                  = ["oncall@example.com", "lead@example.com"]
@@ -535,7 +537,8 @@ run "alarm_thresholds_and_email" {
 }
 
 run "rejects_bad_alarm_email" {
-  command = plan
+  command   = plan
+  state_key = "plans"
 
   variables {
     alarm_emails = ["not-an-address"]
@@ -545,7 +548,8 @@ run "rejects_bad_alarm_email" {
 }
 
 run "rejects_zero_budget" {
-  command = plan
+  command   = plan
+  state_key = "plans"
 
   variables {
     budget_monthly_limit_usd = 0

@@ -1,5 +1,6 @@
 # Offline tests of the CloudFront web ACL (waf.tf), with the aws provider
 # mocked as in stack.tftest.hcl (the us-east-1 configuration too).
+# Plan runs after an apply: `state_key = "plans"`, as there.
 
 mock_provider "aws" {
   mock_data "aws_availability_zones" {
@@ -341,7 +342,8 @@ run "web_acl" {
 }
 
 run "waf_thresholds" {
-  command = plan
+  command   = plan
+  state_key = "plans"
 
   variables {
     waf_rate_limit_all            = 1000
@@ -372,7 +374,8 @@ run "waf_thresholds" {
 }
 
 run "rejects_blocking_large_bodies" {
-  command = plan
+  command   = plan
+  state_key = "plans"
 
   variables {
     waf_common_rules_to_count = ["CrossSiteScripting_BODY"]
@@ -382,7 +385,8 @@ run "rejects_blocking_large_bodies" {
 }
 
 run "rejects_bad_rate_window" {
-  command = plan
+  command   = plan
+  state_key = "plans"
 
   variables {
     waf_rate_limit_window_seconds = 100
