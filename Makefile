@@ -16,7 +16,7 @@ STATIC_BIN := target/$(STATIC_TARGET)/release/snippetd
 
 include $(wildcard mk/*.mk)
 
-.PHONY: help run build release test-bin test test-all test-all-serial test-all-and-lint tf-e2e-then-lint test-build deps lint fmt-check clippy cargo-test log-scan tools static scratch-test bench previous-bin previous-test
+.PHONY: help run build release test-bin test test-all test-all-serial test-all-and-lint tf-e2e-then-fuzz tf-e2e-fuzz-then-lint test-build deps lint fmt-check clippy cargo-test log-scan tools static scratch-test bench previous-bin previous-test
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -54,33 +54,39 @@ test-bin cargo-test previous-test multi-test faults: export RUSTC_WORKSPACE_WRAP
 test: deps fmt-check test-build cargo-test log-scan browser-test tf-validate ## every contract, security and fault test, and the checks (clippy among them; docs/testing.md)
 	@echo "make test: all passed"
 
-# After `make test` (.ci/run runs both): the slow checks that rarely change.
-# tf-e2e spends most of its ~7 minutes in the AWS provider's fixed waits
-# (an RDS instance: 2 min 40 s of polling moto, which answers at once), so
-# it runs beside the others, which run one after the other (the multi-task
-# and rolling-deploy tests time clients; the static build wants both
-# cores). Its output comes at its end (--output-sync=target).
+# After `make test` (.ci/run runs both): the slow checks that rarely change,
+# in two lanes (--output-sync=target: each target's output comes at its
+# end). tf-e2e spends most of its ~8 minutes in the AWS provider's fixed
+# waits (an RDS instance: 2 min 40 s of polling moto, which answers at
+# once), so the fuzzer follows it in its lane; the rest runs one after
+# the other in the other lane (the multi-task and rolling-deploy tests
+# time clients; the static build wants both cores).
 test-all: ## the slow checks make test leaves out: terraform test, tf-e2e, previous release, three tasks, static build, fuzz
-	$(MAKE) -j2 --output-sync=target test-all-serial tf-e2e
+	$(MAKE) -j2 --output-sync=target test-all-serial tf-e2e-then-fuzz
 	@echo "make test-all: all passed"
 
 # tf-e2e's busiest minutes are its start: the CPU-bound steps go first, the
 # timed tests last, when it is done or waiting.
 test-all-serial:
-	$(MAKE) -j1 scratch-test tf-test previous-test multi-test log-scan fuzz
+	$(MAKE) -j1 scratch-test tf-test previous-test multi-test log-scan
 
-# What .ci/run runs after `make test`: test-all, and `make lint` in
-# tf-e2e's lane once tf-e2e is done (lint times nothing, and builds
-# only cargo-deny on a fresh machine, a 79 s debug build: mk/deny.mk;
-# after tf-e2e's 8 minutes, lint ends before the other lane). 1,230 s
-# for .ci/run with lint after test-all.
+tf-e2e-then-fuzz:
+	$(MAKE) -j1 tf-e2e
+	$(MAKE) -j1 fuzz
+
+# What .ci/run runs after `make test`: test-all, and `make lint` after the
+# fuzzer (lint times nothing, and builds only cargo-deny on a fresh
+# machine, a 79 s debug build: mk/deny.mk). Both lanes are CPU-bound from
+# the start, so the order only decides which lane ends last: with the
+# fuzzer (~100 s on one core) after the timed tests, it ran alone at the
+# end (.ci/run 1,169 s, `make test-all` and lint 875 s).
 test-all-and-lint: ## make test-all with make lint beside it (.ci/run)
-	$(MAKE) -j2 --output-sync=target test-all-serial tf-e2e-then-lint
+	$(MAKE) -j2 --output-sync=target test-all-serial tf-e2e-fuzz-then-lint
 	@echo "make test-all and make lint: all passed"
 
 # -j1: lint's steps need `tools` (the venv) done first.
-tf-e2e-then-lint:
-	$(MAKE) -j1 tf-e2e
+tf-e2e-fuzz-then-lint:
+	$(MAKE) -j1 tf-e2e-then-fuzz
 	$(MAKE) -j1 lint
 
 # What the tests need on the machine (PostgreSQL, Chromium, Node.js, ...),
