@@ -79,15 +79,19 @@ tf-e2e-then-fuzz:
 # machine, a 79 s debug build: mk/deny.mk). Both lanes are CPU-bound from
 # the start, so the order only decides which lane ends last: with the
 # fuzzer (~100 s on one core) after the timed tests, it ran alone at the
-# end (.ci/run 1,169 s, `make test-all` and lint 875 s).
+# end (.ci/run 1,169 s, `make test-all` and lint 875 s; 1,113 s and
+# 841 s with it after tf-e2e).
 test-all-and-lint: ## make test-all with make lint beside it (.ci/run)
 	$(MAKE) -j2 --output-sync=target test-all-serial tf-e2e-fuzz-then-lint
 	@echo "make test-all and make lint: all passed"
 
-# -j1: lint's steps need `tools` (the venv) done first.
+# lint's steps need `tools` (the venv, cargo-deny) first; then two at a
+# time: it ended last, its two one-core steps one after the other (the
+# deploy script's tests and checkov: 60 s at ~50 % CPU).
 tf-e2e-fuzz-then-lint:
 	$(MAKE) -j1 tf-e2e-then-fuzz
-	$(MAKE) -j1 lint
+	$(MAKE) -j1 tools
+	$(MAKE) -j2 --output-sync=target lint
 
 # What the tests need on the machine (PostgreSQL, Chromium, Node.js, ...),
 # installed when missing: the same script .ci/run calls.

@@ -47,9 +47,10 @@ tf-init: ## terraform init without a backend (a provider mirror found on disk, e
 	$(TF) -chdir=$(TF_DIR) init $(TF_INIT_FLAGS)
 
 # `make test` validates (4 s); `make test-all` runs the mocked `terraform
-# test` suite (no AWS credentials, no network): 36 runs of ~4 s of
-# Terraform's own CPU each (a plan of the whole stack per run), with one
-# provider process for all of them (scripts/tf-test.sh): 2.5 min.
+# test` suite (no AWS credentials, no network): 36 runs of 2.5-6 s of
+# Terraform's own CPU each (a plan of the whole stack per run), the files
+# two at a time with one provider process for all (scripts/tf-test.sh):
+# 2.5 min.
 tf-validate: tf-init ## terraform validate (offline)
 	$(TF) -chdir=$(TF_DIR) validate
 
